@@ -10,7 +10,23 @@ import convert_hf_checkpoint  # pylint: disable=g-import-not-at-top
 import modeling  # pylint: disable=g-import-not-at-top
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED_DATA = os.path.abspath(os.path.join(REPO_ROOT, "..", "shared", "data"))
+
+
+def _find_shared_data():
+  """The workplace's read-only data folder: $SHARED_DATA_DIR, ../shared/data, /work/shared/data.
+
+  A clean clone may live anywhere (CI clones elsewhere), so the fixed path is a fallback.
+  """
+  candidates = [os.environ.get("SHARED_DATA_DIR"),
+                os.path.join(REPO_ROOT, "..", "shared", "data"), "/work/shared/data"]
+  for candidate in candidates:
+    if candidate and os.path.isdir(os.path.join(candidate, "stsbenchmark")):
+      return os.path.abspath(candidate)
+  raise RuntimeError("shared data not found in %s; set SHARED_DATA_DIR" %
+                     [c for c in candidates if c])
+
+
+SHARED_DATA = _find_shared_data()
 CHINESE_VOCAB = os.path.join(SHARED_DATA, "vocab", "bert-base-chinese-vocab.txt")
 STSB_DIR = os.path.join(SHARED_DATA, "stsbenchmark")
 MRPC_DIR = os.path.join(SHARED_DATA, "mrpc")
