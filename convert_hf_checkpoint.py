@@ -186,23 +186,13 @@ def pretraining_head_shapes(config):
   }
 
 
-def encoder_variable_shapes(config):
-  """{name: shape} of the variables BertModel creates for `config` (a dict)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  import modeling  # pylint: disable=g-import-not-at-top
-  with tf.Graph().as_default():
-    ids = tf.compat.v1.placeholder(tf.int32, [None, None])
-    modeling.BertModel(modeling.BertConfig.from_dict(config), is_training=False,
-                       input_ids=ids)
-    return {var.op.name: var.shape.as_list() for var in tf.compat.v1.global_variables()}
-
-
 def map_weights(hf_tensors, config, source):
   """Renames and transposes Hugging Face tensors into {Google name: float32 array}.
 
   Raises ConversionError listing every missing, unknown or mis-shaped tensor.
   """
-  expected = encoder_variable_shapes(config)
+  import modeling  # pylint: disable=g-import-not-at-top
+  expected = modeling.variable_shapes(modeling.BertConfig.from_dict(config))
   optional = pretraining_head_shapes(config)
   converted, unknown, bad_shapes = {}, [], []
   for hf_name in sorted(hf_tensors):

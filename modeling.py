@@ -441,6 +441,14 @@ def get_assignment_map_from_checkpoint(tvars, init_checkpoint):
   return assignment_map, initialized_variable_names
 
 
+def variable_shapes(config):
+  """{name: shape} of the variables BertModel creates for `config` (builds a scratch graph)."""
+  with tf.Graph().as_default():
+    input_ids = tf1.placeholder(tf.int32, [None, None])
+    BertModel(config, is_training=False, input_ids=input_ids)
+    return {var.op.name: var.shape.as_list() for var in tf1.global_variables()}
+
+
 def checkpoint_variables(checkpoint):
   """Returns {name: numpy array} for every variable in a checkpoint (for tools and tests)."""
   reader = tf.train.load_checkpoint(checkpoint)

@@ -73,3 +73,36 @@ def minilm_dir(tmp_path_factory, minilm_hf_dir):
   out = str(tmp_path_factory.mktemp("minilm") / "google")
   convert_hf_checkpoint.convert(minilm_hf_dir, out)
   return out
+
+
+def make_tiny_model(directory, vocab_file, vocab_size=None, seed=0, **overrides):
+  """Writes bert_config.json, vocab.txt and a randomly initialized bert_model.ckpt.
+
+  Returns the folder. A stand-in for a pre-trained checkpoint where only the plumbing
+  is under test.
+  """
+  import shutil  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tokenization  # pylint: disable=g-import-not-at-top
+  os.makedirs(directory, exist_ok=True)
+  config = tiny_config_dict()
+  config["vocab_size"] = vocab_size or tokenization.FullTokenizer(vocab_file).vocab_size
+  config.update(overrides)
+  with open(os.path.join(directory, "bert_config.json"), "w") as f:
+    f.write(modeling.BertConfig.from_dict(config).to_json_string())
+  shutil.copyfile(vocab_file, os.path.join(directory, "vocab.txt"))
+  with tf.Graph().as_default():
+    tf.compat.v1.set_random_seed(seed)
+    modeling.BertModel(modeling.BertConfig.from_dict(config), is_training=False,
+                       input_ids=tf.compat.v1.placeholder(tf.int32, [None, None]))
+    with tf.compat.v1.Session() as session:
+      session.run(tf.compat.v1.global_variables_initializer())
+      tf.compat.v1.train.Saver().save(session, os.path.join(directory, "bert_model.ckpt"),
+                                      write_meta_graph=False, write_state=False)
+  return str(directory)
+
+
+@pytest.fixture(scope="session")
+def zh_model(tmp_path_factory):
+  """A tiny random BERT over the bert-base-chinese vocabulary (21,156 lines)."""
+  return make_tiny_model(str(tmp_path_factory.mktemp("zh_model")), CHINESE_VOCAB)

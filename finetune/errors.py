@@ -1,0 +1,19 @@
+"""Errors that are the user's mistake: the scripts print them as one line, no traceback."""
+
+
+class UserError(Exception):
+  """Bad input, flags or files. The message names what is wrong and what was expected."""
+
+
+class InputFileError(UserError):
+  """A problem at a place in an input file.
+
+  str(error) is "path:line: message", or "path: message" when there is no line.
+  """
+
+  def __init__(self, path, line, message):
+    self.path = path
+    self.line = line
+    self.message = message
+    where = path if line is None else "%s:%d" % (path, line)
+    super().__init__("%s: %s" % (where, message))

@@ -1,0 +1,76 @@
+"""model_fn for TPUEstimator: BertModel + a task's head, one function for every device."""
+
+from absl import logging
+import tensorflow as tf
+
+import modeling
+import optimization
+
+tf1 = tf.compat.v1
+
+ModeKeys = tf.estimator.ModeKeys
+
+
+def restore_encoder(init_checkpoint, use_tpu):
+  """Sets up initialization from `init_checkpoint` for the current graph.
+
+  Variables of the graph that the checkpoint holds (same name, same shape) start from
+  it; the rest (the new head) keep their initializers. On TPU this must happen in a
+  Scaffold, which TPUEstimator builds on the host.
+
+  Returns:
+    scaffold_fn for TPUEstimatorSpec, or None.
+  """
+  if not init_checkpoint:
+    return None
+  tvars = tf1.trainable_variables()
+  assignment_map, initialized = modeling.get_assignment_map_from_checkpoint(tvars,
+                                                                            init_checkpoint)
+  fresh = [var.op.name for var in tvars if var.name not in initialized]
+  logging.info("%d of %d variables from %s; initialized fresh: %s", len(assignment_map),
+               len(tvars), init_checkpoint, ", ".join(fresh) or "none")
+  if use_tpu:
+    def tpu_scaffold():
+      tf1.train.init_from_checkpoint(init_checkpoint, assignment_map)
+      return tf1.train.Scaffold()
+    return tpu_scaffold
+  tf1.train.init_from_checkpoint(init_checkpoint, assignment_map)
+  return None
+
+
+def model_fn_builder(bert_config, task, init_checkpoint, learning_rate, num_train_steps,
+                     num_warmup_steps, use_tpu, use_one_hot_embeddings):
+  """Returns a model_fn(features, labels, mode, params) for TPUEstimator.
+
+  TRAIN: mean task loss over real examples, create_optimizer's train op.
+  PREDICT: the task's outputs plus `loss` (per example), `label` and `is_real_example`,
+  from which the pipeline computes every metric exactly over the real examples.
+  """
+
+  def model_fn(features, labels, mode, params):
+    del labels, params  # labels travel inside features; batch size is in the input_fn
+    is_training = mode == ModeKeys.TRAIN
+    model = modeling.BertModel(
+        config=bert_config, is_training=is_training, input_ids=features["input_ids"],
+        input_mask=features["input_mask"], token_type_ids=features["segment_ids"],
+        use_one_hot_embeddings=use_one_hot_embeddings)
+    label_values = features[task.label_feature]
+    per_example_loss, outputs = task.build_head(model.get_pooled_output(), label_values,
+                                                is_training)
+    is_real = tf.cast(features["is_real_example"], tf.float32)
+    loss = tf.reduce_sum(per_example_loss * is_real) / tf.maximum(tf.reduce_sum(is_real), 1.0)
+    scaffold_fn = restore_encoder(init_checkpoint, use_tpu)
+
+    if mode == ModeKeys.TRAIN:
+      train_op, _ = optimization.create_optimizer(loss, learning_rate, num_train_steps,
+                                                  num_warmup_steps, use_tpu)
+      return tf1.estimator.tpu.TPUEstimatorSpec(mode=mode, loss=loss, train_op=train_op,
+                                                scaffold_fn=scaffold_fn)
+    if mode == ModeKeys.PREDICT:
+      predictions = dict(outputs, loss=per_example_loss, label=label_values,
+                         is_real_example=features["is_real_example"])
+      return tf1.estimator.tpu.TPUEstimatorSpec(mode=mode, predictions=predictions,
+                                                scaffold_fn=scaffold_fn)
+    raise ValueError("mode %s is not used: evaluation runs through predict" % mode)
+
+  return model_fn

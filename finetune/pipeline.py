@@ -1,0 +1,342 @@
+"""The one fine-tuning pipeline behind run_reg.py and run_classifier.py.
+
+run(task, processor, options):
+  1. check every input before any work (config, vocab, checkpoints, every data row);
+  2. train: examples -> features -> train.tf_record -> TPUEstimator.train;
+  3. evaluate: dev examples -> eval.tf_record -> predictions -> exact metrics over every
+     real example -> eval_results.txt;
+  4. predict: test examples -> predict.tf_record -> predictions -> test_results.tsv.
+Everything written is written whole or not at all (finetune/files.py).
+"""
+
+import collections
+import dataclasses
+import os
+import time
+from typing import Optional
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+import modeling
+import tokenization
+from finetune import features as features_lib
+from finetune import records
+from finetune.errors import InputFileError
+from finetune.errors import UserError
+from finetune.estimator import make_estimator
+from finetune.files import write_text_atomically
+from finetune.input_fn import file_based_input_fn_builder
+from finetune.model_fn import model_fn_builder
+from processors import base as processors_base
+
+
+@dataclasses.dataclass
+class RunOptions:
+  """Everything a run needs, as the flags of Google's scripts name it."""
+  data_dir: str
+  output_dir: str
+  bert_config_file: str
+  vocab_file: str
+  init_checkpoint: Optional[str] = None
+  do_lower_case: bool = True
+  max_seq_length: int = 128
+  do_train: bool = False
+  do_eval: bool = False
+  do_predict: bool = False
+  train_batch_size: int = 32
+  eval_batch_size: int = 8
+  predict_batch_size: int = 8
+  learning_rate: float = 5e-5
+  num_train_epochs: float = 3.0
+  warmup_proportion: float = 0.1
+  save_checkpoints_steps: int = 1000
+  iterations_per_loop: int = 1000
+  use_tpu: bool = False
+  tpu_name: Optional[str] = None
+  tpu_zone: Optional[str] = None
+  gcp_project: Optional[str] = None
+  master: Optional[str] = None
+  num_tpu_cores: int = 8
+  original_output_format: bool = False
+  seed: Optional[int] = None
+
+
+# ------------------------------------------------------------------------------------
+# Checks on the inputs, all done before any work starts.
+# ------------------------------------------------------------------------------------
+
+
+def load_bert_config(path, max_seq_length):
+  """Reads bert_config.json and checks max_seq_length against it."""
+  if not tf.io.gfile.exists(path):
+    raise InputFileError(path, None, "file not found; expected bert_config.json")
+  try:
+    config = modeling.BertConfig.from_json_file(path)
+  except ValueError as e:
+    raise UserError(str(e)) from None
+  if max_seq_length > config.max_position_embeddings:
+    raise InputFileError(
+        path, None, "--max_seq_length=%d is above max_position_embeddings=%d; expected "
+        "--max_seq_length <= %d" % (max_seq_length, config.max_position_embeddings,
+                                    config.max_position_embeddings))
+  if max_seq_length < 3:
+    raise UserError("--max_seq_length=%d: expected at least 3 ([CLS] a [SEP])" %
+                    max_seq_length)
+  return config
+
+
+def load_tokenizer(vocab_file, do_lower_case, bert_config, bert_config_file):
+  """FullTokenizer, after checking that every id of the vocabulary fits the model."""
+  if not tf.io.gfile.exists(vocab_file):
+    raise InputFileError(vocab_file, None, "file not found; expected vocab.txt")
+  try:
+    tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case)
+  except tokenization.VocabError as e:
+    raise UserError(str(e)) from None
+  if tokenizer.vocab_size > bert_config.vocab_size:
+    # Past the table, an id fails on CPU and silently reads zeros on GPU.
+    raise InputFileError(
+        vocab_file, bert_config.vocab_size + 1,
+        "%d tokens, but %s says vocab_size %d; expected a vocabulary of at most %d lines "
+        "(does this vocab belong to this model?)" % (tokenizer.vocab_size, bert_config_file,
+                                                      bert_config.vocab_size,
+                                                      bert_config.vocab_size))
+  return tokenizer
+
+
+def resolve_checkpoint(path, flag_name):
+  """A checkpoint prefix from a prefix or a folder; raises UserError if there is none."""
+  if tf.io.gfile.isdir(path):
+    latest = tf.train.latest_checkpoint(path)
+    if latest is None:
+      raise UserError("%s=%s: folder holds no checkpoint" % (flag_name, path))
+    return latest
+  if not tf.io.gfile.exists(path + ".index"):
+    raise UserError("%s=%s: no checkpoint found (expected %s.index)" %
+                    (flag_name, path, path))
+  return path
+
+
+def check_checkpoint_fits(checkpoint, expected_shapes, bert_config_file, what):
+  """Raises UserError when `checkpoint` holds model variables with other shapes."""
+  held = dict(tf.train.list_variables(checkpoint))
+  mismatches = ["%s %s (model: %s)" % (name, held[name], shape)
+                for name, shape in sorted(expected_shapes.items())
+                if name in held and list(held[name]) != list(shape)]
+  if mismatches:
+    raise InputFileError(checkpoint, None, "%s does not fit %s: %s" %
+                         (what, bert_config_file, "; ".join(mismatches)))
+  if not any(name in held for name in expected_shapes):
+    raise InputFileError(checkpoint, None, "%s holds none of the model's variables; "
+                         "expected a BERT checkpoint" % what)
+
+
+def read_examples(get_examples, data_dir, split):
+  """Calls a processor's get_*_examples, turning its errors into located ones."""
+  processors_base.reset_row_location()
+  try:
+    examples = get_examples(data_dir)
+  except UserError:
+    raise
+  except (ValueError, IndexError, KeyError, TypeError, AttributeError) as e:
+    path, line = processors_base.current_row_location()
+    if path is None:
+      raise UserError("reading the %s split in %s: %s: %s" %
+                      (split, data_dir, type(e).__name__, e)) from None
+    raise InputFileError(path, line, "%s: %s" % (type(e).__name__, e)) from None
+  if not examples:
+    path, _ = processors_base.current_row_location()
+    raise UserError("%s: the %s split has no examples; expected at least one row" %
+                    (path or data_dir, split))
+  return list(examples)
+
+
+# ------------------------------------------------------------------------------------
+# Features and records.
+# ------------------------------------------------------------------------------------
+
+
+def write_examples(examples, labels, tokenizer, max_seq_length, task, output_file):
+  """Tokenizes examples (labels already encoded) into a TFRecord file; returns lengths."""
+  lengths = []
+
+  def serialized():
+    for index, (example, label) in enumerate(zip(examples, labels)):
+      feature = features_lib.convert_single_example(example, max_seq_length, tokenizer,
+                                                    lambda _, label=label: label)
+      lengths.append(feature.length)
+      if index < 2:
+        logging.info("example %s: %s -> input_ids %s", getattr(example, "guid", "padding"),
+                     tokenizer.convert_ids_to_tokens(feature.input_ids[:feature.length]),
+                     feature.input_ids[:feature.length])
+      yield records.serialize_features(feature, task.label_feature)
+
+  started = time.time()
+  count = records.write_records(serialized(), output_file)
+  logging.info("wrote %d records to %s in %.1fs (mean length %.1f tokens)", count, output_file,
+               time.time() - started, np.mean(lengths) if lengths else 0)
+  return lengths
+
+
+def pad_for_tpu(examples, labels, batch_size, use_tpu):
+  """On TPU, fills the last batch with fake examples (is_real_example = 0)."""
+  if not use_tpu:
+    return examples, labels
+  missing = -len(examples) % batch_size
+  return (examples + [features_lib.PaddingInputExample()] * missing, labels + [0] * missing)
+
+
+# ------------------------------------------------------------------------------------
+# The run.
+# ------------------------------------------------------------------------------------
+
+
+class Split:
+  """Examples of one split with their encoded labels."""
+
+  def __init__(self, examples, labels):
+    self.examples = examples
+    self.labels = labels
+
+
+def load_split(processor, task, data_dir, split, labels_required):
+  get_examples = {"train": processor.get_train_examples, "dev": processor.get_dev_examples,
+                  "test": processor.get_test_examples}[split]
+  examples = read_examples(get_examples, data_dir, split)
+  labels = [task.encode_label(example, labels_required) for example in examples]
+  return Split(examples, labels)
+
+
+def run(task, processor, options):
+  """Trains, evaluates and predicts as `options` say. Returns the eval metrics, if any."""
+  if not (options.do_train or options.do_eval or options.do_predict):
+    raise UserError("nothing to do: set at least one of --do_train, --do_eval, --do_predict")
+  bert_config = load_bert_config(options.bert_config_file, options.max_seq_length)
+  tokenizer = load_tokenizer(options.vocab_file, options.do_lower_case, bert_config,
+                             options.bert_config_file)
+  try:
+    tokenization.validate_case_matches_checkpoint(options.do_lower_case,
+                                                  options.init_checkpoint)
+  except ValueError as e:
+    raise UserError(str(e)) from None
+  expected_shapes = modeling.variable_shapes(bert_config)
+  expected_shapes.update(task.head_variable_shapes(bert_config.hidden_size))
+  init_checkpoint = None
+  if options.init_checkpoint:
+    init_checkpoint = resolve_checkpoint(options.init_checkpoint, "--init_checkpoint")
+    check_checkpoint_fits(init_checkpoint, expected_shapes, options.bert_config_file,
+                          "--init_checkpoint")
+  tf.io.gfile.makedirs(options.output_dir)
+  own_checkpoint = tf.train.latest_checkpoint(options.output_dir)
+  if own_checkpoint:
+    check_checkpoint_fits(own_checkpoint, expected_shapes, options.bert_config_file,
+                          "the checkpoint in --output_dir (use a new --output_dir)")
+  elif not options.do_train and not init_checkpoint:
+    raise UserError("%s holds no trained model and there is no --init_checkpoint; train "
+                    "first (--do_train=true)" % options.output_dir)
+
+  evaluate_dev = options.do_eval or (options.do_predict and task.needs_dev_evaluation)
+  splits = {}
+  if options.do_train:
+    splits["train"] = load_split(processor, task, options.data_dir, "train", True)
+  if evaluate_dev:
+    splits["dev"] = load_split(processor, task, options.data_dir, "dev", True)
+  if options.do_predict:
+    splits["test"] = load_split(processor, task, options.data_dir, "test", False)
+
+  num_train_steps = num_warmup_steps = 0
+  if options.do_train:
+    num_train_steps = int(len(splits["train"].examples) / options.train_batch_size *
+                          options.num_train_epochs)
+    num_warmup_steps = int(num_train_steps * options.warmup_proportion)
+    if num_train_steps < 1:
+      raise UserError("%d training examples at --train_batch_size=%d for "
+                      "--num_train_epochs=%s make no training step" %
+                      (len(splits["train"].examples), options.train_batch_size,
+                       options.num_train_epochs))
+
+  model_fn = model_fn_builder(
+      bert_config=bert_config, task=task, init_checkpoint=init_checkpoint,
+      learning_rate=options.learning_rate, num_train_steps=num_train_steps,
+      num_warmup_steps=num_warmup_steps, use_tpu=options.use_tpu,
+      use_one_hot_embeddings=options.use_tpu)
+
+  def estimator(predict_batch_size):
+    return make_estimator(
+        model_fn, options.output_dir, options.use_tpu, options.train_batch_size,
+        predict_batch_size, options.save_checkpoints_steps, options.iterations_per_loop,
+        options.num_tpu_cores, options.tpu_name, options.tpu_zone, options.gcp_project,
+        options.master, options.seed)
+
+  if options.do_train:
+    train(estimator(options.predict_batch_size), splits["train"], tokenizer, task, options,
+          num_train_steps, num_warmup_steps)
+
+  result = None
+  if evaluate_dev:
+    outputs = predict_split(estimator(options.eval_batch_size), splits["dev"], tokenizer,
+                            task, options, options.eval_batch_size, "eval.tf_record")
+    result = evaluation_result(task, outputs, options.output_dir)
+    write_text_atomically(os.path.join(options.output_dir, "eval_results.txt"),
+                          "".join("%s = %s\n" % (key, result[key]) for key in sorted(result)))
+    logging.info("eval results: %s", ", ".join("%s = %s" % item for item in sorted(result.items())))
+
+  if options.do_predict:
+    outputs = predict_split(estimator(options.predict_batch_size), splits["test"], tokenizer,
+                            task, options, options.predict_batch_size, "predict.tf_record")
+    header, rows = task.prediction_table(splits["test"].examples, outputs,
+                                         options.original_output_format)
+    lines = ([header] if header else []) + rows
+    path = os.path.join(options.output_dir, "test_results.tsv")
+    write_text_atomically(path, "".join("\t".join(cells) + "\n" for cells in lines))
+    logging.info("wrote %d predictions to %s", len(rows), path)
+  return result
+
+
+def train(estimator, split, tokenizer, task, options, num_train_steps, num_warmup_steps):
+  """Writes train.tf_record and trains up to num_train_steps (resuming if interrupted)."""
+  train_file = os.path.join(options.output_dir, "train.tf_record")
+  write_examples(split.examples, split.labels, tokenizer, options.max_seq_length, task,
+                 train_file)
+  logging.info("training: %d examples, batch size %d, %d steps (%d warmup)",
+               len(split.examples), options.train_batch_size, num_train_steps,
+               num_warmup_steps)
+  input_fn = file_based_input_fn_builder(
+      train_file, options.max_seq_length, task.label_feature, is_training=True,
+      drop_remainder=options.use_tpu, trim_batches=not options.use_tpu,
+      shuffle_buffer=min(len(split.examples), 10000), seed=options.seed)
+  estimator.train(input_fn=input_fn, max_steps=num_train_steps)
+
+
+def predict_split(estimator, split, tokenizer, task, options, batch_size, file_name):
+  """Runs the model over a split; returns {output: array} for the real examples, in order."""
+  examples, labels = pad_for_tpu(split.examples, split.labels, batch_size, options.use_tpu)
+  record_file = os.path.join(options.output_dir, file_name)
+  write_examples(examples, labels, tokenizer, options.max_seq_length, task, record_file)
+  input_fn = file_based_input_fn_builder(
+      record_file, options.max_seq_length, task.label_feature, is_training=False,
+      drop_remainder=options.use_tpu, trim_batches=not options.use_tpu)
+  collected = collections.defaultdict(list)
+  for prediction in estimator.predict(input_fn=input_fn, yield_single_examples=True):
+    for name, value in prediction.items():
+      collected[name].append(value)
+  outputs = {name: np.stack(values) for name, values in collected.items()}
+  real = outputs.pop("is_real_example").astype(bool)
+  outputs = {name: values[real] for name, values in outputs.items()}
+  if len(outputs["loss"]) != len(split.examples):
+    raise RuntimeError("predicted %d examples for %d inputs" %
+                       (len(outputs["loss"]), len(split.examples)))
+  return outputs
+
+
+def evaluation_result(task, outputs, output_dir):
+  """The task's metrics plus eval_loss (mean loss per real example) and global_step."""
+  result = task.evaluate(outputs)
+  mean_loss = float(np.mean(outputs["loss"]))
+  result.update(eval_loss=mean_loss, loss=mean_loss, eval_num_examples=len(outputs["loss"]))
+  checkpoint = tf.train.latest_checkpoint(output_dir)
+  if checkpoint:
+    result["global_step"] = int(tf.train.load_checkpoint(checkpoint).get_tensor("global_step"))
+  return result

@@ -1,0 +1,228 @@
+"""Tasks: what differs between regression and classification, behind one interface.
+
+A task owns its output head (variables `output_weights`, `output_bias`, as in Google's
+scripts), its loss, how labels become record values, its metrics, and how predictions
+are written. The pipeline (pipeline.py) does everything else the same way for both.
+
+Interface used by the pipeline:
+  label_feature                      TFRecord feature holding the label
+  head_variable_shapes(hidden_size)  {name: shape} of the head's variables
+  encode_label(example, required)    InputExample -> number stored in the record
+  build_head(pooled, labels, is_training) -> (per_example_loss [B], outputs {name: [B,...]})
+  evaluate(outputs)                  numpy outputs of real dev examples -> {metric: value}
+  prediction_table(examples, outputs, original_format) -> (header or None, rows)
+  needs_dev_evaluation               True when predicting needs a value chosen on dev
+"""
+
+import collections
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from finetune import metrics
+from finetune.errors import UserError
+from finetune.records import CLASSIFICATION_LABEL
+from finetune.records import REGRESSION_LABEL
+from modeling import create_initializer
+
+tf1 = tf.compat.v1
+
+HEAD_DROPOUT = 0.1
+
+
+def _output_layer(pooled_output, num_outputs, is_training):
+  """Dropout (training only) then a dense layer with Google's head variable names.
+
+  Args:
+    pooled_output: float [B, H].
+  Returns:
+    logits float [B, num_outputs].
+  """
+  hidden_size = pooled_output.shape[-1]
+  output_weights = tf1.get_variable("output_weights", [num_outputs, hidden_size],
+                                    initializer=create_initializer(0.02))
+  output_bias = tf1.get_variable("output_bias", [num_outputs],
+                                 initializer=tf1.zeros_initializer())
+  if is_training:
+    pooled_output = tf.nn.dropout(pooled_output, rate=HEAD_DROPOUT)
+  return tf.nn.bias_add(tf.matmul(pooled_output, output_weights, transpose_b=True), output_bias)
+
+
+def _cell(text):
+  """Text for one TSV cell: tabs and line breaks would break the table."""
+  return " ".join(str(text).split()) if text is not None else ""
+
+
+class RegressionTask:
+  """A scalar score: sigmoid (0..1) or linear output, mean squared error.
+
+  With label_min/label_max, targets are mapped from [label_min, label_max] into [0, 1]
+  for the model, and predictions are mapped back, so a 0..5 scale trains with the
+  sigmoid head and is reported in its own units.
+  """
+
+  label_feature = REGRESSION_LABEL
+  needs_dev_evaluation = False
+
+  def __init__(self, use_sigmoid_act=True, label_min=None, label_max=None):
+    if (label_min is None) != (label_max is None):
+      raise UserError("--label_min and --label_max go together; give both or neither")
+    if label_min is not None and not label_min < label_max:
+      raise UserError("--label_min=%s must be below --label_max=%s" % (label_min, label_max))
+    self.use_sigmoid_act = use_sigmoid_act
+    self.label_min = label_min
+    self.label_max = label_max
+
+  def head_variable_shapes(self, hidden_size):
+    return {"output_weights": [1, hidden_size], "output_bias": [1]}
+
+  def encode_label(self, example, required):
+    """The example's score in the model's units (mapped into 0..1 when a range is set)."""
+    if example.label is None:
+      if required:
+        raise example.error("expected a score, found none")
+      return 0.0
+    try:
+      value = float(example.label)
+    except (TypeError, ValueError):
+      raise example.error("expected a real number score, found %r" % (example.label,)) from None
+    if not math.isfinite(value):
+      raise example.error("expected a finite score, found %r" % (example.label,))
+    if self.label_min is not None:
+      if not self.label_min <= value <= self.label_max:
+        raise example.error("score %g is outside --label_min=%g..--label_max=%g" %
+                            (value, self.label_min, self.label_max))
+      return (value - self.label_min) / (self.label_max - self.label_min)
+    if self.use_sigmoid_act and not 0.0 <= value <= 1.0:
+      raise example.error(
+          "score %g is outside 0..1, the range of the sigmoid output; map your scale with "
+          "--label_min and --label_max (e.g. --label_min=0 --label_max=5), or use "
+          "--use_sigmoid_act=false" % value)
+    return value
+
+  def to_label_units(self, values):
+    """Model units -> the user's units (undoes the label range mapping)."""
+    values = np.asarray(values, np.float64)
+    if self.label_min is None:
+      return values
+    return values * (self.label_max - self.label_min) + self.label_min
+
+  def build_head(self, pooled_output, labels, is_training):
+    """Score head. pooled_output [B, H], labels float [B] -> (squared error [B], {"score": [B]})."""
+    logits = tf.squeeze(_output_layer(pooled_output, 1, is_training), axis=-1)
+    score = tf.sigmoid(logits) if self.use_sigmoid_act else logits
+    per_example_loss = tf.square(score - tf.cast(labels, score.dtype))
+    return per_example_loss, {"score": score}
+
+  def evaluate(self, outputs):
+    """Pearson, Spearman, MAE and RMSE in the user's units over all real dev examples."""
+    result = metrics.regression_metrics(self.to_label_units(outputs["score"]),
+                                        self.to_label_units(outputs["label"]))
+    return {"eval_" + name: value for name, value in result.items()}
+
+  def prediction_table(self, examples, outputs, original_format):
+    scores = self.to_label_units(outputs["score"])
+    if original_format:
+      return None, [["%.6f" % score] for score in scores]
+    rows = [[example.guid, "%.6f" % score, _cell(example.text_a), _cell(example.text_b)]
+            for example, score in zip(examples, scores)]
+    return ["guid", "prediction", "text_a", "text_b"], rows
+
+
+class ClassificationTask:
+  """Softmax over the processor's labels, cross-entropy loss.
+
+  With two labels the decision is P(positive) >= threshold; `threshold="auto"` takes
+  the threshold that maximises F1 on dev (chosen by `evaluate`). With more labels the
+  decision is the argmax.
+  """
+
+  label_feature = CLASSIFICATION_LABEL
+
+  def __init__(self, labels, threshold="0.5", positive_label=None):
+    if not labels:
+      raise UserError("this task has no class labels (a regression task?); use run_reg.py")
+    self.labels = [str(label) for label in labels]
+    self.label_ids = {label: index for index, label in enumerate(self.labels)}
+    self.auto_threshold = str(threshold).strip().lower() == "auto"
+    self.threshold = None
+    if not self.auto_threshold:
+      try:
+        self.threshold = float(threshold)
+      except ValueError:
+        raise UserError("--threshold=%s: expected a number in 0..1 or 'auto'" % threshold) from None
+      if not 0.0 <= self.threshold <= 1.0:
+        raise UserError("--threshold=%s: expected a number in 0..1 or 'auto'" % threshold)
+    self.positive_index = None
+    if len(self.labels) == 2:
+      positive = positive_label if positive_label is not None else (
+          "1" if "1" in self.label_ids else self.labels[1])
+      if positive not in self.label_ids:
+        raise UserError("--positive_label=%s is not one of the labels %s" %
+                        (positive, ", ".join(self.labels)))
+      self.positive_index = self.label_ids[positive]
+
+  @property
+  def needs_dev_evaluation(self):
+    return self.auto_threshold and self.threshold is None
+
+  def head_variable_shapes(self, hidden_size):
+    return {"output_weights": [len(self.labels), hidden_size],
+            "output_bias": [len(self.labels)]}
+
+  def encode_label(self, example, required):
+    """The example's class id."""
+    if example.label is None:
+      if required:
+        raise example.error("expected a label (one of %s), found none" % ", ".join(self.labels))
+      return 0
+    label = str(example.label)
+    if label not in self.label_ids:
+      raise example.error("label %r is not one of get_labels(): %s" %
+                          (label, ", ".join(self.labels)))
+    return self.label_ids[label]
+
+  def build_head(self, pooled_output, labels, is_training):
+    """pooled_output [B, H], labels int [B] -> (cross-entropy [B], {"probabilities": [B, K]})."""
+    logits = _output_layer(pooled_output, len(self.labels), is_training)
+    log_probs = tf.nn.log_softmax(logits, axis=-1)
+    one_hot = tf.one_hot(labels, depth=len(self.labels), dtype=log_probs.dtype)
+    per_example_loss = -tf.reduce_sum(one_hot * log_probs, axis=-1)
+    return per_example_loss, {"probabilities": tf.exp(log_probs)}
+
+  def decide(self, probabilities):
+    """Predicted class ids [N] from probabilities [N, K]."""
+    probabilities = np.asarray(probabilities)
+    if self.positive_index is None:
+      return np.argmax(probabilities, axis=1)
+    negative_index = 1 - self.positive_index
+    positive = probabilities[:, self.positive_index] >= self.threshold
+    return np.where(positive, self.positive_index, negative_index)
+
+  def evaluate(self, outputs):
+    """Accuracy; for two labels also precision, recall, F1, AUC and the threshold used."""
+    probabilities, labels = outputs["probabilities"], np.asarray(outputs["label"])
+    result = collections.OrderedDict()
+    if self.positive_index is not None:
+      is_positive = labels == self.positive_index
+      positive_scores = probabilities[:, self.positive_index]
+      if self.auto_threshold:
+        self.threshold, _ = metrics.best_f1_threshold(is_positive, positive_scores)
+      precision, recall, f1 = metrics.precision_recall_f1(
+          is_positive, self.decide(probabilities) == self.positive_index)
+      result.update(eval_precision=precision, eval_recall=recall, eval_f1=f1,
+                    eval_auc=metrics.roc_auc(is_positive, positive_scores),
+                    eval_threshold=self.threshold)
+    result["eval_accuracy"] = float(np.mean(self.decide(probabilities) == labels))
+    return dict(result)
+
+  def prediction_table(self, examples, outputs, original_format):
+    probabilities = outputs["probabilities"]
+    if original_format:  # Google's file: str() of each float32 probability, no header
+      return None, [[str(np.float32(p)) for p in row] for row in probabilities]
+    probability_cells = [["%.6f" % p for p in row] for row in probabilities]
+    decisions = self.decide(probabilities)
+    rows = [cells + [self.labels[decision]]
+            for cells, decision in zip(probability_cells, decisions)]
+    return ["prob_" + label for label in self.labels] + ["prediction"], rows

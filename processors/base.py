@@ -1,0 +1,227 @@
+"""InputExample, the DataProcessor base class, and a TSV reader that knows file and line.
+
+A processor turns the files of a data folder into `InputExample`s. Processors written
+for Google's run_classifier.py work unchanged: `self._read_tsv(path)` returns rows that
+are lists of fields. Each row also remembers its file and line, so that every problem
+found later (a missing column, a bad score, an unknown label) is reported as
+"path:line: what was expected".
+"""
+
+import csv
+import math
+import re
+import threading
+
+from absl import logging
+import tensorflow as tf
+
+from finetune.errors import InputFileError
+
+# The file and row a processor read last, per thread. An InputExample made while a
+# processor walks its rows takes that row's place in the file, so user processors get
+# located error messages without passing anything.
+_last_read = threading.local()
+
+
+class Row(list):
+  """The fields of one line of a TSV file, with `path` and `line` (1-based)."""
+
+  def __init__(self, fields, path, line):
+    super().__init__(fields)
+    self.path = path
+    self.line = line
+
+  def __getitem__(self, index):
+    _last_read.row = self
+    try:
+      return super().__getitem__(index)
+    except IndexError:
+      wanted = index + 1 if index >= 0 else -index
+      raise InputFileError(
+          self.path, self.line, "expected at least %d tab-separated columns, found %d" %
+          (wanted, len(self))) from None
+
+  def error(self, message):
+    """An InputFileError at this row."""
+    return InputFileError(self.path, self.line, message)
+
+
+def current_row_location():
+  """(path, line) of the row a processor read last in this thread.
+
+  (path, None) when a file was read but none of its rows looked at yet; (None, None)
+  when nothing was read.
+  """
+  row = getattr(_last_read, "row", None)
+  if row is not None:
+    return row.path, row.line
+  return getattr(_last_read, "path", None), None
+
+
+def reset_row_location():
+  """Forgets what was read (called before a processor starts on a split)."""
+  _last_read.row = None
+  _last_read.path = None
+
+
+class InputExample:
+  """One sentence pair (or single sentence) with its label.
+
+  Attributes:
+    guid: a unique id, e.g. "train-12" (line 12 of train.tsv).
+    text_a: the first sentence.
+    text_b: the second sentence, or None for single-sentence tasks.
+    label: a class name (str) for classification, a number for regression, or None
+      for unlabelled test data.
+    path, line: where the example was read (filled in automatically when the example is
+      made from a `Row`), used in error messages.
+  """
+
+  def __init__(self, guid, text_a, text_b=None, label=None, path=None, line=None):
+    self.guid = guid
+    self.text_a = text_a
+    self.text_b = text_b
+    self.label = label
+    if path is None:
+      path, line = current_row_location()
+    self.path = path
+    self.line = line
+
+  def error(self, message):
+    """An InputFileError located at this example (or at its guid when unknown)."""
+    if self.path is None:
+      return InputFileError("example %s" % self.guid, None, message)
+    return InputFileError(self.path, self.line, message)
+
+  def __repr__(self):
+    return "InputExample(guid=%r, text_a=%r, text_b=%r, label=%r)" % (
+        self.guid, self.text_a, self.text_b, self.label)
+
+
+class DataProcessor:
+  """Reads the train/dev/test splits of one data format.
+
+  Subclasses implement the get_*_examples methods and `get_labels`. A regression
+  processor returns None from `get_labels` and numbers as labels.
+  """
+
+  def get_train_examples(self, data_dir):
+    """List of InputExample for training."""
+    raise NotImplementedError()
+
+  def get_dev_examples(self, data_dir):
+    """List of InputExample for evaluation."""
+    raise NotImplementedError()
+
+  def get_test_examples(self, data_dir):
+    """List of InputExample for prediction (labels may be None)."""
+    raise NotImplementedError()
+
+  def get_labels(self):
+    """The class names, in the order of the model's outputs; None for regression."""
+    raise NotImplementedError()
+
+  @classmethod
+  def _read_tsv(cls, input_file, quotechar=None):
+    """Reads a tab-separated file into a list of `Row`s (see read_tsv)."""
+    return read_tsv(input_file, quotechar)
+
+
+def read_text_lines(path):
+  """Reads a UTF-8 text file as [(line_number, text)], without the line breaks.
+
+  A leading byte-order mark and "\\r" before "\\n" are dropped. Blank lines are skipped
+  and counted in the log. Missing files, folders, files that are not UTF-8 text and
+  empty files raise InputFileError.
+  """
+  _last_read.path, _last_read.row = path, None
+  if not tf.io.gfile.exists(path):
+    raise InputFileError(path, None, "file not found")
+  if tf.io.gfile.isdir(path):
+    raise InputFileError(path, None, "is a directory; expected a text file")
+  with tf.io.gfile.GFile(path, "rb") as f:
+    data = f.read()
+  if b"\x00" in data:
+    line = data[:data.index(b"\x00")].count(b"\n") + 1
+    raise InputFileError(path, line, "contains a NUL byte; expected a UTF-8 text file")
+  try:
+    text = data.decode("utf-8-sig")
+  except UnicodeDecodeError as e:
+    line = data[:e.start].count(b"\n") + 1
+    raise InputFileError(
+        path, line, "not valid UTF-8 (byte 0x%02x); expected a UTF-8 text file. Convert "
+        "it first, e.g. iconv -f GBK -t UTF-8" % data[e.start]) from None
+  lines = text.split("\n")
+  if lines and lines[-1] == "":
+    lines.pop()
+  numbered, blank = [], 0
+  for number, line in enumerate(lines, start=1):
+    if line.endswith("\r"):
+      line = line[:-1]
+    if not line.strip():
+      blank += 1
+      continue
+    numbered.append((number, line))
+  if not numbered:
+    raise InputFileError(path, None, "the file is empty; expected tab-separated lines")
+  if blank:
+    logging.info("%s: skipped %d blank line(s)", path, blank)
+  return numbered
+
+
+def read_tsv(path, quotechar=None):
+  """Reads a tab-separated file into a list of `Row`s.
+
+  Fields are split on every tab: there is no quoting unless `quotechar` is given, as in
+  Google's scripts (sentences may contain quote marks).
+  """
+  numbered = read_text_lines(path)
+  if quotechar is None:
+    return [Row(line.split("\t"), path, number) for number, line in numbered]
+  rows = []
+  for number, line in numbered:
+    try:
+      fields = next(csv.reader([line], delimiter="\t", quotechar=quotechar))
+    except csv.Error as e:
+      raise InputFileError(path, number, "unreadable quoted field (%s)" % e) from None
+    rows.append(Row(fields, path, number))
+  return rows
+
+
+_HEADER_WORD = re.compile(r"^[A-Za-z_#][\w #]*$")
+
+
+def looks_like_header(field):
+  """True for a column name such as "score" or "label" (not a number, not a typo'd one)."""
+  return bool(_HEADER_WORD.match(field.strip())) and not _is_number(field)
+
+
+def _is_number(text):
+  try:
+    float(text)
+    return True
+  except ValueError:
+    return False
+
+
+def parse_score(row, column):
+  """The finite real number in `row[column]`, or an error naming file, line and column."""
+  text = row[column].strip()
+  try:
+    value = float(text)
+  except ValueError:
+    raise row.error("expected a real number score in column %d, found %r" %
+                    (column + 1, text)) from None
+  if not math.isfinite(value):
+    raise row.error("expected a finite score in column %d, found %r" % (column + 1, text))
+  return value
+
+
+def check_columns(row, minimum, maximum, layout):
+  """Raises a located error unless minimum <= len(row) <= maximum."""
+  if minimum <= len(row) <= maximum:
+    return
+  expected = str(minimum) if minimum == maximum else "%d to %d" % (minimum, maximum)
+  hint = " (a tab inside a sentence?)" if len(row) > maximum else ""
+  raise row.error("expected %s tab-separated columns (%s), found %d%s" %
+                  (expected, layout, len(row), hint))

@@ -1,0 +1,158 @@
+"""GLUE classification formats: MRPC (also its original release), CoLA, MNLI, QQP."""
+
+import hashlib
+import os
+
+from processors.base import DataProcessor
+from processors.base import InputExample
+from processors.base import check_columns
+
+# Size of GLUE's MRPC dev split, which GLUE also carved out of msr_paraphrase_train.txt.
+MRPC_DEV_SIZE = 408
+
+
+class MrpcProcessor(DataProcessor):
+  """Microsoft Research Paraphrase Corpus (classes "0", "1").
+
+  GLUE layout: train.tsv, dev.tsv, test.tsv, each with a header; quality (label), #1 ID,
+  #2 ID, #1 String, #2 String (test.tsv has an index in place of the label).
+
+  Original layout, used when train.tsv is absent: msr_paraphrase_train.txt (same columns,
+  4,076 pairs) and msr_paraphrase_test.txt. Without dev.tsv, the dev split is 408 pairs
+  of msr_paraphrase_train.txt, like GLUE's, chosen by a fixed rule: the pairs whose
+  MD5("#1 ID<TAB>#2 ID") hex digests sort first. Training uses the other 3,668.
+  The test split is test.tsv, else msr_paraphrase_test.txt.
+  """
+
+  def get_train_examples(self, data_dir):
+    if os.path.exists(os.path.join(data_dir, "train.tsv")):
+      return self._create_examples(os.path.join(data_dir, "train.tsv"), "train")
+    train, _ = self._split_original(data_dir)
+    return train
+
+  def get_dev_examples(self, data_dir):
+    if os.path.exists(os.path.join(data_dir, "dev.tsv")):
+      return self._create_examples(os.path.join(data_dir, "dev.tsv"), "dev")
+    _, dev = self._split_original(data_dir)
+    return dev
+
+  def get_test_examples(self, data_dir):
+    if os.path.exists(os.path.join(data_dir, "test.tsv")):
+      return self._create_examples(os.path.join(data_dir, "test.tsv"), "test", labelled=False)
+    return self._create_examples(os.path.join(data_dir, "msr_paraphrase_test.txt"), "test")
+
+  def get_labels(self):
+    return ["0", "1"]
+
+  def _create_examples(self, path, set_type, labelled=True):
+    examples = []
+    for row in self._read_tsv(path)[1:]:
+      check_columns(row, 5, 5, "quality, #1 ID, #2 ID, #1 String, #2 String")
+      label = row[0].strip() if labelled else None
+      example = InputExample("%s-%d" % (set_type, row.line), row[3], row[4], label)
+      example.pair_id = "%s\t%s" % (row[1].strip(), row[2].strip())
+      examples.append(example)
+    return examples
+
+  def _split_original(self, data_dir):
+    examples = self._create_examples(os.path.join(data_dir, "msr_paraphrase_train.txt"),
+                                     "train")
+    by_digest = sorted(examples,
+                       key=lambda e: hashlib.md5(e.pair_id.encode("utf-8")).hexdigest())
+    dev_guids = {example.guid for example in by_digest[:MRPC_DEV_SIZE]}
+    train = [example for example in examples if example.guid not in dev_guids]
+    dev = [example for example in examples if example.guid in dev_guids]
+    for example in dev:
+      example.guid = "dev-%d" % example.line
+    return train, dev
+
+
+class ColaProcessor(DataProcessor):
+  """CoLA, single sentences (classes "0", "1").
+
+  train.tsv and dev.tsv have no header: source, label, original mark, sentence.
+  test.tsv has a header: index, sentence.
+  """
+
+  def get_train_examples(self, data_dir):
+    return self._create_examples(os.path.join(data_dir, "train.tsv"), "train")
+
+  def get_dev_examples(self, data_dir):
+    return self._create_examples(os.path.join(data_dir, "dev.tsv"), "dev")
+
+  def get_test_examples(self, data_dir):
+    examples = []
+    for row in self._read_tsv(os.path.join(data_dir, "test.tsv"))[1:]:
+      check_columns(row, 2, 2, "index, sentence")
+      examples.append(InputExample("test-%d" % row.line, row[1]))
+    return examples
+
+  def get_labels(self):
+    return ["0", "1"]
+
+  def _create_examples(self, path, set_type):
+    examples = []
+    for row in self._read_tsv(path):
+      check_columns(row, 4, 4, "source, label, original mark, sentence")
+      examples.append(InputExample("%s-%d" % (set_type, row.line), row[3],
+                                   label=row[1].strip()))
+    return examples
+
+
+class MnliProcessor(DataProcessor):
+  """MultiNLI (classes contradiction, entailment, neutral).
+
+  train.tsv, dev_matched.tsv, test_matched.tsv with a header; premise and hypothesis
+  in columns 9 and 10, the gold label in the last column (none in the test file).
+  """
+
+  def get_train_examples(self, data_dir):
+    return self._create_examples(os.path.join(data_dir, "train.tsv"), "train")
+
+  def get_dev_examples(self, data_dir):
+    return self._create_examples(os.path.join(data_dir, "dev_matched.tsv"), "dev")
+
+  def get_test_examples(self, data_dir):
+    return self._create_examples(os.path.join(data_dir, "test_matched.tsv"), "test")
+
+  def get_labels(self):
+    return ["contradiction", "entailment", "neutral"]
+
+  def _create_examples(self, path, set_type):
+    examples = []
+    for row in self._read_tsv(path)[1:]:
+      label = None if set_type == "test" else row[-1].strip()
+      examples.append(InputExample("%s-%d" % (set_type, row.line), row[8], row[9], label))
+    return examples
+
+
+class QqpProcessor(DataProcessor):
+  """Quora Question Pairs (classes "0", "1").
+
+  train.tsv, dev.tsv: header, then id, qid1, qid2, question1, question2, is_duplicate.
+  test.tsv: header, then id, question1, question2.
+  """
+
+  def get_train_examples(self, data_dir):
+    return self._create_examples(os.path.join(data_dir, "train.tsv"), "train")
+
+  def get_dev_examples(self, data_dir):
+    return self._create_examples(os.path.join(data_dir, "dev.tsv"), "dev")
+
+  def get_test_examples(self, data_dir):
+    examples = []
+    for row in self._read_tsv(os.path.join(data_dir, "test.tsv"))[1:]:
+      check_columns(row, 3, 3, "id, question1, question2")
+      examples.append(InputExample("test-%d" % row.line, row[1], row[2]))
+    return examples
+
+  def get_labels(self):
+    return ["0", "1"]
+
+  def _create_examples(self, path, set_type):
+    examples = []
+    for row in self._read_tsv(path)[1:]:
+      check_columns(row, 6, 6, "id, qid1, qid2, question1, question2, is_duplicate")
+      examples.append(InputExample("%s-%d" % (set_type, row.line), row[3], row[4],
+                                   row[5].strip()))
+    return examples

@@ -1,0 +1,120 @@
+"""Sentence-pair similarity formats: `sim` (the seed's), STS-B, and LCQMC."""
+
+import os
+
+from absl import logging
+
+from processors.base import DataProcessor
+from processors.base import InputExample
+from processors.base import check_columns
+from processors.base import looks_like_header
+from processors.base import parse_score
+
+
+class SimProcessor(DataProcessor):
+  """`sentence_a<TAB>sentence_b<TAB>score` in train.tsv, dev.tsv, test.tsv (regression).
+
+  The score is a real number (0..1 for the sigmoid head, or any range mapped with
+  --label_min/--label_max). test.tsv may omit the score. A first line whose score
+  column is a word (e.g. "score") is a header and is skipped.
+  """
+
+  LAYOUT = "sentence_a<TAB>sentence_b<TAB>score"
+
+  def get_train_examples(self, data_dir):
+    return self._create_examples(os.path.join(data_dir, "train.tsv"), "train")
+
+  def get_dev_examples(self, data_dir):
+    return self._create_examples(os.path.join(data_dir, "dev.tsv"), "dev")
+
+  def get_test_examples(self, data_dir):
+    return self._create_examples(os.path.join(data_dir, "test.tsv"), "test")
+
+  def get_labels(self):
+    return None
+
+  def _create_examples(self, path, set_type):
+    score_optional = set_type == "test"
+    examples = []
+    for row in self._read_tsv(path):
+      check_columns(row, 2 if score_optional else 3, 3, self.LAYOUT)
+      if row.line == 1 and len(row) == 3 and looks_like_header(row[2]):
+        logging.info("%s:1: header line skipped", path)
+        continue
+      score = parse_score(row, 2) if len(row) == 3 else None
+      examples.append(InputExample("%s-%d" % (set_type, row.line), row[0], row[1], score))
+    return examples
+
+
+class StsbProcessor(DataProcessor):
+  """STS benchmark (regression, scores 0..5): GLUE's tsv or the original csv files.
+
+  GLUE: train.tsv, dev.tsv, test.tsv with a header; sentences in columns 8 and 9, the
+  score in column 10 (none in test.tsv). Original (stsbenchmark.tar.gz): sts-train.csv,
+  sts-dev.csv, sts-test.csv, tab-separated despite the name: genre, file, year, id,
+  score, sentence 1, sentence 2, and sometimes extra source columns, which are ignored.
+  Use --label_min=0 --label_max=5 with the sigmoid head.
+  """
+
+  def get_train_examples(self, data_dir):
+    return self._create_examples(data_dir, "train")
+
+  def get_dev_examples(self, data_dir):
+    return self._create_examples(data_dir, "dev")
+
+  def get_test_examples(self, data_dir):
+    return self._create_examples(data_dir, "test")
+
+  def get_labels(self):
+    return None
+
+  def _create_examples(self, data_dir, set_type):
+    glue_path = os.path.join(data_dir, "%s.tsv" % set_type)
+    csv_path = os.path.join(data_dir, "sts-%s.csv" % set_type)
+    examples = []
+    if os.path.exists(glue_path) or not os.path.exists(csv_path):
+      labelled = set_type != "test"
+      for row in self._read_tsv(glue_path)[1:]:
+        check_columns(row, 10 if labelled else 9, 10,
+                      "GLUE STS-B: index ... sentence1, sentence2" + (", score" if labelled
+                                                                       else ""))
+        score = parse_score(row, 9) if labelled else None
+        examples.append(InputExample("%s-%d" % (set_type, row.line), row[7], row[8], score))
+    else:
+      for row in self._read_tsv(csv_path):
+        check_columns(row, 7, 9, "genre, file, year, id, score, sentence1, sentence2")
+        examples.append(InputExample("%s-%d" % (set_type, row.line), row[5], row[6],
+                                     parse_score(row, 4)))
+    return examples
+
+
+class LcqmcProcessor(DataProcessor):
+  """LCQMC, Chinese question matching: `question_a<TAB>question_b<TAB>0|1` (classes).
+
+  train.tsv, dev.tsv, test.tsv; the label may be absent from test.tsv.
+  """
+
+  LAYOUT = "question_a<TAB>question_b<TAB>label"
+
+  def get_train_examples(self, data_dir):
+    return self._create_examples(os.path.join(data_dir, "train.tsv"), "train")
+
+  def get_dev_examples(self, data_dir):
+    return self._create_examples(os.path.join(data_dir, "dev.tsv"), "dev")
+
+  def get_test_examples(self, data_dir):
+    return self._create_examples(os.path.join(data_dir, "test.tsv"), "test")
+
+  def get_labels(self):
+    return ["0", "1"]
+
+  def _create_examples(self, path, set_type):
+    examples = []
+    for row in self._read_tsv(path):
+      check_columns(row, 2 if set_type == "test" else 3, 3, self.LAYOUT)
+      if row.line == 1 and len(row) == 3 and looks_like_header(row[2]):
+        logging.info("%s:1: header line skipped", path)
+        continue
+      label = row[2].strip() if len(row) == 3 else None
+      examples.append(InputExample("%s-%d" % (set_type, row.line), row[0], row[1], label))
+    return examples

@@ -1,0 +1,50 @@
+"""XNLI: cross-lingual NLI, Chinese by default (classes contradiction, entailment, neutral)."""
+
+import os
+
+from processors.base import DataProcessor
+from processors.base import InputExample
+from processors.base import check_columns
+
+
+class XnliProcessor(DataProcessor):
+  """XNLI for one language (default "zh").
+
+  Training: data_dir/multinli/multinli.train.<language>.tsv (the machine-translated
+  MultiNLI), header then premise, hypothesis, label; its label "contradictory" means
+  "contradiction". Dev and test: data_dir/xnli.dev.tsv and xnli.test.tsv, header then
+  language, gold label, ..., sentence1 (column 7), sentence2 (column 8); only rows of
+  the chosen language are used.
+  """
+
+  def __init__(self, language="zh"):
+    self.language = language
+
+  def get_train_examples(self, data_dir):
+    path = os.path.join(data_dir, "multinli", "multinli.train.%s.tsv" % self.language)
+    examples = []
+    for row in self._read_tsv(path)[1:]:
+      check_columns(row, 3, 3, "premise, hypothesis, label")
+      label = row[2].strip()
+      if label == "contradictory":
+        label = "contradiction"
+      examples.append(InputExample("train-%d" % row.line, row[0], row[1], label))
+    return examples
+
+  def get_dev_examples(self, data_dir):
+    return self._xnli_examples(os.path.join(data_dir, "xnli.dev.tsv"), "dev")
+
+  def get_test_examples(self, data_dir):
+    return self._xnli_examples(os.path.join(data_dir, "xnli.test.tsv"), "test")
+
+  def get_labels(self):
+    return ["contradiction", "entailment", "neutral"]
+
+  def _xnli_examples(self, path, set_type):
+    examples = []
+    for row in self._read_tsv(path)[1:]:
+      if row[0].strip() != self.language:
+        continue
+      examples.append(InputExample("%s-%d" % (set_type, row.line), row[6], row[7],
+                                   row[1].strip()))
+    return examples

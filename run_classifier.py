@@ -1,0 +1,33 @@
+r"""Fine-tunes BERT to classify sentence pairs, writing probabilities and the decision.
+
+  python run_classifier.py --task_name=mrpc --do_train=true --do_eval=true \
+    --do_predict=true --data_dir=data --vocab_file=model/vocab.txt \
+    --bert_config_file=model/bert_config.json --init_checkpoint=model/bert_model.ckpt \
+    --output_dir=out --threshold=auto
+
+With two labels the decision is P(positive) >= --threshold; with more, the argmax.
+Everything but the head lives in finetune/ (shared with run_reg.py).
+"""
+
+from absl import app
+from absl import flags
+
+from finetune import cli
+from finetune.tasks import ClassificationTask
+
+FLAGS = flags.FLAGS
+
+cli.define_pipeline_flags()
+flags.DEFINE_string("threshold", "0.5", "Two labels: predict the positive label when its "
+                    "probability is >= this; 'auto' picks the F1-best threshold on dev.")
+flags.DEFINE_string("positive_label", None, "Two labels: which is positive (default \"1\" if "
+                    "it is a label, else the second label).")
+
+
+def main(_):
+  cli.main(lambda processor: ClassificationTask(processor.get_labels(), FLAGS.threshold,
+                                                FLAGS.positive_label), FLAGS)
+
+
+if __name__ == "__main__":
+  app.run(main)

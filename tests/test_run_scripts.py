@@ -1,0 +1,175 @@
+"""run_reg.py and run_classifier.py run as a user runs them: in a subprocess, on files."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import CHINESE_VOCAB, REPO_ROOT
+
+ZH_DATA = os.path.join(REPO_ROOT, "examples", "sim_zh")
+
+
+def run_script(script, *args, check=True):
+  """Runs a script; returns the CompletedProcess (stdout, stderr as text)."""
+  result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, script)] + list(args),
+                          capture_output=True, text=True, check=False, cwd=REPO_ROOT)
+  if check and result.returncode != 0:
+    raise AssertionError("%s failed:\n%s" % (script, result.stderr[-3000:]))
+  return result
+
+
+def model_flags(model_dir):
+  return ["--vocab_file=" + os.path.join(model_dir, "vocab.txt"),
+          "--bert_config_file=" + os.path.join(model_dir, "bert_config.json"),
+          "--init_checkpoint=" + os.path.join(model_dir, "bert_model.ckpt")]
+
+
+def read_eval_results(output_dir):
+  values = {}
+  with open(os.path.join(output_dir, "eval_results.txt"), encoding="utf-8") as f:
+    for line in f:
+      key, value = line.rstrip("\n").split(" = ")
+      values[key] = float(value)
+  return values
+
+
+def read_tsv(path):
+  with open(path, encoding="utf-8") as f:
+    return [line.rstrip("\n").split("\t") for line in f]
+
+
+def classification_data(directory):
+  """examples/sim_zh as an LCQMC-style 0/1 task: score >= 0.7 means the same question."""
+  os.makedirs(directory, exist_ok=True)
+  for split in ("train", "dev"):
+    rows = read_tsv(os.path.join(ZH_DATA, split + ".tsv"))
+    with open(os.path.join(directory, split + ".tsv"), "w", encoding="utf-8") as f:
+      for a, b, score in rows:
+        f.write("%s\t%s\t%d\n" % (a, b, float(score) >= 0.7))
+  shutil.copyfile(os.path.join(ZH_DATA, "test.tsv"), os.path.join(directory, "test.tsv"))
+  return str(directory)
+
+
+def test_seed_command_runs_verbatim_and_resumes(zh_model, tmp_path):
+  """The seed's command, unchanged, on Chinese sim data with the bert-base-chinese vocab."""
+  output_dir = str(tmp_path / "out")
+  command = ["--task_name=sim", "--do_train=true", "--do_eval=true", "--data_dir=" + ZH_DATA,
+             "--vocab_file=" + CHINESE_VOCAB,
+             "--bert_config_file=" + os.path.join(zh_model, "bert_config.json"),
+             "--init_checkpoint=" + os.path.join(zh_model, "bert_model.ckpt"),
+             "--max_seq_length=64", "--train_batch_size=8", "--learning_rate=5e-5",
+             "--num_train_epochs=2", "--output_dir=" + output_dir]
+  run_script("run_reg.py", *command)
+  results = read_eval_results(output_dir)
+  assert results["global_step"] == int(100 / 8 * 2)
+  assert results["eval_num_examples"] == 28
+  for key in ("eval_loss", "eval_pearson", "eval_spearman", "eval_mae", "eval_rmse", "loss"):
+    assert np.isfinite(results[key]), key
+  assert results["eval_loss"] == pytest.approx(results["loss"])
+  assert sorted(f for f in os.listdir(output_dir) if f.endswith(".tf_record")) == [
+      "eval.tf_record", "train.tf_record"]
+
+  # Same command with more epochs: continues from step 25 instead of starting over.
+  more = [arg if not arg.startswith("--num_train_epochs") else "--num_train_epochs=4"
+          for arg in command]
+  second = run_script("run_reg.py", *more)
+  assert re.search(r"Restoring parameters from .*model\.ckpt-25", second.stderr)
+  assert read_eval_results(output_dir)["global_step"] == 50
+
+
+def test_regression_predict_sigmoid_and_label_range(zh_model, tmp_path):
+  """12 test pairs at predict batch 5: every pair once, in order, scores in the label range."""
+  data_dir = tmp_path / "data"
+  data_dir.mkdir()
+  for split in ("train", "dev"):  # scores on a 0..5 scale
+    rows = read_tsv(os.path.join(ZH_DATA, split + ".tsv"))
+    (data_dir / (split + ".tsv")).write_text(
+        "".join("%s\t%s\t%g\n" % (a, b, float(s) * 5) for a, b, s in rows), encoding="utf-8")
+  shutil.copyfile(os.path.join(ZH_DATA, "test.tsv"), data_dir / "test.tsv")
+  output_dir = str(tmp_path / "out")
+  run_script("run_reg.py", "--task_name=sim", "--do_train=true", "--do_eval=true",
+             "--do_predict=true", "--data_dir=%s" % data_dir, "--output_dir=" + output_dir,
+             "--max_seq_length=32", "--train_batch_size=16", "--num_train_epochs=1",
+             "--predict_batch_size=5", "--label_min=0", "--label_max=5",
+             *model_flags(zh_model))
+  table = read_tsv(os.path.join(output_dir, "test_results.tsv"))
+  test_rows = read_tsv(os.path.join(ZH_DATA, "test.tsv"))
+  assert table[0] == ["guid", "prediction", "text_a", "text_b"]
+  assert len(table) == 1 + len(test_rows) == 13
+  assert [row[0] for row in table[1:]] == ["test-%d" % n for n in range(1, 13)]
+  assert [row[2:] for row in table[1:]] == test_rows
+  scores = np.array([float(row[1]) for row in table[1:]])
+  assert np.all((scores >= 0) & (scores <= 5))
+  results = read_eval_results(output_dir)
+  assert 0 < results["eval_mae"] < 5 and results["eval_num_examples"] == 28
+
+
+def test_regression_linear_head(zh_model, tmp_path):
+  data_dir = tmp_path / "data"
+  data_dir.mkdir()
+  rows = read_tsv(os.path.join(ZH_DATA, "train.tsv"))
+  text = "".join("%s\t%s\t%g\n" % (a, b, float(s) + 3) for a, b, s in rows)  # 3..4
+  (data_dir / "train.tsv").write_text(text, encoding="utf-8")
+  (data_dir / "test.tsv").write_text(open(os.path.join(ZH_DATA, "test.tsv"),
+                                          encoding="utf-8").read(), encoding="utf-8")
+  output_dir = str(tmp_path / "out")
+  run_script("run_reg.py", "--task_name=sim", "--do_train=true", "--do_predict=true",
+             "--use_sigmoid_act=false", "--data_dir=%s" % data_dir,
+             "--output_dir=" + output_dir, "--max_seq_length=32", "--train_batch_size=16",
+             "--num_train_epochs=10", "--learning_rate=0.05", *model_flags(zh_model))
+  scores = np.array([float(row[1]) for row in
+                     read_tsv(os.path.join(output_dir, "test_results.tsv"))[1:]])
+  assert len(scores) == 12
+  assert scores.mean() > 1.5  # out of a sigmoid's reach, on the way to the targets' 3..4
+
+
+def test_classifier_fixed_and_auto_threshold(zh_model, tmp_path):
+  data_dir = classification_data(tmp_path / "data")
+  output_dir = str(tmp_path / "out")
+  common = ["--task_name=lcqmc", "--data_dir=" + data_dir, "--output_dir=" + output_dir,
+            "--max_seq_length=32", "--train_batch_size=16", "--num_train_epochs=2",
+            "--eval_batch_size=3", "--predict_batch_size=7"] + model_flags(zh_model)
+  run_script("run_classifier.py", "--do_train=true", "--do_eval=true", "--do_predict=true",
+             "--threshold=0.3", *common)
+  results = read_eval_results(output_dir)
+  assert results["eval_threshold"] == 0.3 and results["eval_num_examples"] == 28
+  for key in ("eval_accuracy", "eval_precision", "eval_recall", "eval_f1", "eval_auc"):
+    assert 0.0 <= results[key] <= 1.0, key
+  table = read_tsv(os.path.join(output_dir, "test_results.tsv"))
+  assert table[0] == ["prob_0", "prob_1", "prediction"] and len(table) == 13
+  for p0, p1, decision in table[1:]:
+    assert float(p0) + float(p1) == pytest.approx(1.0, abs=1e-5)
+    assert decision == ("1" if float(p1) >= 0.3 else "0")
+
+  # auto: the F1-best dev threshold is reported and used; the model is not retrained.
+  run_script("run_classifier.py", "--do_predict=true", "--threshold=auto", *common)
+  results = read_eval_results(output_dir)
+  threshold = results["eval_threshold"]
+  assert 0.0 <= threshold <= 1.0 and results["global_step"] == int(100 / 16 * 2)
+  for _, p1, decision in read_tsv(os.path.join(output_dir, "test_results.tsv"))[1:]:
+    assert decision == ("1" if float(p1) >= threshold else "0")
+
+  # The original headerless format: probabilities only.
+  run_script("run_classifier.py", "--do_predict=true", "--original_output_format=true",
+             *common)
+  table = read_tsv(os.path.join(output_dir, "test_results.tsv"))
+  assert len(table) == 12 and all(len(row) == 2 for row in table)
+  assert all(float(p0) + float(p1) == pytest.approx(1.0, abs=1e-5) for p0, p1 in table)
+
+
+def test_custom_processor_from_a_file(zh_model, tmp_path):
+  """The README's worked example: a processor of the user's own, no edit to our code."""
+  example_dir = os.path.join(REPO_ROOT, "examples", "custom_processor")
+  output_dir = str(tmp_path / "out")
+  run_script("run_reg.py",
+             "--task_name=%s:ScoreFirstProcessor" % os.path.join(example_dir,
+                                                                "score_first_processor.py"),
+             "--data_dir=" + os.path.join(example_dir, "data"), "--do_train=true",
+             "--do_eval=true", "--output_dir=" + output_dir, "--max_seq_length=32",
+             "--train_batch_size=4", "--num_train_epochs=1", *model_flags(zh_model))
+  assert read_eval_results(output_dir)["eval_num_examples"] == 6
