@@ -260,51 +260,68 @@ def attention_bias_from_mask(input_mask, dtype):
   return (1.0 - mask) * -10000.0
 
 
-def self_attention(hidden_2d, attention_bias, batch_size, seq_length, config, is_training):
+def self_attention(hidden_2d, attention_bias, batch_size, seq_length, config, is_training,
+                   query_2d=None):
   """Multi-head self-attention.
 
   Args:
-    hidden_2d: float [B*S, H].
+    hidden_2d: float [B*S, H], the states keys and values come from.
     attention_bias: float [B, 1, 1, S], added to the scores.
+    query_2d: float [B*Q, H], the states queries come from (default hidden_2d, Q = S).
   Returns:
-    float [B*S, H], the heads' contexts concatenated (before the output dense).
+    float [B*Q, H], the heads' contexts concatenated (before the output dense).
   """
   num_heads, head_size = config.num_attention_heads, config.head_size
+  if query_2d is None:
+    query_2d, query_length = hidden_2d, seq_length
+  else:
+    query_length = -1  # whatever the rows of query_2d make per example
 
-  def split_heads(x_2d):  # [B*S, H] -> [B, N, S, D]
-    x = tf.reshape(x_2d, [batch_size, seq_length, num_heads, head_size])
+  def split_heads(x_2d, length):  # [B*L, H] -> [B, N, L, D]
+    x = tf.reshape(x_2d, [batch_size, length, num_heads, head_size])
     return tf.transpose(x, [0, 2, 1, 3])
 
-  query = split_heads(dense(hidden_2d, config.hidden_size, config.initializer_range, name="query"))
-  key = split_heads(dense(hidden_2d, config.hidden_size, config.initializer_range, name="key"))
-  value = split_heads(dense(hidden_2d, config.hidden_size, config.initializer_range, name="value"))
+  query = split_heads(dense(query_2d, config.hidden_size, config.initializer_range,
+                            name="query"), query_length)
+  key = split_heads(dense(hidden_2d, config.hidden_size, config.initializer_range, name="key"),
+                    seq_length)
+  value = split_heads(dense(hidden_2d, config.hidden_size, config.initializer_range,
+                            name="value"), seq_length)
 
   scores = tf.matmul(query, key, transpose_b=True) * (1.0 / math.sqrt(head_size))
   scores += attention_bias
-  probs = tf.nn.softmax(scores)  # [B, N, S, S]
+  probs = tf.nn.softmax(scores)  # [B, N, Q, S]
   probs = dropout(probs, config.attention_probs_dropout_prob if is_training else 0.0)
 
-  context = tf.transpose(tf.matmul(probs, value), [0, 2, 1, 3])  # [B, S, N, D]
-  return tf.reshape(context, [batch_size * seq_length, config.hidden_size])
+  context = tf.transpose(tf.matmul(probs, value), [0, 2, 1, 3])  # [B, Q, N, D]
+  return tf.reshape(context, [-1, config.hidden_size])
 
 
-def transformer_layer(hidden_2d, attention_bias, batch_size, seq_length, config, is_training):
+def transformer_layer(hidden_2d, attention_bias, batch_size, seq_length, config, is_training,
+                      first_token_only=False):
   """One encoder layer: attention block then feed-forward block, each with a residual.
 
   Args:
     hidden_2d: float [B*S, H].
+    first_token_only: compute the output at the first position only (all positions
+      still serve as keys and values). Enough when only the pooled output is used.
   Returns:
-    float [B*S, H].
+    float [B*S, H], or [B, H] with first_token_only.
   """
   hidden_dropout = config.hidden_dropout_prob if is_training else 0.0
+  query_2d = None
+  residual = hidden_2d
+  if first_token_only:
+    query_2d = tf.reshape(hidden_2d, [batch_size, seq_length, config.hidden_size])[:, 0, :]
+    residual = query_2d
   with tf1.variable_scope("attention"):
     with tf1.variable_scope("self"):
       context = self_attention(hidden_2d, attention_bias, batch_size, seq_length, config,
-                               is_training)
+                               is_training, query_2d=query_2d)
     with tf1.variable_scope("output"):
       attention_output = dense(context, config.hidden_size, config.initializer_range)
       attention_output = dropout(attention_output, hidden_dropout)
-      attention_output = layer_norm(attention_output + hidden_2d, config.layer_norm_eps)
+      attention_output = layer_norm(attention_output + residual, config.layer_norm_eps)
 
   with tf1.variable_scope("intermediate"):
     intermediate = dense(attention_output, config.intermediate_size, config.initializer_range,
@@ -325,7 +342,7 @@ class BertModel:
   """
 
   def __init__(self, config, is_training, input_ids, input_mask=None, token_type_ids=None,
-               use_one_hot_embeddings=False, scope=None):
+               use_one_hot_embeddings=False, scope=None, pooled_output_only=False):
     """Builds the graph.
 
     Args:
@@ -336,6 +353,10 @@ class BertModel:
       token_type_ids: int32 [B, S] segment ids (default all 0).
       use_one_hot_embeddings: word lookup as a one-hot matmul (TPU).
       scope: variable scope name; "bert" by default.
+      pooled_output_only: the last layer computes the first position only, which is all
+        the pooler reads: the same pooled output for about 1/num_hidden_layers less
+        work. The sequence output and the last of all_encoder_layers are then the first
+        position only, [B, 1, H].
     """
     config = copy.deepcopy(config)
     if config.hidden_size % config.num_attention_heads:
@@ -361,11 +382,13 @@ class BertModel:
         hidden_2d = tf.reshape(self._embedding_output, [-1, config.hidden_size])
         self._all_encoder_layers = []
         for layer_index in range(config.num_hidden_layers):
+          last = layer_index == config.num_hidden_layers - 1
           with tf1.variable_scope("layer_%d" % layer_index):
             hidden_2d = transformer_layer(hidden_2d, attention_bias, batch_size, seq_length,
-                                          config, is_training)
+                                          config, is_training,
+                                          first_token_only=pooled_output_only and last)
             self._all_encoder_layers.append(
-                tf.reshape(hidden_2d, [batch_size, seq_length, config.hidden_size]))
+                tf.reshape(hidden_2d, [batch_size, -1, config.hidden_size]))
       self._sequence_output = (self._all_encoder_layers[-1] if self._all_encoder_layers
                                else self._embedding_output)
 

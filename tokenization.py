@@ -118,9 +118,13 @@ class FullTokenizer:
     vocab: OrderedDict token -> id.
     inv_vocab: dict id -> token.
     vocab_size: number of lines in the vocabulary file (max id + 1).
+
+  `fast=False` turns off the shortcuts (the ASCII path of BasicTokenizer, the word cache
+  of WordpieceTokenizer) that give the same tokens sooner; tests and benchmarks compare
+  the two.
   """
 
-  def __init__(self, vocab_file, do_lower_case=True):
+  def __init__(self, vocab_file, do_lower_case=True, fast=True):
     self.vocab_file = vocab_file
     self.do_lower_case = do_lower_case
     self.vocab = load_vocab(vocab_file)
@@ -130,15 +134,12 @@ class FullTokenizer:
                        (vocab_file, ", ".join(missing), ", ".join(REQUIRED_TOKENS)))
     self.inv_vocab = {token_id: token for token, token_id in self.vocab.items()}
     self.vocab_size = max(self.vocab.values()) + 1
-    self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case)
-    self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab)
+    self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case, fast=fast)
+    self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab, cache_words=fast)
 
   def tokenize(self, text):
     """str -> list of WordPiece tokens."""
-    split_tokens = []
-    for token in self.basic_tokenizer.tokenize(text):
-      split_tokens.extend(self.wordpiece_tokenizer.tokenize(token))
-    return split_tokens
+    return self.wordpiece_tokenizer.tokenize_words(self.basic_tokenizer.tokenize(text))
 
   def convert_tokens_to_ids(self, tokens):
     return convert_by_vocab(self.vocab, tokens)
@@ -147,15 +148,34 @@ class FullTokenizer:
     return convert_by_vocab(self.inv_vocab, ids)
 
 
+# ASCII text needs none of the Unicode tables: these two patterns give the same words.
+_ASCII_DROPPED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # ASCII control chars
+_ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
 class BasicTokenizer:
   """Cleans text and splits it into words and punctuation, lower-casing if asked."""
 
-  def __init__(self, do_lower_case=True):
+  def __init__(self, do_lower_case=True, fast=True):
     self.do_lower_case = do_lower_case
+    self.fast = fast
 
   def tokenize(self, text):
     """str -> list of words and punctuation marks."""
-    text = self._clean_text(convert_to_unicode(text))
+    text = convert_to_unicode(text)
+    if self.fast and text.isascii():
+      return self._tokenize_ascii(text)
+    return self._tokenize_unicode(text)
+
+  def _tokenize_ascii(self, text):
+    """The same result as _tokenize_unicode for ASCII text, with two regular expressions."""
+    text = _ASCII_DROPPED.sub("", text)
+    if self.do_lower_case:
+      text = text.lower()  # ASCII has no accents to strip
+    return _ASCII_PUNCTUATION.sub(r" \1 ", text).split()
+
+  def _tokenize_unicode(self, text):
+    text = self._clean_text(text)
     text = self._tokenize_chinese_chars(text)
     output = []
     for token in whitespace_tokenize(text):
@@ -206,10 +226,15 @@ class BasicTokenizer:
 class WordpieceTokenizer:
   """Greedy longest-match-first sub-word tokenization against a vocabulary."""
 
-  def __init__(self, vocab, unk_token=UNK_TOKEN, max_input_chars_per_word=200):
+  # Words seen are remembered up to this many (text repeats its words a lot).
+  CACHE_SIZE = 200000
+
+  def __init__(self, vocab, unk_token=UNK_TOKEN, max_input_chars_per_word=200,
+               cache_words=True):
     self.vocab = vocab
     self.unk_token = unk_token
     self.max_input_chars_per_word = max_input_chars_per_word
+    self._cache = {} if cache_words else None
 
   def tokenize(self, text):
     """Splits whitespace-separated words into WordPieces.
@@ -218,9 +243,22 @@ class WordpieceTokenizer:
     `max_input_chars_per_word`, or one with any part not in the vocabulary, is one
     `unk_token`.
     """
+    return self.tokenize_words(whitespace_tokenize(convert_to_unicode(text)))
+
+  def tokenize_words(self, words):
+    """Like tokenize, for text already split into words (a BasicTokenizer's output)."""
     output = []
-    for word in whitespace_tokenize(convert_to_unicode(text)):
-      output.extend(self._tokenize_word(word))
+    cache = self._cache
+    for word in words:
+      if cache is None:
+        output.extend(self._tokenize_word(word))
+        continue
+      pieces = cache.get(word)
+      if pieces is None:
+        if len(cache) >= self.CACHE_SIZE:
+          cache.clear()
+        pieces = cache[word] = self._tokenize_word(word)
+      output.extend(pieces)
     return output
 
   def _tokenize_word(self, word):

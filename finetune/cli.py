@@ -6,6 +6,7 @@ mistake into one line on stderr instead of a traceback. Functions here take the 
 flag values as an argument.
 """
 
+import dataclasses
 import sys
 
 from absl import flags
@@ -59,6 +60,15 @@ def define_pipeline_flags(flag_values=flags.FLAGS):
        "from 0.")
   integer("save_checkpoints_steps", 1000, "Steps between checkpoints.")
   integer("seed", None, "Random seed for initialization, dropout and shuffling.")
+  integer("log_every_n_steps", 100, "Steps between progress lines (step, loss, learning "
+          "rate, examples/s, ETA).")
+  # Speed (CPU/GPU).
+  integer("intra_op_threads", 0, "Threads within one op, e.g. a matmul (0: one per core).")
+  integer("inter_op_threads", 0, "Ops run at the same time (0: TensorFlow's choice).")
+  boolean("use_xla", False, "Compile the model with XLA; batches are padded to 1-token "
+          "(predict) or 4-token (train) length buckets so it compiles few shapes.")
+  integer("conversion_workers", 0, "Processes that tokenize examples into TFRecords (0: one "
+          "per core; 1: none).")
   # TPU.
   integer("iterations_per_loop", 1000, "TPU steps per call to the device.")
   boolean("use_tpu", False, "Run on a TPU.")
@@ -76,7 +86,8 @@ def define_pipeline_flags(flag_values=flags.FLAGS):
 
 def run_options(flag_values):
   """RunOptions from parsed flags."""
-  names = [field.name for field in pipeline.RunOptions.__dataclass_fields__.values()]
+  names = [field.name for field in dataclasses.fields(pipeline.RunOptions)
+           if field.name in flag_values]
   return pipeline.RunOptions(**{name: getattr(flag_values, name) for name in names})
 
 

@@ -1,8 +1,16 @@
 """input_fn for the Estimator: TFRecords -> batches of features.
 
-On TPU every batch has the fixed shape [batch_size, max_seq_length]. On CPU/GPU each
-batch is cut to its longest real sequence, so that 20-token pairs do not pay for 128
-positions: the model's outputs for real tokens do not depend on trailing padding.
+Three batch layouts:
+  "fixed"    every batch [batch_size, max_seq_length]: what a TPU needs.
+  "trimmed"  each batch cut to its longest real sequence.
+  "bucketed" examples grouped by length first, so that a batch holds pairs of nearly
+             the same length, then trimmed: on CPU/GPU, 20-token pairs do not pay for
+             128 positions, nor for the 70-token pair that shares their batch. Training
+             draws batches from 4-token length buckets of the shuffled stream;
+             prediction sorts windows of 64 batches by length.
+The model's outputs for real tokens do not depend on trailing padding, so all three
+give the same predictions (tests/test_throughput_paths.py). Prediction batches carry
+`example_index` so that outputs can be put back in input order after bucketing.
 """
 
 import tensorflow as tf
@@ -10,27 +18,52 @@ import tensorflow as tf
 from finetune.records import feature_spec
 
 TOKEN_FEATURES = ("input_ids", "input_mask", "segment_ids")
+LAYOUTS = ("fixed", "trimmed", "bucketed")
+# Width of the training length buckets, in tokens.
+TRAIN_BUCKET_WIDTH = 4
+# Prediction sorts windows of this many batches by length, then cuts full batches:
+# near-zero padding, and one partial batch per window (bucketing leaves one per length).
+SORT_WINDOW_BATCHES = 64
 
 
-def trim_to_longest(features):
-  """Cuts the token features of a batch to the longest real sequence in it.
+def real_length(features):
+  """Number of real tokens of one example (int32 scalar)."""
+  return tf.reduce_sum(features["input_mask"])
+
+
+def trim_to_longest(features, round_to=1):
+  """Cuts the token features of a batch to its longest real sequence.
 
   Args:
     features: dict with input_ids, input_mask, segment_ids of shape [B, S].
+    round_to: round the length up to a multiple of this (bounded set of shapes, for XLA).
   Returns:
-    The same dict with those three cut to [B, L], L = max real length in the batch.
+    The same dict with those three cut to [B, L].
   """
   longest = tf.reduce_max(tf.reduce_sum(features["input_mask"], axis=1))
   longest = tf.maximum(longest, 1)
+  if round_to > 1:
+    longest = (longest + round_to - 1) // round_to * round_to
   trimmed = dict(features)
   for name in TOKEN_FEATURES:
     trimmed[name] = features[name][:, :longest]
   return trimmed
 
 
+def sort_by_length(features):
+  """Reorders a window of examples (dict of [W, ...] tensors) by real length."""
+  order = tf.argsort(tf.reduce_sum(features["input_mask"], axis=1), stable=True)
+  return {name: tf.gather(value, order) for name, value in features.items()}
+
+
+def bucket_boundaries(seq_length, width):
+  """Upper bounds (exclusive) of the length buckets: [width+1, 2*width+1, ...]."""
+  return list(range(width + 1, seq_length + 1, width))
+
+
 def file_based_input_fn_builder(input_file, seq_length, label_feature, is_training,
-                                drop_remainder, trim_batches, shuffle_buffer=10000,
-                                seed=None):
+                                drop_remainder, layout="trimmed", shuffle_buffer=10000,
+                                seed=None, fixed_shape_buckets=False):
   """Returns an input_fn(params) reading `input_file`.
 
   Args:
@@ -39,10 +72,14 @@ def file_based_input_fn_builder(input_file, seq_length, label_feature, is_traini
     label_feature: "label_ids" or "vals".
     is_training: repeat forever and shuffle.
     drop_remainder: drop a last partial batch (TPU needs fixed batch sizes).
-    trim_batches: cut each batch to its longest real sequence (CPU/GPU).
+    layout: "fixed", "trimmed" or "bucketed" (see the module docstring).
     shuffle_buffer: records held for shuffling in training.
     seed: shuffle seed (None for a fresh order each run).
+    fixed_shape_buckets: with "bucketed", pad each batch up to its bucket's bound
+      instead of its longest pair, so that XLA compiles a bounded set of shapes.
   """
+  if layout not in LAYOUTS:
+    raise ValueError("layout %r: expected one of %s" % (layout, LAYOUTS))
   spec = feature_spec(seq_length, label_feature)
 
   def decode(record):
@@ -51,6 +88,9 @@ def file_based_input_fn_builder(input_file, seq_length, label_feature, is_traini
     return {name: tf.cast(value, tf.int32) if value.dtype == tf.int64 else value
             for name, value in example.items()}
 
+  def with_index(index, features):
+    return dict(features, example_index=tf.cast(index, tf.int32))
+
   def input_fn(params):
     batch_size = params["batch_size"]
     dataset = tf.data.TFRecordDataset(input_file)
@@ -58,9 +98,24 @@ def file_based_input_fn_builder(input_file, seq_length, label_feature, is_traini
       dataset = dataset.repeat()
       dataset = dataset.shuffle(buffer_size=shuffle_buffer, seed=seed)
     dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    if trim_batches:
-      dataset = dataset.map(trim_to_longest, num_parallel_calls=tf.data.AUTOTUNE)
+    if not is_training:
+      dataset = dataset.enumerate().map(with_index)
+    if layout == "bucketed" and is_training:
+      boundaries = bucket_boundaries(seq_length, TRAIN_BUCKET_WIDTH)
+      dataset = dataset.bucket_by_sequence_length(
+          element_length_func=real_length, bucket_boundaries=boundaries,
+          bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+          drop_remainder=drop_remainder)
+    elif layout == "bucketed":
+      dataset = dataset.batch(batch_size * SORT_WINDOW_BATCHES)
+      dataset = dataset.map(sort_by_length).unbatch()
+      dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    else:
+      dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    if layout != "fixed":
+      round_to = TRAIN_BUCKET_WIDTH if (layout == "bucketed" and fixed_shape_buckets) else 1
+      dataset = dataset.map(lambda features: trim_to_longest(features, round_to),
+                            num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
   return input_fn

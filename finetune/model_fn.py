@@ -5,6 +5,7 @@ import tensorflow as tf
 
 import modeling
 import optimization
+from finetune import progress
 
 tf1 = tf.compat.v1
 
@@ -39,21 +40,27 @@ def restore_encoder(init_checkpoint, use_tpu):
 
 
 def model_fn_builder(bert_config, task, init_checkpoint, learning_rate, num_train_steps,
-                     num_warmup_steps, use_tpu, use_one_hot_embeddings):
+                     num_warmup_steps, use_tpu, use_one_hot_embeddings, train_batch_size=None,
+                     log_every_n_steps=100, training_throughput=None):
   """Returns a model_fn(features, labels, mode, params) for TPUEstimator.
 
+  Training logs progress every `log_every_n_steps` steps and, when given a
+  progress.Throughput, records its examples/s into it.
+
   TRAIN: mean task loss over real examples, create_optimizer's train op.
-  PREDICT: the task's outputs plus `loss` (per example), `label` and `is_real_example`,
-  from which the pipeline computes every metric exactly over the real examples.
+  PREDICT: the task's outputs plus `loss` (per example), `label`, `is_real_example` and
+  `example_index`, from which the pipeline restores input order and computes every
+  metric exactly over the real examples.
   """
 
   def model_fn(features, labels, mode, params):
-    del labels, params  # labels travel inside features; batch size is in the input_fn
+    del labels  # they travel inside features
     is_training = mode == ModeKeys.TRAIN
     model = modeling.BertModel(
         config=bert_config, is_training=is_training, input_ids=features["input_ids"],
         input_mask=features["input_mask"], token_type_ids=features["segment_ids"],
-        use_one_hot_embeddings=use_one_hot_embeddings)
+        use_one_hot_embeddings=use_one_hot_embeddings,
+        pooled_output_only=True)  # the heads read the pooled output only
     label_values = features[task.label_feature]
     per_example_loss, outputs = task.build_head(model.get_pooled_output(), label_values,
                                                 is_training)
@@ -62,13 +69,22 @@ def model_fn_builder(bert_config, task, init_checkpoint, learning_rate, num_trai
     scaffold_fn = restore_encoder(init_checkpoint, use_tpu)
 
     if mode == ModeKeys.TRAIN:
-      train_op, _ = optimization.create_optimizer(loss, learning_rate, num_train_steps,
-                                                  num_warmup_steps, use_tpu)
+      train_op, current_lr = optimization.create_optimizer(loss, learning_rate,
+                                                           num_train_steps, num_warmup_steps,
+                                                           use_tpu)
+      hooks = []
+      if not use_tpu:  # on TPU, tensors live on the device: no host-side hooks or summaries
+        tf1.summary.scalar("learning_rate", current_lr)
+        hooks.append(progress.TrainingProgressHook(
+            loss, current_lr, num_train_steps, train_batch_size or params["batch_size"],
+            log_every_n_steps, training_throughput or progress.Throughput()))
       return tf1.estimator.tpu.TPUEstimatorSpec(mode=mode, loss=loss, train_op=train_op,
-                                                scaffold_fn=scaffold_fn)
+                                                scaffold_fn=scaffold_fn, training_hooks=hooks)
     if mode == ModeKeys.PREDICT:
       predictions = dict(outputs, loss=per_example_loss, label=label_values,
                          is_real_example=features["is_real_example"])
+      if "example_index" in features:  # batches grouped by length: order to restore
+        predictions["example_index"] = features["example_index"]
       return tf1.estimator.tpu.TPUEstimatorSpec(mode=mode, predictions=predictions,
                                                 scaffold_fn=scaffold_fn)
     raise ValueError("mode %s is not used: evaluation runs through predict" % mode)

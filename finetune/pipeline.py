@@ -21,11 +21,14 @@ import tensorflow as tf
 
 import modeling
 import tokenization
+from finetune import conversion
 from finetune import features as features_lib
+from finetune import progress
 from finetune import records
 from finetune.errors import InputFileError
 from finetune.errors import UserError
 from finetune.estimator import make_estimator
+from finetune.estimator import session_config
 from finetune.files import write_text_atomically
 from finetune.input_fn import file_based_input_fn_builder
 from finetune.model_fn import model_fn_builder
@@ -61,6 +64,19 @@ class RunOptions:
   num_tpu_cores: int = 8
   original_output_format: bool = False
   seed: Optional[int] = None
+  intra_op_threads: int = 0
+  inter_op_threads: int = 0
+  use_xla: bool = False
+  conversion_workers: int = 0
+  log_every_n_steps: int = 100
+  # input_fn.LAYOUTS; None: "fixed" on TPU (it needs fixed shapes), else "bucketed".
+  batch_layout: Optional[str] = None
+
+  @property
+  def layout(self):
+    if self.batch_layout:
+      return self.batch_layout
+    return "fixed" if self.use_tpu else "bucketed"
 
 
 # ------------------------------------------------------------------------------------
@@ -158,26 +174,29 @@ def read_examples(get_examples, data_dir, split):
 # ------------------------------------------------------------------------------------
 
 
-def write_examples(examples, labels, tokenizer, max_seq_length, task, output_file):
-  """Tokenizes examples (labels already encoded) into a TFRecord file; returns lengths."""
-  lengths = []
+def write_examples(examples, labels, tokenizer, options, task, output_file):
+  """Tokenizes examples (labels already encoded) into a TFRecord file.
 
-  def serialized():
-    for index, (example, label) in enumerate(zip(examples, labels)):
-      feature = features_lib.convert_single_example(example, max_seq_length, tokenizer,
-                                                    lambda _, label=label: label)
-      lengths.append(feature.length)
-      if index < 2:
-        logging.info("example %s: %s -> input_ids %s", getattr(example, "guid", "padding"),
-                     tokenizer.convert_ids_to_tokens(feature.input_ids[:feature.length]),
-                     feature.input_ids[:feature.length])
-      yield records.serialize_features(feature, task.label_feature)
-
+  The file is reused when it was written from the same inputs (records.cache_key).
+  """
+  key = records.cache_key(examples, labels, options.vocab_file, options.do_lower_case,
+                          options.max_seq_length, task.label_feature)
+  if records.is_cached(output_file, key):
+    logging.info("reusing %s: same examples, vocabulary and settings", output_file)
+    return
+  records.forget(output_file)
   started = time.time()
-  count = records.write_records(serialized(), output_file)
-  logging.info("wrote %d records to %s in %.1fs (mean length %.1f tokens)", count, output_file,
-               time.time() - started, np.mean(lengths) if lengths else 0)
-  return lengths
+  lengths = []
+  serialized = conversion.convert_examples(
+      examples, labels, tokenizer, options.max_seq_length, task.label_feature,
+      num_workers=options.conversion_workers or None,
+      name=os.path.basename(output_file), lengths=lengths)
+  count = records.write_records(serialized, output_file)
+  records.remember(output_file, key, count)
+  seconds = time.time() - started
+  logging.info("wrote %d records to %s in %.1f s (%.0f pairs/s; mean length %.1f tokens)",
+               count, output_file, seconds, count / max(seconds, 1e-9),
+               np.mean(lengths) if lengths else 0)
 
 
 def pad_for_tpu(examples, labels, batch_size, use_tpu):
@@ -257,22 +276,31 @@ def run(task, processor, options):
                       (len(splits["train"].examples), options.train_batch_size,
                        options.num_train_epochs))
 
+  training_throughput = progress.Throughput()
   model_fn = model_fn_builder(
       bert_config=bert_config, task=task, init_checkpoint=init_checkpoint,
       learning_rate=options.learning_rate, num_train_steps=num_train_steps,
       num_warmup_steps=num_warmup_steps, use_tpu=options.use_tpu,
-      use_one_hot_embeddings=options.use_tpu)
+      use_one_hot_embeddings=options.use_tpu, train_batch_size=options.train_batch_size,
+      log_every_n_steps=options.log_every_n_steps, training_throughput=training_throughput)
+
+  config_proto = session_config(options.intra_op_threads, options.inter_op_threads,
+                                options.use_xla)
 
   def estimator(predict_batch_size):
     return make_estimator(
         model_fn, options.output_dir, options.use_tpu, options.train_batch_size,
         predict_batch_size, options.save_checkpoints_steps, options.iterations_per_loop,
         options.num_tpu_cores, options.tpu_name, options.tpu_zone, options.gcp_project,
-        options.master, options.seed)
+        options.master, options.seed, config_proto)
 
   if options.do_train:
     train(estimator(options.predict_batch_size), splits["train"], tokenizer, task, options,
           num_train_steps, num_warmup_steps)
+    if training_throughput.examples:  # zero when the checkpoint had every step already
+      logging.info("throughput: training %d examples in %.1f s = %.1f examples/s",
+                   training_throughput.examples, training_throughput.seconds,
+                   training_throughput.examples_per_second)
 
   result = None
   if evaluate_dev:
@@ -298,15 +326,15 @@ def run(task, processor, options):
 def train(estimator, split, tokenizer, task, options, num_train_steps, num_warmup_steps):
   """Writes train.tf_record and trains up to num_train_steps (resuming if interrupted)."""
   train_file = os.path.join(options.output_dir, "train.tf_record")
-  write_examples(split.examples, split.labels, tokenizer, options.max_seq_length, task,
-                 train_file)
+  write_examples(split.examples, split.labels, tokenizer, options, task, train_file)
   logging.info("training: %d examples, batch size %d, %d steps (%d warmup)",
                len(split.examples), options.train_batch_size, num_train_steps,
                num_warmup_steps)
   input_fn = file_based_input_fn_builder(
       train_file, options.max_seq_length, task.label_feature, is_training=True,
-      drop_remainder=options.use_tpu, trim_batches=not options.use_tpu,
-      shuffle_buffer=min(len(split.examples), 10000), seed=options.seed)
+      drop_remainder=options.use_tpu, layout=options.layout,
+      shuffle_buffer=min(len(split.examples), 10000), seed=options.seed,
+      fixed_shape_buckets=options.use_xla)
   estimator.train(input_fn=input_fn, max_steps=num_train_steps)
 
 
@@ -314,15 +342,24 @@ def predict_split(estimator, split, tokenizer, task, options, batch_size, file_n
   """Runs the model over a split; returns {output: array} for the real examples, in order."""
   examples, labels = pad_for_tpu(split.examples, split.labels, batch_size, options.use_tpu)
   record_file = os.path.join(options.output_dir, file_name)
-  write_examples(examples, labels, tokenizer, options.max_seq_length, task, record_file)
+  write_examples(examples, labels, tokenizer, options, task, record_file)
   input_fn = file_based_input_fn_builder(
       record_file, options.max_seq_length, task.label_feature, is_training=False,
-      drop_remainder=options.use_tpu, trim_batches=not options.use_tpu)
+      drop_remainder=options.use_tpu, layout=options.layout,
+      fixed_shape_buckets=options.use_xla)
   collected = collections.defaultdict(list)
-  for prediction in estimator.predict(input_fn=input_fn, yield_single_examples=True):
-    for name, value in prediction.items():
-      collected[name].append(value)
-  outputs = {name: np.stack(values) for name, values in collected.items()}
+  throughput = progress.Throughput()
+  for batch in estimator.predict(input_fn=input_fn, yield_single_examples=False,
+                                 hooks=[progress.PredictionTimerHook(throughput)]):
+    for name, values in batch.items():
+      collected[name].append(values)
+  outputs = {name: np.concatenate(values) for name, values in collected.items()}
+  throughput.examples = len(outputs["loss"])
+  logging.info("throughput: predicting %s, %d examples in %.1f s = %.1f examples/s",
+               file_name, throughput.examples, throughput.seconds,
+               throughput.examples_per_second)
+  order = np.argsort(outputs.pop("example_index"), kind="stable")
+  outputs = {name: values[order] for name, values in outputs.items()}
   real = outputs.pop("is_real_example").astype(bool)
   outputs = {name: values[real] for name, values in outputs.items()}
   if len(outputs["loss"]) != len(split.examples):

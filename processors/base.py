@@ -9,6 +9,7 @@ found later (a missing column, a bad score, an unknown label) is reported as
 
 import csv
 import math
+import os
 import re
 import threading
 
@@ -125,6 +126,27 @@ class DataProcessor:
   def _read_tsv(cls, input_file, quotechar=None):
     """Reads a tab-separated file into a list of `Row`s (see read_tsv)."""
     return read_tsv(input_file, quotechar)
+
+
+class TsvSplitsProcessor(DataProcessor):
+  """A processor whose splits are files of `data_dir`, named in SPLIT_FILES.
+
+  Subclasses implement `_create_examples(path, set_type)`.
+  """
+
+  SPLIT_FILES = {"train": "train.tsv", "dev": "dev.tsv", "test": "test.tsv"}
+
+  def get_train_examples(self, data_dir):
+    return self._create_examples(os.path.join(data_dir, self.SPLIT_FILES["train"]), "train")
+
+  def get_dev_examples(self, data_dir):
+    return self._create_examples(os.path.join(data_dir, self.SPLIT_FILES["dev"]), "dev")
+
+  def get_test_examples(self, data_dir):
+    return self._create_examples(os.path.join(data_dir, self.SPLIT_FILES["test"]), "test")
+
+  def _create_examples(self, path, set_type):
+    raise NotImplementedError()
 
 
 def read_text_lines(path):

@@ -5,6 +5,7 @@ import os
 
 from processors.base import DataProcessor
 from processors.base import InputExample
+from processors.base import TsvSplitsProcessor
 from processors.base import check_columns
 
 # Size of GLUE's MRPC dev split, which GLUE also carved out of msr_paraphrase_train.txt.
@@ -67,31 +68,23 @@ class MrpcProcessor(DataProcessor):
     return train, dev
 
 
-class ColaProcessor(DataProcessor):
+class ColaProcessor(TsvSplitsProcessor):
   """CoLA, single sentences (classes "0", "1").
 
   train.tsv and dev.tsv have no header: source, label, original mark, sentence.
   test.tsv has a header: index, sentence.
   """
 
-  def get_train_examples(self, data_dir):
-    return self._create_examples(os.path.join(data_dir, "train.tsv"), "train")
-
-  def get_dev_examples(self, data_dir):
-    return self._create_examples(os.path.join(data_dir, "dev.tsv"), "dev")
-
-  def get_test_examples(self, data_dir):
-    examples = []
-    for row in self._read_tsv(os.path.join(data_dir, "test.tsv"))[1:]:
-      check_columns(row, 2, 2, "index, sentence")
-      examples.append(InputExample("test-%d" % row.line, row[1]))
-    return examples
-
   def get_labels(self):
     return ["0", "1"]
 
   def _create_examples(self, path, set_type):
     examples = []
+    if set_type == "test":
+      for row in self._read_tsv(path)[1:]:
+        check_columns(row, 2, 2, "index, sentence")
+        examples.append(InputExample("test-%d" % row.line, row[1]))
+      return examples
     for row in self._read_tsv(path):
       check_columns(row, 4, 4, "source, label, original mark, sentence")
       examples.append(InputExample("%s-%d" % (set_type, row.line), row[3],
@@ -99,21 +92,14 @@ class ColaProcessor(DataProcessor):
     return examples
 
 
-class MnliProcessor(DataProcessor):
+class MnliProcessor(TsvSplitsProcessor):
   """MultiNLI (classes contradiction, entailment, neutral).
 
   train.tsv, dev_matched.tsv, test_matched.tsv with a header; premise and hypothesis
   in columns 9 and 10, the gold label in the last column (none in the test file).
   """
 
-  def get_train_examples(self, data_dir):
-    return self._create_examples(os.path.join(data_dir, "train.tsv"), "train")
-
-  def get_dev_examples(self, data_dir):
-    return self._create_examples(os.path.join(data_dir, "dev_matched.tsv"), "dev")
-
-  def get_test_examples(self, data_dir):
-    return self._create_examples(os.path.join(data_dir, "test_matched.tsv"), "test")
+  SPLIT_FILES = {"train": "train.tsv", "dev": "dev_matched.tsv", "test": "test_matched.tsv"}
 
   def get_labels(self):
     return ["contradiction", "entailment", "neutral"]
@@ -126,31 +112,23 @@ class MnliProcessor(DataProcessor):
     return examples
 
 
-class QqpProcessor(DataProcessor):
+class QqpProcessor(TsvSplitsProcessor):
   """Quora Question Pairs (classes "0", "1").
 
   train.tsv, dev.tsv: header, then id, qid1, qid2, question1, question2, is_duplicate.
   test.tsv: header, then id, question1, question2.
   """
 
-  def get_train_examples(self, data_dir):
-    return self._create_examples(os.path.join(data_dir, "train.tsv"), "train")
-
-  def get_dev_examples(self, data_dir):
-    return self._create_examples(os.path.join(data_dir, "dev.tsv"), "dev")
-
-  def get_test_examples(self, data_dir):
-    examples = []
-    for row in self._read_tsv(os.path.join(data_dir, "test.tsv"))[1:]:
-      check_columns(row, 3, 3, "id, question1, question2")
-      examples.append(InputExample("test-%d" % row.line, row[1], row[2]))
-    return examples
-
   def get_labels(self):
     return ["0", "1"]
 
   def _create_examples(self, path, set_type):
     examples = []
+    if set_type == "test":
+      for row in self._read_tsv(path)[1:]:
+        check_columns(row, 3, 3, "id, question1, question2")
+        examples.append(InputExample("test-%d" % row.line, row[1], row[2]))
+      return examples
     for row in self._read_tsv(path)[1:]:
       check_columns(row, 6, 6, "id, qid1, qid2, question1, question2, is_duplicate")
       examples.append(InputExample("%s-%d" % (set_type, row.line), row[3], row[4],

@@ -6,12 +6,13 @@ from absl import logging
 
 from processors.base import DataProcessor
 from processors.base import InputExample
+from processors.base import TsvSplitsProcessor
 from processors.base import check_columns
 from processors.base import looks_like_header
 from processors.base import parse_score
 
 
-class SimProcessor(DataProcessor):
+class SimProcessor(TsvSplitsProcessor):
   """`sentence_a<TAB>sentence_b<TAB>score` in train.tsv, dev.tsv, test.tsv (regression).
 
   The score is a real number (0..1 for the sigmoid head, or any range mapped with
@@ -21,29 +22,38 @@ class SimProcessor(DataProcessor):
 
   LAYOUT = "sentence_a<TAB>sentence_b<TAB>score"
 
-  def get_train_examples(self, data_dir):
-    return self._create_examples(os.path.join(data_dir, "train.tsv"), "train")
-
-  def get_dev_examples(self, data_dir):
-    return self._create_examples(os.path.join(data_dir, "dev.tsv"), "dev")
-
-  def get_test_examples(self, data_dir):
-    return self._create_examples(os.path.join(data_dir, "test.tsv"), "test")
-
   def get_labels(self):
     return None
 
+  def _label(self, row):
+    return parse_score(row, 2)
+
   def _create_examples(self, path, set_type):
-    score_optional = set_type == "test"
+    label_optional = set_type == "test"
     examples = []
     for row in self._read_tsv(path):
-      check_columns(row, 2 if score_optional else 3, 3, self.LAYOUT)
+      check_columns(row, 2 if label_optional else 3, 3, self.LAYOUT)
       if row.line == 1 and len(row) == 3 and looks_like_header(row[2]):
         logging.info("%s:1: header line skipped", path)
         continue
-      score = parse_score(row, 2) if len(row) == 3 else None
-      examples.append(InputExample("%s-%d" % (set_type, row.line), row[0], row[1], score))
+      label = self._label(row) if len(row) == 3 else None
+      examples.append(InputExample("%s-%d" % (set_type, row.line), row[0], row[1], label))
     return examples
+
+
+class LcqmcProcessor(SimProcessor):
+  """LCQMC, Chinese question matching: `question_a<TAB>question_b<TAB>0|1` (classes).
+
+  train.tsv, dev.tsv, test.tsv; the label may be absent from test.tsv.
+  """
+
+  LAYOUT = "question_a<TAB>question_b<TAB>label"
+
+  def get_labels(self):
+    return ["0", "1"]
+
+  def _label(self, row):
+    return row[2].strip()
 
 
 class StsbProcessor(DataProcessor):
@@ -85,36 +95,4 @@ class StsbProcessor(DataProcessor):
         check_columns(row, 7, 9, "genre, file, year, id, score, sentence1, sentence2")
         examples.append(InputExample("%s-%d" % (set_type, row.line), row[5], row[6],
                                      parse_score(row, 4)))
-    return examples
-
-
-class LcqmcProcessor(DataProcessor):
-  """LCQMC, Chinese question matching: `question_a<TAB>question_b<TAB>0|1` (classes).
-
-  train.tsv, dev.tsv, test.tsv; the label may be absent from test.tsv.
-  """
-
-  LAYOUT = "question_a<TAB>question_b<TAB>label"
-
-  def get_train_examples(self, data_dir):
-    return self._create_examples(os.path.join(data_dir, "train.tsv"), "train")
-
-  def get_dev_examples(self, data_dir):
-    return self._create_examples(os.path.join(data_dir, "dev.tsv"), "dev")
-
-  def get_test_examples(self, data_dir):
-    return self._create_examples(os.path.join(data_dir, "test.tsv"), "test")
-
-  def get_labels(self):
-    return ["0", "1"]
-
-  def _create_examples(self, path, set_type):
-    examples = []
-    for row in self._read_tsv(path):
-      check_columns(row, 2 if set_type == "test" else 3, 3, self.LAYOUT)
-      if row.line == 1 and len(row) == 3 and looks_like_header(row[2]):
-        logging.info("%s:1: header line skipped", path)
-        continue
-      label = row[2].strip() if len(row) == 3 else None
-      examples.append(InputExample("%s-%d" % (set_type, row.line), row[0], row[1], label))
     return examples

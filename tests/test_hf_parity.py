@@ -15,12 +15,11 @@ tf1 = tf.compat.v1
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "minilm_reference.npz")
 
 
-def test_converted_minilm_matches_transformers_within_1e4(minilm_dir):
-  reference = np.load(FIXTURE)
-  lengths = reference["input_mask"].sum(axis=1)
-  assert len(lengths) >= 4 and len(set(lengths.tolist())) == len(lengths)  # padded batch
+def run_converted(minilm_dir, reference, hidden_act=None):
+  """Our BertModel on the reference ids; returns (sequence, pooled, variables, restored)."""
   config = modeling.BertConfig.from_json_file(os.path.join(minilm_dir, "bert_config.json"))
-  assert config.hidden_act == "gelu_exact"
+  if hidden_act:
+    config.hidden_act = hidden_act
   checkpoint = os.path.join(minilm_dir, "bert_model.ckpt")
   with tf.Graph().as_default():
     model = modeling.BertModel(
@@ -28,13 +27,21 @@ def test_converted_minilm_matches_transformers_within_1e4(minilm_dir):
         input_mask=tf.constant(reference["input_mask"]),
         token_type_ids=tf.constant(reference["segment_ids"]))
     tvars = tf1.global_variables()
-    assignment_map, initialized = modeling.get_assignment_map_from_checkpoint(tvars, checkpoint)
-    # Every encoder variable comes from the checkpoint: nothing is left at its initializer.
-    assert sorted(var.op.name for var in tvars) == sorted(assignment_map)
+    assignment_map, _ = modeling.get_assignment_map_from_checkpoint(tvars, checkpoint)
     tf1.train.init_from_checkpoint(checkpoint, assignment_map)
     with tf1.Session() as session:
       session.run(tf1.global_variables_initializer())
       sequence, pooled = session.run([model.get_sequence_output(), model.get_pooled_output()])
+  return sequence, pooled, sorted(var.op.name for var in tvars), sorted(assignment_map)
+
+
+def test_converted_minilm_matches_transformers_within_1e4(minilm_dir):
+  reference = np.load(FIXTURE)
+  lengths = reference["input_mask"].sum(axis=1)
+  assert len(lengths) >= 4 and len(set(lengths.tolist())) == len(lengths)  # padded batch
+  sequence, pooled, variables, restored = run_converted(minilm_dir, reference)
+  # Every encoder variable comes from the checkpoint: nothing is left at its initializer.
+  assert variables == restored and len(variables) == 5 + 16 * 6 + 2
   real = reference["input_mask"].astype(bool)
   sequence_error = np.abs(sequence - reference["sequence_output"])
   assert sequence_error[real].max() < 1e-4
@@ -48,18 +55,7 @@ def test_converted_minilm_matches_transformers_within_1e4(minilm_dir):
 def test_tanh_gelu_would_drift(minilm_dir):
   """Under Google's tanh GELU the same weights drift: the activation name matters."""
   reference = np.load(FIXTURE)
-  config = modeling.BertConfig.from_json_file(os.path.join(minilm_dir, "bert_config.json"))
-  config.hidden_act = "gelu"
-  checkpoint = os.path.join(minilm_dir, "bert_model.ckpt")
-  with tf.Graph().as_default():
-    model = modeling.BertModel(
-        config, is_training=False, input_ids=tf.constant(reference["input_ids"]),
-        input_mask=tf.constant(reference["input_mask"]),
-        token_type_ids=tf.constant(reference["segment_ids"]))
-    assignment_map, _ = modeling.get_assignment_map_from_checkpoint(
-        tf1.global_variables(), checkpoint)
-    tf1.train.init_from_checkpoint(checkpoint, assignment_map)
-    with tf1.Session() as session:
-      session.run(tf1.global_variables_initializer())
-      sequence = session.run(model.get_sequence_output())
+  assert modeling.BertConfig.from_json_file(
+      os.path.join(minilm_dir, "bert_config.json")).hidden_act == "gelu_exact"
+  sequence, _, _, _ = run_converted(minilm_dir, reference, hidden_act="gelu")
   assert np.abs(sequence - reference["sequence_output"]).max() > 1e-4

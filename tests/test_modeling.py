@@ -199,3 +199,21 @@ def test_assignment_map_reports_shape_mismatch(tiny_config, tmp_path):
   assert len(assignment_map) == len(spec_variable_shapes(tiny_config.vocab_size, 32, 37, 2, 64, 2))
   assert "bert/pooler/dense/kernel:0" in initialized
   assert "extra/not_in_checkpoint" not in assignment_map
+
+
+def test_pooled_output_only_gives_the_same_pooled_output(tiny_config):
+  ids = np.array([[2, 40, 41, 3, 42, 3, 0, 0], [2, 7, 8, 9, 3, 10, 11, 3]], np.int32)
+  mask = (ids > 0).astype(np.int32)
+  pooled, names = [], []
+  for only in (False, True):
+    with tf.Graph().as_default():
+      tf1.set_random_seed(11)
+      model = build(tiny_config, ids, mask, pooled_output_only=only)
+      names.append(sorted(v.op.name for v in tf1.global_variables()))
+      with tf1.Session() as session:
+        session.run(tf1.global_variables_initializer())
+        pooled.append(session.run(model.get_pooled_output()))
+        if only:
+          assert model.get_sequence_output().shape.as_list() == [2, 1, 32]
+  assert names[0] == names[1]
+  np.testing.assert_allclose(pooled[0], pooled[1], atol=1e-6)

@@ -25,7 +25,8 @@ def predict_dev(zh_model, output_dir, use_tpu_layout, batch_size, count=13):
   split = pipeline.Split(examples, [task.encode_label(e, True) for e in examples])
   os.makedirs(output_dir)
   options = pipeline.RunOptions(data_dir=ZH_DATA, output_dir=output_dir, bert_config_file="",
-                                vocab_file="", max_seq_length=32, use_tpu=use_tpu_layout)
+                                vocab_file=os.path.join(zh_model, "vocab.txt"),
+                                max_seq_length=32, use_tpu=use_tpu_layout)
   model_fn = model_fn_builder(config, task, os.path.join(zh_model, "bert_model.ckpt"), 1e-5,
                               1, 0, use_tpu=False, use_one_hot_embeddings=use_tpu_layout)
   # TPUEstimator itself runs with use_tpu=False: there is no TPU here.
@@ -51,15 +52,20 @@ def test_batches_are_trimmed_to_their_longest_pair(zh_model, tmp_path):
   task = RegressionTask()
   examples = get_processor("sim").get_dev_examples(ZH_DATA)
   record_file = str(tmp_path / "dev.tf_record")
-  lengths = pipeline.write_examples(examples, [e.label for e in examples], tokenizer, 64, task,
-                                    record_file)
-  for trim in (True, False):
+  options = pipeline.RunOptions(data_dir=ZH_DATA, output_dir=str(tmp_path), bert_config_file="",
+                                vocab_file=os.path.join(zh_model, "vocab.txt"),
+                                max_seq_length=64)
+  pipeline.write_examples(examples, [e.label for e in examples], tokenizer, options, task,
+                          record_file)
+  lengths = [len(tokenizer.tokenize(e.text_a)) + len(tokenizer.tokenize(e.text_b)) + 3
+             for e in examples]
+  for layout in ("trimmed", "fixed"):
     input_fn = file_based_input_fn_builder(record_file, 64, task.label_feature,
                                            is_training=False, drop_remainder=False,
-                                           trim_batches=trim)
+                                           layout=layout)
     batches = list(input_fn({"batch_size": 8}).as_numpy_iterator())
     widths = [batch["input_ids"].shape[1] for batch in batches]
-    if trim:
+    if layout == "trimmed":
       assert widths == [max(lengths[i:i + 8]) for i in range(0, len(lengths), 8)]
       assert all(batch["input_mask"][:, -1].any() for batch in batches)
     else:

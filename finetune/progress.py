@@ -1,0 +1,101 @@
+"""Progress and throughput: session hooks for training and prediction.
+
+Training logs one line every N steps:
+  step 120/539 (22%)  loss 0.0312  lr 4.10e-05  63.2 examples/s  ETA 6m38s
+and both phases measure examples per second over the time the model actually runs
+(from the first session run to the last), which the pipeline reports at the end and
+bench/throughput.py reads.
+"""
+
+import time
+
+from absl import logging
+import tensorflow as tf
+
+tf1 = tf.compat.v1
+
+
+def format_duration(seconds):
+  """1234.5 -> "20m34s"; 75000 -> "20h50m"."""
+  seconds = int(round(seconds))
+  if seconds >= 3600:
+    return "%dh%02dm" % (seconds // 3600, seconds % 3600 // 60)
+  if seconds >= 60:
+    return "%dm%02ds" % (seconds // 60, seconds % 60)
+  return "%ds" % seconds
+
+
+class Throughput:
+  """Examples counted over the wall time between the first and the last session run."""
+
+  def __init__(self):
+    self.examples = 0
+    self.first_start = None
+    self.last_end = None
+
+  def start(self):
+    if self.first_start is None:
+      self.first_start = time.time()
+
+  def end(self, examples):
+    self.examples += examples
+    self.last_end = time.time()
+
+  @property
+  def seconds(self):
+    if self.first_start is None or self.last_end is None:
+      return 0.0
+    return self.last_end - self.first_start
+
+  @property
+  def examples_per_second(self):
+    return self.examples / self.seconds if self.seconds > 0 else 0.0
+
+
+class TrainingProgressHook(tf1.train.SessionRunHook):
+  """Logs step/total, loss, learning rate, examples/s and ETA every `every_n_steps` steps."""
+
+  def __init__(self, loss, learning_rate, total_steps, batch_size, every_n_steps, throughput):
+    self._fetches = {"loss": loss, "learning_rate": learning_rate,
+                     "step": tf1.train.get_global_step()}
+    self._total_steps = total_steps
+    self._batch_size = batch_size
+    self._every_n_steps = max(int(every_n_steps), 1)
+    self._throughput = throughput
+    self._window_start = None
+    self._window_examples = 0
+
+  def before_run(self, run_context):
+    self._throughput.start()
+    if self._window_start is None:
+      self._window_start = time.time()
+    return tf1.train.SessionRunArgs(self._fetches)
+
+  def after_run(self, run_context, run_values):
+    self._throughput.end(self._batch_size)
+    self._window_examples += self._batch_size
+    values = run_values.results
+    step = int(values["step"]) + 1  # the step just run
+    if step % self._every_n_steps and step < self._total_steps:
+      return
+    now = time.time()
+    rate = self._window_examples / max(now - self._window_start, 1e-9)
+    steps_left = max(self._total_steps - step, 0)
+    logging.info("step %d/%d (%d%%)  loss %.4f  lr %.2e  %.1f examples/s  ETA %s", step,
+                 self._total_steps, 100 * step // max(self._total_steps, 1), values["loss"],
+                 values["learning_rate"], rate,
+                 format_duration(steps_left * self._batch_size / max(rate, 1e-9)))
+    self._window_start, self._window_examples = now, 0
+
+
+class PredictionTimerHook(tf1.train.SessionRunHook):
+  """Times predict batches into a Throughput (examples are counted by the caller)."""
+
+  def __init__(self, throughput):
+    self._throughput = throughput
+
+  def before_run(self, run_context):
+    self._throughput.start()
+
+  def after_run(self, run_context, run_values):
+    self._throughput.last_end = time.time()

@@ -1,0 +1,181 @@
+"""The fast paths give what the plain paths give: batch layouts, records cache, conversion."""
+
+import hashlib
+import os
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import modeling
+import tokenization
+from conftest import CHINESE_VOCAB, STSB_DIR
+from finetune import conversion, pipeline, records
+from finetune.estimator import make_estimator
+from finetune.input_fn import file_based_input_fn_builder
+from finetune.model_fn import model_fn_builder
+from finetune.tasks import RegressionTask
+from processors import InputExample, get_processor
+from test_run_scripts import ZH_DATA
+from test_tokenization import HARD_TEXTS, stsb_sentences
+
+
+def predict_with_layout(zh_model, output_dir, layout, batch_size=4):
+  config = modeling.BertConfig.from_json_file(os.path.join(zh_model, "bert_config.json"))
+  tokenizer = tokenization.FullTokenizer(os.path.join(zh_model, "vocab.txt"))
+  task = RegressionTask()
+  examples = get_processor("sim").get_dev_examples(ZH_DATA)
+  split = pipeline.Split(examples, [task.encode_label(e, True) for e in examples])
+  os.makedirs(output_dir)
+  options = pipeline.RunOptions(data_dir=ZH_DATA, output_dir=output_dir, bert_config_file="",
+                                vocab_file=os.path.join(zh_model, "vocab.txt"),
+                                max_seq_length=64, batch_layout=layout)
+  model_fn = model_fn_builder(config, task, os.path.join(zh_model, "bert_model.ckpt"), 1e-5,
+                              1, 0, use_tpu=False, use_one_hot_embeddings=False)
+  estimator = make_estimator(model_fn, output_dir, False, 8, batch_size, seed=3)
+  return pipeline.predict_split(estimator, split, tokenizer, task, options, batch_size,
+                                "predict.tf_record"), examples
+
+
+def test_bucketed_and_trimmed_predictions_equal_padded_ones(zh_model, tmp_path):
+  padded, examples = predict_with_layout(zh_model, str(tmp_path / "fixed"), "fixed")
+  for layout in ("trimmed", "bucketed"):
+    outputs, _ = predict_with_layout(zh_model, str(tmp_path / layout), layout)
+    np.testing.assert_allclose(outputs["score"], padded["score"], atol=1e-5, err_msg=layout)
+    np.testing.assert_allclose(outputs["label"], [e.label for e in examples], atol=1e-6)
+  assert np.std(padded["score"]) > 0  # different pairs, different scores: order matters
+
+
+def test_training_buckets_hold_similar_lengths_and_full_batches(tmp_path):
+  tokenizer = tokenization.FullTokenizer(CHINESE_VOCAB)
+  examples = get_processor("sim").get_train_examples(ZH_DATA)
+  record_file = str(tmp_path / "train.tf_record")
+  lengths = []
+  records.write_records(conversion.convert_examples(
+      examples, [e.label for e in examples], tokenizer, 64, records.REGRESSION_LABEL,
+      lengths=lengths), record_file)
+  input_fn = file_based_input_fn_builder(record_file, 64, records.REGRESSION_LABEL,
+                                         is_training=True, drop_remainder=False,
+                                         layout="bucketed", seed=1)
+  seen = []
+  for batch in input_fn({"batch_size": 8}).take(40).as_numpy_iterator():
+    batch_lengths = batch["input_mask"].sum(axis=1)
+    assert batch["input_ids"].shape == (8, batch_lengths.max())
+    assert batch_lengths.max() - batch_lengths.min() < 4  # one 4-token bucket
+    seen.extend(batch_lengths.tolist())
+  assert len(set(seen)) > 5  # buckets of many lengths are drawn, not just one
+  assert set(seen) <= set(lengths)
+
+
+def write_cached(tmp_path, examples, labels, vocab_file, lower=True, max_seq_length=32):
+  options = pipeline.RunOptions(data_dir="", output_dir=str(tmp_path), bert_config_file="",
+                                vocab_file=vocab_file, do_lower_case=lower,
+                                max_seq_length=max_seq_length)
+  tokenizer = tokenization.FullTokenizer(vocab_file, lower)
+  record_file = str(tmp_path / "train.tf_record")
+  pipeline.write_examples(examples, labels, tokenizer, options, RegressionTask(), record_file)
+  with open(record_file, "rb") as f:
+    return os.stat(record_file).st_mtime_ns, hashlib.sha256(f.read()).hexdigest()
+
+
+def test_records_are_reused_only_when_nothing_changed(tmp_path):
+  vocab_file = str(tmp_path / "vocab.txt")
+  with open(CHINESE_VOCAB, "rb") as source, open(vocab_file, "wb") as target:
+    target.write(source.read())
+  examples = get_processor("sim").get_train_examples(ZH_DATA)
+  labels = [e.label for e in examples]
+  first = write_cached(tmp_path, examples, labels, vocab_file)
+  time.sleep(0.01)
+  assert write_cached(tmp_path, examples, labels, vocab_file) == first  # reused, untouched
+
+  def changed(**kwargs):
+    time.sleep(0.01)
+    arguments = dict(examples=examples, labels=labels, vocab_file=vocab_file)
+    arguments.update(kwargs)
+    result = write_cached(tmp_path, **arguments)
+    assert result[0] != first[0]  # rewritten
+    return result
+
+  edited = list(examples)
+  edited[5] = InputExample(edited[5].guid, edited[5].text_a + "吗", edited[5].text_b,
+                           edited[5].label)
+  assert changed(examples=edited)[1] != first[1]  # an edited sentence
+  assert changed(labels=labels[:7] + [0.123] + labels[8:])[1] != first[1]  # an edited score
+  assert changed(max_seq_length=16)[1] != first[1]
+  changed(lower=False)
+  with open(vocab_file, "a", encoding="utf-8") as f:
+    f.write("新词\n")
+  rebuilt = changed()  # the vocabulary's bytes changed
+  assert write_cached(tmp_path, examples, labels, vocab_file) == rebuilt  # and reused again
+
+
+def test_a_run_killed_between_records_and_key_is_not_trusted(tmp_path):
+  examples = [InputExample("t-%d" % i, "支付宝", "微信", 0.5) for i in range(3)]
+  record_file = str(tmp_path / "train.tf_record")
+  key = records.cache_key(examples, [0.5] * 3, CHINESE_VOCAB, True, 32, "vals")
+  records.write_records([b"old"], record_file)
+  records.remember(record_file, key, 1)
+  assert records.is_cached(record_file, key)
+  records.forget(record_file)  # what write_examples does before rewriting the records
+  records.write_records([b"new", b"records"], record_file)  # ... and here the run dies
+  assert not records.is_cached(record_file, key)
+  records.remember(record_file, key, 1)
+  with open(record_file, "ab") as f:
+    f.write(b"x")  # a record file changed behind our back
+  assert not records.is_cached(record_file, key)
+
+
+def convert_to_bytes(examples, labels, vocab_file, lower, fast, workers):
+  tokenizer = tokenization.FullTokenizer(vocab_file, lower, fast=fast)
+  serialize = records.serialize_features if fast else records.serialize_features_proto
+  return b"".join(conversion.convert_examples(examples, labels, tokenizer, 128,
+                                              records.REGRESSION_LABEL, num_workers=workers,
+                                              serialize=serialize))
+
+
+def test_fast_parallel_conversion_is_byte_identical_to_the_plain_path(minilm_hf_dir):
+  examples = get_processor("stsb").get_train_examples(STSB_DIR)
+  labels = [e.label / 5 for e in examples]
+  vocab_file = os.path.join(minilm_hf_dir, "vocab.txt")
+  plain = convert_to_bytes(examples, labels, vocab_file, True, fast=False, workers=1)
+  assert convert_to_bytes(examples, labels, vocab_file, True, fast=True, workers=1) == plain
+  assert convert_to_bytes(examples, labels, vocab_file, True, fast=True, workers=2) == plain
+
+
+@pytest.mark.parametrize("lower", [True, False])
+def test_fast_conversion_identical_on_chinese_and_hard_text(lower):
+  texts = HARD_TEXTS + [e.text_a for e in get_processor("sim").get_train_examples(ZH_DATA)]
+  examples = [InputExample("g-%d" % i, text, texts[-i - 1], 0.25)
+              for i, text in enumerate(texts)]
+  labels = [0.25] * len(examples)
+  plain = convert_to_bytes(examples, labels, CHINESE_VOCAB, lower, fast=False, workers=1)
+  assert convert_to_bytes(examples, labels, CHINESE_VOCAB, lower, fast=True, workers=1) == plain
+
+
+def test_ascii_shortcut_gives_the_unicode_path_tokens():
+  for lower in (True, False):
+    basic = tokenization.BasicTokenizer(do_lower_case=lower)
+    for sentence in stsb_sentences() + ["a\x00b\x7fc\x1fd\x0be\x0cf\tg\r\nh", "~`!@#$%^&*()"]:
+      if sentence.isascii():
+        assert basic._tokenize_ascii(sentence) == basic._tokenize_unicode(sentence), sentence  # pylint: disable=protected-access
+
+
+def test_serializer_is_byte_identical_to_protobuf_and_parses():
+  rng = np.random.RandomState(0)
+  from finetune.features import InputFeatures  # pylint: disable=g-import-not-at-top
+  for index in range(500):
+    length = rng.randint(0, 65)
+    high = [100, 30522, 200000, 2**40][index % 4]
+    ids = [int(x) for x in rng.randint(0, high, size=length)] + [0] * (64 - length)
+    regression = index % 2 == 0
+    feature = InputFeatures(ids, [1] * length + [0] * (64 - length),
+                            [0] * (length // 2) + [1] * (length - length // 2) + [0] * (64 - length),
+                            float(rng.randn()) if regression else int(rng.randint(0, 3)),
+                            bool(index % 3))
+    label_feature = records.REGRESSION_LABEL if regression else records.CLASSIFICATION_LABEL
+    fast = records.serialize_features(feature, label_feature)
+    assert fast == records.serialize_features_proto(feature, label_feature)
+  parsed = tf.io.parse_single_example(fast, records.feature_spec(64, label_feature))
+  assert parsed["input_ids"].numpy().tolist() == ids
+  assert int(parsed["is_real_example"]) == int(feature.is_real_example)
