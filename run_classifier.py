@@ -9,7 +9,6 @@ With two labels the decision is P(positive) >= --threshold; with more, the argma
 Everything but the head lives in finetune/ (shared with run_reg.py).
 """
 
-from absl import app
 from absl import flags
 
 from finetune import cli
@@ -18,10 +17,10 @@ from finetune.tasks import ClassificationTask
 FLAGS = flags.FLAGS
 
 cli.define_pipeline_flags()
-flags.DEFINE_string("threshold", "0.5", "Two labels: predict the positive label when its "
-                    "probability is >= this; 'auto' picks the F1-best threshold on dev.")
-flags.DEFINE_string("positive_label", None, "Two labels: which is positive (default \"1\" if "
-                    "it is a label, else the second label).")
+cli.define_flag("string", "threshold", "0.5", "Two labels: predict the positive label when "
+                "its probability is >= this; 'auto': the F1-best threshold on dev.", cli.MODEL)
+cli.define_flag("string", "positive_label", None, "Two labels: which one is positive "
+                "(default \"1\" if it is a label, else the second label).", cli.MODEL)
 
 
 def main(_):
@@ -30,4 +29,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run_app(main, __doc__)

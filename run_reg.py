@@ -7,7 +7,6 @@ r"""Fine-tunes BERT to score sentence pairs (regression: sigmoid or linear outpu
 Everything but the head lives in finetune/ (shared with run_classifier.py).
 """
 
-from absl import app
 from absl import flags
 
 from finetune import cli
@@ -16,12 +15,13 @@ from finetune.tasks import RegressionTask
 FLAGS = flags.FLAGS
 
 cli.define_pipeline_flags()
-flags.DEFINE_bool("use_sigmoid_act", True, "Sigmoid output, in 0..1 (false: linear output for "
-                  "an unbounded target).")
-flags.DEFINE_float("label_min", None, "With --label_max: scores in [label_min, label_max] are "
-                   "mapped into 0..1 for training and predictions mapped back (e.g. 0 and 5 "
-                   "for STS-B).")
-flags.DEFINE_float("label_max", None, "See --label_min.")
+cli.define_flag("bool", "use_sigmoid_act", True, "Sigmoid output, in 0..1 (false: a linear "
+                "output for an unbounded target).", cli.MODEL)
+cli.define_flag("float", "label_min", None, "With --label_max: scores in [label_min, "
+                "label_max] are mapped into 0..1 and predictions back (STS-B: 0 and 5).",
+                cli.MODEL)
+cli.define_flag("float", "label_max", None, "Upper end of the score range (see --label_min).",
+                cli.MODEL)
 
 
 def main(_):
@@ -30,4 +30,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run_app(main, __doc__)

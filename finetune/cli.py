@@ -9,6 +9,7 @@ flag values as an argument.
 import dataclasses
 import sys
 
+from absl import app
 from absl import flags
 from absl import logging
 import tensorflow as tf
@@ -18,70 +19,128 @@ from finetune import pipeline
 from finetune.errors import UserError
 
 
+# --help shows the flags in these groups, in this order.
+REQUIRED = "Required"
+RUN = "What to run"
+MODEL = "Model and task"
+TRAINING = "Training"
+SPEED = "Speed (CPU/GPU)"
+DISTRIBUTION = "Several devices or machines"
+TPU = "TPU"
+OUTPUT = "Output"
+GROUPS = (REQUIRED, RUN, MODEL, TRAINING, SPEED, DISTRIBUTION, TPU, OUTPUT)
+
+_DEFINE = {"string": flags.DEFINE_string, "bool": flags.DEFINE_bool,
+           "integer": flags.DEFINE_integer, "float": flags.DEFINE_float}
+_group_of_flag = {}
+
+
+def define_flag(kind, name, default, help_text, group, flag_values=flags.FLAGS):
+  """Defines one flag ("string", "bool", "integer" or "float") and files it under a group."""
+  if group not in GROUPS:
+    raise ValueError("unknown flag group %r" % group)
+  _DEFINE[kind](name, default, help_text, flag_values=flag_values)
+  _group_of_flag[name] = group
+
+
 def define_pipeline_flags(flag_values=flags.FLAGS):
   """Defines the flags common to both scripts on `flag_values`."""
-  f = flag_values
 
-  def string(name, default, help_text):
-    flags.DEFINE_string(name, default, help_text, flag_values=f)
+  def define(kind, name, default, help_text, group):
+    define_flag(kind, name, default, help_text, group, flag_values)
 
-  def boolean(name, default, help_text):
-    flags.DEFINE_bool(name, default, help_text, flag_values=f)
+  define("string", "data_dir", None, "Folder with the task's data files (e.g. train.tsv, "
+         "dev.tsv, test.tsv).", REQUIRED)
+  define("string", "bert_config_file", None, "bert_config.json of the pre-trained model.",
+         REQUIRED)
+  define("string", "task_name", None, "A built-in task (%s) or path/to/file.py:Class or "
+         "module:Class." % ", ".join(sorted(processors.PROCESSORS)), REQUIRED)
+  define("string", "vocab_file", None, "vocab.txt of the pre-trained model.", REQUIRED)
+  define("string", "output_dir", None, "Where checkpoints, TFRecords and results are written.",
+         REQUIRED)
 
-  def integer(name, default, help_text):
-    flags.DEFINE_integer(name, default, help_text, flag_values=f)
+  define("bool", "do_train", False, "Fine-tune on the train split.", RUN)
+  define("bool", "do_eval", False, "Evaluate on the dev split; writes eval_results.txt.", RUN)
+  define("bool", "do_predict", False, "Predict the test split; writes test_results.tsv.", RUN)
 
-  def real(name, default, help_text):
-    flags.DEFINE_float(name, default, help_text, flag_values=f)
+  define("string", "init_checkpoint", None, "Checkpoint to start from, e.g. "
+         ".../bert_model.ckpt (a folder: its latest checkpoint).", MODEL)
+  define("bool", "do_lower_case", True, "Lower-case and strip accents (true for uncased and "
+         "Chinese models).", MODEL)
+  define("integer", "max_seq_length", 128, "Tokens per pair after WordPiece, [CLS] and [SEP] "
+         "included; longer pairs are truncated.", MODEL)
 
-  # Required.
-  string("data_dir", None, "Folder with the task's data files (e.g. train.tsv, dev.tsv, test.tsv).")
-  string("bert_config_file", None, "bert_config.json of the pre-trained model.")
-  string("task_name", None, "A built-in task (%s) or module:ProcessorClass." %
-         ", ".join(sorted(processors.PROCESSORS)))
-  string("vocab_file", None, "vocab.txt of the pre-trained model.")
-  string("output_dir", None, "Where checkpoints, TFRecords and results are written.")
-  # Model.
-  string("init_checkpoint", None, "Checkpoint to start from, e.g. .../bert_model.ckpt.")
-  boolean("do_lower_case", True, "Lower-case and strip accents (true for uncased models).")
-  integer("max_seq_length", 128, "Tokens per pair after WordPiece, [CLS] and [SEP] included; "
-          "longer pairs are truncated.")
-  # What to do.
-  boolean("do_train", False, "Fine-tune on the train split.")
-  boolean("do_eval", False, "Evaluate on the dev split; writes eval_results.txt.")
-  boolean("do_predict", False, "Predict the test split; writes test_results.tsv.")
-  # Training.
-  integer("train_batch_size", 32, "Training batch size.")
-  integer("eval_batch_size", 8, "Evaluation batch size.")
-  integer("predict_batch_size", 8, "Prediction batch size.")
-  real("learning_rate", 5e-5, "Peak learning rate of Adam (with weight decay).")
-  real("num_train_epochs", 3.0, "Passes over the training data.")
-  real("warmup_proportion", 0.1, "Share of the steps over which the learning rate warms up "
-       "from 0.")
-  integer("save_checkpoints_steps", 1000, "Steps between checkpoints.")
-  integer("seed", None, "Random seed for initialization, dropout and shuffling.")
-  integer("log_every_n_steps", 100, "Steps between progress lines (step, loss, learning "
-          "rate, examples/s, ETA).")
-  # Speed (CPU/GPU).
-  integer("intra_op_threads", 0, "Threads within one op, e.g. a matmul (0: one per core).")
-  integer("inter_op_threads", 0, "Ops run at the same time (0: TensorFlow's choice).")
-  boolean("use_xla", False, "Compile the model with XLA; batches are padded to 1-token "
-          "(predict) or 4-token (train) length buckets so it compiles few shapes.")
-  integer("conversion_workers", 0, "Processes that tokenize examples into TFRecords (0: one "
-          "per core; 1: none).")
-  # TPU.
-  integer("iterations_per_loop", 1000, "TPU steps per call to the device.")
-  boolean("use_tpu", False, "Run on a TPU.")
-  string("tpu_name", None, "Cloud TPU name or grpc:// address.")
-  string("tpu_zone", None, "GCE zone of the Cloud TPU (found from metadata if unset).")
-  string("gcp_project", None, "GCP project of the Cloud TPU (found from metadata if unset).")
-  string("master", None, "TensorFlow master URL.")
-  integer("num_tpu_cores", 8, "TPU cores (used with --use_tpu).")
-  # Output.
-  boolean("original_output_format", False, "Write test_results.tsv as Google's scripts did: "
-          "no header, predictions only.")
+  define("integer", "train_batch_size", 32, "Training batch size (global, over all devices).",
+         TRAINING)
+  define("integer", "eval_batch_size", 8, "Evaluation batch size.", TRAINING)
+  define("integer", "predict_batch_size", 8, "Prediction batch size.", TRAINING)
+  define("float", "learning_rate", 5e-5, "Peak learning rate of Adam (with weight decay).",
+         TRAINING)
+  define("float", "num_train_epochs", 3.0, "Passes over the training data.", TRAINING)
+  define("float", "warmup_proportion", 0.1, "Share of the steps over which the learning rate "
+         "warms up from 0.", TRAINING)
+  define("integer", "save_checkpoints_steps", 1000, "Steps between checkpoints (a rerun "
+         "resumes from the last).", TRAINING)
+  define("integer", "seed", None, "Random seed for initialization, dropout and shuffling.",
+         TRAINING)
+
+  define("integer", "intra_op_threads", 0, "Threads within one op, e.g. a matmul (0: one per "
+         "core).", SPEED)
+  define("integer", "inter_op_threads", 0, "Ops run at the same time (0: TensorFlow's "
+         "choice).", SPEED)
+  define("bool", "use_xla", False, "Compile the model with XLA (batches padded to 4-token "
+         "lengths so it compiles few shapes).", SPEED)
+  define("integer", "conversion_workers", 0, "Processes that tokenize examples into "
+         "TFRecords (0: one per core; 1: none).", SPEED)
+
+  define("bool", "use_tpu", False, "Run on a TPU (fixed batch shapes, one-hot embeddings).",
+         TPU)
+  define("string", "tpu_name", None, "Cloud TPU name or grpc:// address.", TPU)
+  define("string", "tpu_zone", None, "GCE zone of the Cloud TPU (found from metadata if "
+         "unset).", TPU)
+  define("string", "gcp_project", None, "GCP project of the Cloud TPU (found from metadata "
+         "if unset).", TPU)
+  define("string", "master", None, "TensorFlow master URL.", TPU)
+  define("integer", "num_tpu_cores", 8, "TPU cores (used with --use_tpu).", TPU)
+  define("integer", "iterations_per_loop", 1000, "TPU steps per call to the device.", TPU)
+
+  define("integer", "log_every_n_steps", 100, "Steps between progress lines (step, loss, "
+         "learning rate, examples/s, ETA).", OUTPUT)
+  define("bool", "original_output_format", False, "Write test_results.tsv as Google's "
+         "scripts did: no header, predictions only.", OUTPUT)
   flags.mark_flags_as_required(
-      ["data_dir", "bert_config_file", "task_name", "vocab_file", "output_dir"], flag_values=f)
+      ["data_dir", "bert_config_file", "task_name", "vocab_file", "output_dir"],
+      flag_values=flag_values)
+
+
+def grouped_help(flag_values, description):
+  """The --help text: the description, then each group's flags, one line each."""
+  lines = [description.strip(), ""]
+  for group in GROUPS:
+    names = [name for name, flag_group in _group_of_flag.items()
+             if flag_group == group and name in flag_values]
+    if not names:
+      continue
+    lines.append(group + ":")
+    for name in names:
+      flag = flag_values[name]
+      default = "" if flag.default is None else "=%s" % str(flag.default).lower() \
+          if isinstance(flag.default, bool) else "=%s" % flag.default
+      lines.append("  --%-28s %s" % (name + default, flag.help))
+    lines.append("")
+  return "\n".join(lines)
+
+
+def run_app(main_function, description, flag_values=flags.FLAGS):
+  """absl's app.run, with --help (or -h) printing grouped_help instead of absl's listing."""
+
+  def parse(argv):
+    if any(arg in ("-h", "--help", "-help", "--helpshort", "--helpfull") for arg in argv[1:]):
+      print(grouped_help(flag_values, description))
+      sys.exit(0)
+    return app.parse_flags_with_usage(argv)
+
+  app.run(main_function, flags_parser=parse)
 
 
 def run_options(flag_values):
