@@ -25,8 +25,9 @@ import sys
 import tempfile
 
 import numpy as np
-from absl import app
 from absl import flags
+
+from finetune import cli
 
 # TensorFlow is imported inside the functions that need it, so `--help` and input
 # validation answer at once.
@@ -335,12 +336,11 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  flags.DEFINE_string("hf_dir", None,
-                      "Hugging Face BERT folder: config.json, vocab.txt, model.safetensors.")
-  flags.DEFINE_string("output_dir", None,
-                      "Folder to write bert_config.json, vocab.txt, bert_model.ckpt.* into.")
-  flags.DEFINE_string("hf_package", None,
-                      "Instead of --hf_dir: an installed Python package that ships a model, "
-                      "e.g. %s." % MINILM_PACKAGE)
+  cli.define_flag("string", "output_dir", None, "Folder to write bert_config.json, vocab.txt "
+                  "and bert_model.ckpt.* into.", cli.REQUIRED)
+  cli.define_flag("string", "hf_dir", None, "Hugging Face BERT folder: config.json, vocab.txt, "
+                  "model.safetensors (or give --hf_package).", cli.REQUIRED)
+  cli.define_flag("string", "hf_package", None, "Instead of --hf_dir: an installed Python "
+                  "package that ships a model, e.g. %s." % MINILM_PACKAGE, cli.REQUIRED)
   flags.mark_flags_as_required(["output_dir"])
-  app.run(main)
+  cli.run_app(main, __doc__)

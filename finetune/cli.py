@@ -12,11 +12,11 @@ import sys
 from absl import app
 from absl import flags
 from absl import logging
-import tensorflow as tf
 
-import processors
-from finetune import pipeline
 from finetune.errors import UserError
+
+# TensorFlow, the processors and the pipeline are imported where they are used, so that
+# tools that only need flags and --help (convert_hf_checkpoint.py) start quickly.
 
 
 # --help shows the flags in these groups, in this order.
@@ -45,6 +45,7 @@ def define_flag(kind, name, default, help_text, group, flag_values=flags.FLAGS):
 
 def define_pipeline_flags(flag_values=flags.FLAGS):
   """Defines the flags common to both scripts on `flag_values`."""
+  import processors  # pylint: disable=g-import-not-at-top
 
   def define(kind, name, default, help_text, group):
     define_flag(kind, name, default, help_text, group, flag_values)
@@ -108,6 +109,9 @@ def define_pipeline_flags(flag_values=flags.FLAGS):
          "learning rate, examples/s, ETA).", OUTPUT)
   define("bool", "original_output_format", False, "Write test_results.tsv as Google's "
          "scripts did: no header, predictions only.", OUTPUT)
+  define("string", "export_dir", None, "Also export the model as a SavedModel to "
+         "<export_dir>/<version>/ (TensorFlow Serving's layout; use it with predict.py).",
+         OUTPUT)
   flags.mark_flags_as_required(
       ["data_dir", "bert_config_file", "task_name", "vocab_file", "output_dir"],
       flag_values=flag_values)
@@ -145,6 +149,7 @@ def run_app(main_function, description, flag_values=flags.FLAGS):
 
 def run_options(flag_values):
   """RunOptions from parsed flags."""
+  from finetune import pipeline  # pylint: disable=g-import-not-at-top
   names = [field.name for field in dataclasses.fields(pipeline.RunOptions)
            if field.name in flag_values]
   return pipeline.RunOptions(**{name: getattr(flag_values, name) for name in names})
@@ -152,6 +157,9 @@ def run_options(flag_values):
 
 def main(make_task, flag_values):
   """Runs the pipeline for the task `make_task(processor)` builds; exits 1 on a user error."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import processors  # pylint: disable=g-import-not-at-top
+  from finetune import pipeline  # pylint: disable=g-import-not-at-top
   logging.set_verbosity(logging.INFO)
   tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.INFO)
   # TensorFlow's logger has a handler of its own besides absl's: every line came twice.

@@ -24,12 +24,13 @@ def session_config(intra_op_threads=0, inter_op_threads=0, use_xla=False):
 def make_estimator(model_fn, output_dir, use_tpu, train_batch_size, predict_batch_size,
                    save_checkpoints_steps=1000, iterations_per_loop=1000, num_tpu_cores=8,
                    tpu_name=None, tpu_zone=None, gcp_project=None, master=None, seed=None,
-                   config_proto=None):
+                   config_proto=None, summary_steps=100):
   """Builds a TPUEstimator writing checkpoints to `output_dir`.
 
   predict_batch_size is the batch of the predict passes, which serve both evaluation
   (eval_batch_size) and prediction; build one estimator per batch size.
   config_proto: a session_config() for CPU/GPU sessions (ignored on TPU).
+  summary_steps: steps between TensorBoard summaries (loss, learning rate).
   """
   cluster = None
   if use_tpu and tpu_name:
@@ -42,6 +43,7 @@ def make_estimator(model_fn, output_dir, use_tpu, train_batch_size, predict_batc
       save_checkpoints_steps=save_checkpoints_steps,
       tf_random_seed=seed,
       log_step_count_steps=None,  # progress.TrainingProgressHook logs instead
+      save_summary_steps=summary_steps,
       session_config=None if use_tpu else config_proto,
       tpu_config=tf1.estimator.tpu.TPUConfig(
           iterations_per_loop=iterations_per_loop,

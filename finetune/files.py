@@ -28,3 +28,9 @@ def write_text_atomically(path, text):
   with atomic_output(path) as temporary:
     with tf.io.gfile.GFile(temporary, "w") as f:
       f.write(text)
+
+
+def copy_atomically(source, target):
+  """Copies a file whole or not at all."""
+  with atomic_output(target) as temporary:
+    tf.io.gfile.copy(source, temporary, overwrite=True)

@@ -22,6 +22,7 @@ import tensorflow as tf
 import modeling
 import tokenization
 from finetune import conversion
+from finetune import export
 from finetune import features as features_lib
 from finetune import progress
 from finetune import records
@@ -69,6 +70,7 @@ class RunOptions:
   use_xla: bool = False
   conversion_workers: int = 0
   log_every_n_steps: int = 100
+  export_dir: Optional[str] = None
   # input_fn.LAYOUTS; None: "fixed" on TPU (it needs fixed shapes), else "bucketed".
   batch_layout: Optional[str] = None
 
@@ -256,7 +258,8 @@ def run(task, processor, options):
     raise UserError("%s holds no trained model and there is no --init_checkpoint; train "
                     "first (--do_train=true)" % options.output_dir)
 
-  evaluate_dev = options.do_eval or (options.do_predict and task.needs_dev_evaluation)
+  evaluate_dev = options.do_eval or ((options.do_predict or options.export_dir) and
+                                     task.needs_dev_evaluation)
   splits = {}
   if options.do_train:
     splits["train"] = load_split(processor, task, options.data_dir, "train", True)
@@ -292,7 +295,7 @@ def run(task, processor, options):
         model_fn, options.output_dir, options.use_tpu, options.train_batch_size,
         predict_batch_size, options.save_checkpoints_steps, options.iterations_per_loop,
         options.num_tpu_cores, options.tpu_name, options.tpu_zone, options.gcp_project,
-        options.master, options.seed, config_proto)
+        options.master, options.seed, config_proto, options.log_every_n_steps)
 
   if options.do_train:
     train(estimator(options.predict_batch_size), splits["train"], tokenizer, task, options,
@@ -309,7 +312,17 @@ def run(task, processor, options):
     result = evaluation_result(task, outputs, options.output_dir)
     write_text_atomically(os.path.join(options.output_dir, "eval_results.txt"),
                           "".join("%s = %s\n" % (key, result[key]) for key in sorted(result)))
+    write_eval_summaries(os.path.join(options.output_dir, "eval"), result)
     logging.info("eval results: %s", ", ".join("%s = %s" % item for item in sorted(result.items())))
+
+  info = export.model_info(task, options.do_lower_case, options.max_seq_length)
+  export.save_model_files(options.output_dir, info, options.bert_config_file,
+                          options.vocab_file)
+  if options.export_dir:
+    checkpoint = tf.train.latest_checkpoint(options.output_dir) or init_checkpoint
+    path = export.export_saved_model(checkpoint, bert_config, task, info, options.vocab_file,
+                                     options.export_dir)
+    logging.info("exported %s as a SavedModel to %s", checkpoint, path)
 
   if options.do_predict:
     outputs = predict_split(estimator(options.predict_batch_size), splits["test"], tokenizer,
@@ -366,6 +379,16 @@ def predict_split(estimator, split, tokenizer, task, options, batch_size, file_n
     raise RuntimeError("predicted %d examples for %d inputs" %
                        (len(outputs["loss"]), len(split.examples)))
   return outputs
+
+
+def write_eval_summaries(summary_dir, result):
+  """Writes the numeric eval results as TensorBoard scalars at their global_step."""
+  writer = tf.summary.create_file_writer(summary_dir)
+  with writer.as_default():
+    for name, value in result.items():
+      if name != "global_step" and value is not None and np.isfinite(value):
+        tf.summary.scalar(name, value, step=int(result.get("global_step", 0)))
+  writer.close()
 
 
 def evaluation_result(task, outputs, output_dir):

@@ -12,6 +12,8 @@ Interface used by the pipeline:
   evaluate(outputs)                  numpy outputs of real dev examples -> {metric: value}
   prediction_table(examples, outputs, original_format) -> (header or None, rows)
   needs_dev_evaluation               True when predicting needs a value chosen on dev
+  serving_outputs(pooled)            the exported model's outputs, in the user's terms
+  describe()                         a JSON-able dict; task_from_description() inverts it
 """
 
 import collections
@@ -108,12 +110,27 @@ class RegressionTask:
       return values
     return values * (self.label_max - self.label_min) + self.label_min
 
+  def _score(self, pooled_output, is_training):
+    """pooled_output [B, H] -> score [B] in the model's units."""
+    logits = tf.squeeze(_output_layer(pooled_output, 1, is_training), axis=-1)
+    return tf.sigmoid(logits) if self.use_sigmoid_act else logits
+
   def build_head(self, pooled_output, labels, is_training):
     """Score head. pooled_output [B, H], labels float [B] -> (squared error [B], {"score": [B]})."""
-    logits = tf.squeeze(_output_layer(pooled_output, 1, is_training), axis=-1)
-    score = tf.sigmoid(logits) if self.use_sigmoid_act else logits
+    score = self._score(pooled_output, is_training)
     per_example_loss = tf.square(score - tf.cast(labels, score.dtype))
     return per_example_loss, {"score": score}
+
+  def serving_outputs(self, pooled_output):
+    """{"score": float [B]} in the user's units (the label range mapped back)."""
+    score = self._score(pooled_output, is_training=False)
+    if self.label_min is not None:
+      score = score * (self.label_max - self.label_min) + self.label_min
+    return {"score": score}
+
+  def describe(self):
+    return {"task": "regression", "use_sigmoid_act": self.use_sigmoid_act,
+            "label_min": self.label_min, "label_max": self.label_max}
 
   def evaluate(self, outputs):
     """Pearson, Spearman, MAE and RMSE in the user's units over all real dev examples."""
@@ -183,13 +200,37 @@ class ClassificationTask:
                           (label, ", ".join(self.labels)))
     return self.label_ids[label]
 
+  def _log_probabilities(self, pooled_output, is_training):
+    """pooled_output [B, H] -> log-probabilities [B, K]."""
+    logits = _output_layer(pooled_output, len(self.labels), is_training)
+    return tf.nn.log_softmax(logits, axis=-1)
+
   def build_head(self, pooled_output, labels, is_training):
     """pooled_output [B, H], labels int [B] -> (cross-entropy [B], {"probabilities": [B, K]})."""
-    logits = _output_layer(pooled_output, len(self.labels), is_training)
-    log_probs = tf.nn.log_softmax(logits, axis=-1)
+    log_probs = self._log_probabilities(pooled_output, is_training)
     one_hot = tf.one_hot(labels, depth=len(self.labels), dtype=log_probs.dtype)
     per_example_loss = -tf.reduce_sum(one_hot * log_probs, axis=-1)
     return per_example_loss, {"probabilities": tf.exp(log_probs)}
+
+  def serving_outputs(self, pooled_output):
+    """{"probabilities": [B, K], "label_id": int32 [B], "label": string [B]}, decided as decide()."""
+    if self.needs_dev_evaluation:
+      raise UserError("--threshold=auto has no threshold yet: evaluate dev first "
+                      "(--do_eval=true) before exporting")
+    probabilities = tf.exp(self._log_probabilities(pooled_output, is_training=False))
+    if self.positive_index is None:
+      label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+    else:
+      positive = probabilities[:, self.positive_index] >= self.threshold
+      label_id = tf.where(positive, self.positive_index, 1 - self.positive_index)
+    return {"probabilities": probabilities, "label_id": label_id,
+            "label": tf.gather(tf.constant(self.labels), label_id)}
+
+  def describe(self):
+    return {"task": "classification", "labels": self.labels,
+            "positive_label": (None if self.positive_index is None
+                               else self.labels[self.positive_index]),
+            "threshold": self.threshold}
 
   def decide(self, probabilities):
     """Predicted class ids [N] from probabilities [N, K]."""
@@ -226,3 +267,13 @@ class ClassificationTask:
     rows = [cells + [self.labels[decision]]
             for cells, decision in zip(probability_cells, decisions)]
     return ["prob_" + label for label in self.labels] + ["prediction"], rows
+
+
+def task_from_description(description):
+  """The task describe() described (for predict.py and exported models)."""
+  if description["task"] == "regression":
+    return RegressionTask(description["use_sigmoid_act"], description["label_min"],
+                          description["label_max"])
+  threshold = description["threshold"]
+  return ClassificationTask(description["labels"], "auto" if threshold is None else threshold,
+                            description["positive_label"])

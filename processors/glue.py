@@ -22,7 +22,8 @@ class MrpcProcessor(DataProcessor):
   4,076 pairs) and msr_paraphrase_test.txt. Without dev.tsv, the dev split is 408 pairs
   of msr_paraphrase_train.txt, like GLUE's, chosen by a fixed rule: the pairs whose
   MD5("#1 ID<TAB>#2 ID") hex digests sort first. Training uses the other 3,668.
-  The test split is test.tsv, else msr_paraphrase_test.txt.
+  The test split is test.tsv, else msr_paraphrase_test.txt. The original release writes
+  a double quote as the token "<QUOTE>"; it is read as '"', the text of GLUE's files.
   """
 
   def get_train_examples(self, data_dir):
@@ -50,7 +51,8 @@ class MrpcProcessor(DataProcessor):
     for row in self._read_tsv(path)[1:]:
       check_columns(row, 5, 5, "quality, #1 ID, #2 ID, #1 String, #2 String")
       label = row[0].strip() if labelled else None
-      example = InputExample("%s-%d" % (set_type, row.line), row[3], row[4], label)
+      example = InputExample("%s-%d" % (set_type, row.line), _unquote(row[3]),
+                             _unquote(row[4]), label)
       example.pair_id = "%s\t%s" % (row[1].strip(), row[2].strip())
       examples.append(example)
     return examples
@@ -66,6 +68,10 @@ class MrpcProcessor(DataProcessor):
     for example in dev:
       example.guid = "dev-%d" % example.line
     return train, dev
+
+
+def _unquote(text):
+  return text.replace("<QUOTE>", '"')
 
 
 class ColaProcessor(TsvSplitsProcessor):

@@ -171,3 +171,11 @@ def test_registry_names_module_and_file_references(tmp_path):
     processors.get_processor(module_file + ":NotAProcessor")
   with pytest.raises(UserError, match=r"cannot import no_such_module"):
     processors.get_processor("no_such_module:X")
+
+
+def test_mrpc_original_quote_token_reads_as_glue_text():
+  train = processors.get_processor("mrpc").get_train_examples(MRPC_DIR)
+  first = [e for e in train if e.line == 2][0]
+  assert first.text_a == ('Amrozi accused his brother , whom he called " the witness " , of '
+                          'deliberately distorting his evidence .')
+  assert not any("<QUOTE>" in e.text_a + e.text_b for e in train)

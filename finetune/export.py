@@ -1,0 +1,116 @@
+"""A fine-tuned model, usable after training: model_info.json and SavedModel export.
+
+Every run writes into output_dir what predict.py needs besides the checkpoint:
+`bert_config.json`, `vocab.txt` and `model_info.json` (the task, its labels, threshold
+or label range, do_lower_case, max_seq_length). `--export_dir` writes a SavedModel under
+`<export_dir>/<version>/` (TensorFlow Serving's layout, version = seconds since 1970):
+its `serving_default` signature takes int32 `input_ids`, `input_mask`, `segment_ids`
+[batch, length] and returns the score (regression) or the probabilities and the decided
+label (classification, threshold built in); `assets.extra/` holds vocab.txt and
+model_info.json for tokenizing.
+"""
+
+import json
+import os
+import shutil
+import time
+
+import tensorflow as tf
+
+import modeling
+from finetune.files import copy_atomically
+from finetune.files import write_text_atomically
+
+tf1 = tf.compat.v1
+
+MODEL_INFO = "model_info.json"
+SERVING_INPUTS = ("input_ids", "input_mask", "segment_ids")
+
+
+def model_info(task, do_lower_case, max_seq_length):
+  """What predicting needs to know besides the weights (JSON-able dict)."""
+  return dict(task.describe(), do_lower_case=bool(do_lower_case),
+              max_seq_length=int(max_seq_length))
+
+
+def save_model_files(output_dir, info, bert_config_file, vocab_file):
+  """Writes model_info.json and copies bert_config.json and vocab.txt into output_dir."""
+  write_text_atomically(os.path.join(output_dir, MODEL_INFO),
+                        json.dumps(info, indent=2, sort_keys=True) + "\n")
+  for source, name in ((bert_config_file, "bert_config.json"), (vocab_file, "vocab.txt")):
+    target = os.path.join(output_dir, name)
+    if os.path.abspath(source) != os.path.abspath(target):
+      copy_atomically(source, target)
+
+
+def newest_version(export_base):
+  """The newest <export_base>/<version>/ holding a SavedModel, or None."""
+  if not tf.io.gfile.isdir(export_base):
+    return None
+  versions = [name.strip("/") for name in tf.io.gfile.listdir(export_base)]
+  versions = [name for name in versions if name.isdigit() and
+              tf.io.gfile.exists(os.path.join(export_base, name, "saved_model.pb"))]
+  return os.path.join(export_base, max(versions, key=int)) if versions else None
+
+
+def read_json(path):
+  """The JSON in `path`, or None when there is no such file."""
+  if not tf.io.gfile.exists(path):
+    return None
+  with tf.io.gfile.GFile(path, "r") as f:
+    return json.load(f)
+
+
+def build_serving_graph(bert_config, task):
+  """Placeholders and the task's serving outputs in the current graph.
+
+  Returns:
+    (inputs {name: int32 [B, S] placeholder}, outputs {name: tensor [B, ...]}).
+  """
+  inputs = {name: tf1.placeholder(tf.int32, [None, None], name=name)
+            for name in SERVING_INPUTS}
+  model = modeling.BertModel(config=bert_config, is_training=False,
+                             input_ids=inputs["input_ids"], input_mask=inputs["input_mask"],
+                             token_type_ids=inputs["segment_ids"], pooled_output_only=True)
+  return inputs, task.serving_outputs(model.get_pooled_output())
+
+
+def export_saved_model(checkpoint, bert_config, task, info, vocab_file, export_base):
+  """Writes a SavedModel of `checkpoint` to <export_base>/<version>/; returns that path.
+
+  The version folder appears whole: it is built under a temporary name and renamed. When
+  the newest version holds this very checkpoint with the same model_info, it is reused.
+  """
+  info = dict(info, checkpoint=os.path.basename(checkpoint))
+  newest = newest_version(export_base)
+  if newest and read_json(os.path.join(newest, "assets.extra", MODEL_INFO)) == info:
+    return newest
+  version = int(time.time())
+  while tf.io.gfile.exists(os.path.join(export_base, str(version))):
+    version += 1
+  final = os.path.join(export_base, str(version))
+  staging = os.path.join(export_base, ".tmp-%d-%d" % (version, os.getpid()))
+  tf.io.gfile.makedirs(export_base)
+  try:
+    with tf.Graph().as_default() as graph:
+      inputs, outputs = build_serving_graph(bert_config, task)
+      saver = tf1.train.Saver(tf1.global_variables())
+      with tf1.Session(graph=graph) as session:
+        saver.restore(session, checkpoint)
+        builder = tf1.saved_model.Builder(staging)
+        signature = tf1.saved_model.predict_signature_def(inputs=inputs, outputs=outputs)
+        builder.add_meta_graph_and_variables(
+            session, [tf1.saved_model.SERVING],
+            signature_def_map={"serving_default": signature},
+            strip_default_attrs=True)
+        builder.save()
+    extra = os.path.join(staging, "assets.extra")
+    tf.io.gfile.makedirs(extra)
+    tf.io.gfile.copy(vocab_file, os.path.join(extra, "vocab.txt"))
+    with tf.io.gfile.GFile(os.path.join(extra, MODEL_INFO), "w") as f:
+      f.write(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    tf.io.gfile.rename(staging, final)
+  finally:
+    if tf.io.gfile.exists(staging):
+      shutil.rmtree(staging, ignore_errors=True)
+  return final

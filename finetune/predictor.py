@@ -1,0 +1,105 @@
+"""Scoring sentence pairs with a fine-tuned model: from a SavedModel or a run's folder.
+
+`load_predictor(path)` accepts
+  - an export base folder (`--export_dir`): its newest version is used;
+  - one SavedModel version folder (holding saved_model.pb);
+  - a run's output_dir (checkpoint, bert_config.json, vocab.txt, model_info.json).
+`Predictor.predict(pairs)` tokenizes, batches pairs of similar length together, runs the
+model and returns the outputs in input order.
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+import modeling
+import tokenization
+from finetune import export
+from finetune.errors import UserError
+from finetune.features import pair_token_ids
+from finetune.tasks import task_from_description
+
+tf1 = tf.compat.v1
+
+
+class Predictor:
+  """Runs a fine-tuned model on sentence pairs.
+
+  Attributes:
+    info: model_info.json as a dict (task, labels, threshold or label range, ...).
+    task: the task it describes.
+  """
+
+  def __init__(self, info, vocab_file, run_batch):
+    self.info = info
+    self.task = task_from_description(info)
+    self.tokenizer = tokenization.FullTokenizer(vocab_file, info["do_lower_case"])
+    self._run_batch = run_batch
+
+  def predict(self, pairs, batch_size=32):
+    """pairs: [(text_a, text_b)] -> {output name: array [len(pairs), ...]}, in input order."""
+    max_seq_length = self.info["max_seq_length"]
+    features = [pair_token_ids(self.tokenizer.tokenize(a), self.tokenizer.tokenize(b),
+                               self.tokenizer, max_seq_length) for a, b in pairs]
+    lengths = [sum(mask) for _, mask, _ in features]
+    order = np.argsort(lengths, kind="stable")  # similar lengths share a batch
+    results = {}
+    for start in range(0, len(order), batch_size):
+      chosen = order[start:start + batch_size]
+      width = max(lengths[i] for i in chosen)
+      batch = {name: np.array([features[i][column][:width] for i in chosen], np.int32)
+               for column, name in enumerate(export.SERVING_INPUTS)}
+      for name, values in self._run_batch(batch).items():
+        results.setdefault(name, np.empty((len(pairs),) + values.shape[1:], values.dtype))
+        results[name][chosen] = values
+    return results
+
+
+def load_predictor(path):
+  """A Predictor for an export folder, a SavedModel version, or a run's output_dir."""
+  if not tf.io.gfile.isdir(path):
+    raise UserError("--model=%s: no such folder" % path)
+  saved_model = path if tf.io.gfile.exists(os.path.join(path, "saved_model.pb")) else \
+      export.newest_version(path)
+  if saved_model:
+    return _saved_model_predictor(saved_model)
+  if tf.train.latest_checkpoint(path):
+    return _checkpoint_predictor(path)
+  raise UserError("--model=%s: expected a SavedModel (--export_dir), or a run's output_dir "
+                  "with a checkpoint and %s" % (path, export.MODEL_INFO))
+
+
+def _read_info(path):
+  info = export.read_json(path)
+  if info is None:
+    raise UserError("%s: not found; the model was exported or trained without it" % path)
+  return info
+
+
+def _saved_model_predictor(saved_model):
+  extra = os.path.join(saved_model, "assets.extra")
+  info = _read_info(os.path.join(extra, export.MODEL_INFO))
+  serving = tf.saved_model.load(saved_model).signatures["serving_default"]
+
+  def run_batch(batch):
+    outputs = serving(**{name: tf.constant(value) for name, value in batch.items()})
+    return {name: value.numpy() for name, value in outputs.items()}
+
+  return Predictor(info, os.path.join(extra, "vocab.txt"), run_batch)
+
+
+def _checkpoint_predictor(output_dir):
+  info = _read_info(os.path.join(output_dir, export.MODEL_INFO))
+  bert_config = modeling.BertConfig.from_json_file(os.path.join(output_dir,
+                                                                "bert_config.json"))
+  graph = tf.Graph()
+  with graph.as_default():
+    inputs, outputs = export.build_serving_graph(bert_config, task_from_description(info))
+    session = tf1.Session(graph=graph)
+    tf1.train.Saver().restore(session, tf.train.latest_checkpoint(output_dir))
+
+  def run_batch(batch):
+    return session.run(outputs, {inputs[name]: value for name, value in batch.items()})
+
+  return Predictor(info, os.path.join(output_dir, "vocab.txt"), run_batch)
