@@ -16,8 +16,14 @@ from processors import get_processor
 from test_run_scripts import ZH_DATA
 
 
-def predict_dev(zh_model, output_dir, use_tpu_layout, batch_size, count=13):
-  """Predicts `count` dev pairs; TPU layout = fake padding, fixed shapes, one-hot lookups."""
+def predict_dev(zh_model, output_dir, use_tpu_layout, batch_size, count=28, layout=None,
+                max_seq_length=32):
+  """Predicts `count` dev pairs with the chosen batch layout.
+
+  TPU layout: fake padding examples, fixed shapes, one-hot lookups (TPUEstimator itself
+  runs with use_tpu=False: there is no TPU here).
+  Returns (outputs, number of records written, examples).
+  """
   config = modeling.BertConfig.from_json_file(os.path.join(zh_model, "bert_config.json"))
   tokenizer = tokenization.FullTokenizer(os.path.join(zh_model, "vocab.txt"))
   task = RegressionTask()
@@ -26,10 +32,10 @@ def predict_dev(zh_model, output_dir, use_tpu_layout, batch_size, count=13):
   os.makedirs(output_dir)
   options = pipeline.RunOptions(data_dir=ZH_DATA, output_dir=output_dir, bert_config_file="",
                                 vocab_file=os.path.join(zh_model, "vocab.txt"),
-                                max_seq_length=32, use_tpu=use_tpu_layout)
+                                max_seq_length=max_seq_length, use_tpu=use_tpu_layout,
+                                batch_layout=layout)
   model_fn = model_fn_builder(config, task, os.path.join(zh_model, "bert_model.ckpt"), 1e-5,
                               1, 0, use_tpu=False, use_one_hot_embeddings=use_tpu_layout)
-  # TPUEstimator itself runs with use_tpu=False: there is no TPU here.
   estimator = make_estimator(model_fn, output_dir, False, 8, batch_size, seed=7)
   outputs = pipeline.predict_split(estimator, split, tokenizer, task, options, batch_size,
                                    "predict.tf_record")
@@ -39,8 +45,10 @@ def predict_dev(zh_model, output_dir, use_tpu_layout, batch_size, count=13):
 
 
 def test_tpu_layout_pads_with_fake_examples_and_counts_each_once(zh_model, tmp_path):
-  tpu_outputs, tpu_records, examples = predict_dev(zh_model, str(tmp_path / "tpu"), True, 5)
-  cpu_outputs, cpu_records, _ = predict_dev(zh_model, str(tmp_path / "cpu"), False, 5)
+  tpu_outputs, tpu_records, examples = predict_dev(zh_model, str(tmp_path / "tpu"), True, 5,
+                                                   count=13)
+  cpu_outputs, cpu_records, _ = predict_dev(zh_model, str(tmp_path / "cpu"), False, 5,
+                                            count=13)
   assert (tpu_records, cpu_records) == (15, 13)  # two fake examples fill the last batch
   assert len(tpu_outputs["score"]) == len(cpu_outputs["score"]) == len(examples) == 13
   np.testing.assert_allclose(tpu_outputs["score"], cpu_outputs["score"], atol=1e-5)

@@ -8,40 +8,23 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import modeling
 import tokenization
 from conftest import CHINESE_VOCAB, STSB_DIR
 from finetune import conversion, pipeline, records
-from finetune.estimator import make_estimator
 from finetune.input_fn import file_based_input_fn_builder
-from finetune.model_fn import model_fn_builder
 from finetune.tasks import RegressionTask
 from processors import InputExample, get_processor
+from test_pipeline import predict_dev
 from test_run_scripts import ZH_DATA
 from test_tokenization import HARD_TEXTS, stsb_sentences
 
 
-def predict_with_layout(zh_model, output_dir, layout, batch_size=4):
-  config = modeling.BertConfig.from_json_file(os.path.join(zh_model, "bert_config.json"))
-  tokenizer = tokenization.FullTokenizer(os.path.join(zh_model, "vocab.txt"))
-  task = RegressionTask()
-  examples = get_processor("sim").get_dev_examples(ZH_DATA)
-  split = pipeline.Split(examples, [task.encode_label(e, True) for e in examples])
-  os.makedirs(output_dir)
-  options = pipeline.RunOptions(data_dir=ZH_DATA, output_dir=output_dir, bert_config_file="",
-                                vocab_file=os.path.join(zh_model, "vocab.txt"),
-                                max_seq_length=64, batch_layout=layout)
-  model_fn = model_fn_builder(config, task, os.path.join(zh_model, "bert_model.ckpt"), 1e-5,
-                              1, 0, use_tpu=False, use_one_hot_embeddings=False)
-  estimator = make_estimator(model_fn, output_dir, False, 8, batch_size, seed=3)
-  return pipeline.predict_split(estimator, split, tokenizer, task, options, batch_size,
-                                "predict.tf_record"), examples
-
-
 def test_bucketed_and_trimmed_predictions_equal_padded_ones(zh_model, tmp_path):
-  padded, examples = predict_with_layout(zh_model, str(tmp_path / "fixed"), "fixed")
+  padded, _, examples = predict_dev(zh_model, str(tmp_path / "fixed"), False, 4,
+                                    layout="fixed", max_seq_length=64)
   for layout in ("trimmed", "bucketed"):
-    outputs, _ = predict_with_layout(zh_model, str(tmp_path / layout), layout)
+    outputs, _, _ = predict_dev(zh_model, str(tmp_path / layout), False, 4, layout=layout,
+                                max_seq_length=64)
     np.testing.assert_allclose(outputs["score"], padded["score"], atol=1e-5, err_msg=layout)
     np.testing.assert_allclose(outputs["label"], [e.label for e in examples], atol=1e-6)
   assert np.std(padded["score"]) > 0  # different pairs, different scores: order matters
