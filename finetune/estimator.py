@@ -20,10 +20,9 @@ def session_config(intra_op_threads=0, inter_op_threads=0, use_xla=False, cpu_de
                            inter_op_parallelism_threads=inter_op_threads,
                            allow_soft_placement=True)
   if cpu_devices > 1:
+    # Without it /cpu:1 does not exist, and soft placement quietly puts every replica
+    # on /cpu:0.
     config.device_count["CPU"] = cpu_devices
-    # Each replica's thread blocks in the all-reduce until the others arrive: with the
-    # few inter-op threads of a small machine, training waited forever at step 0.
-    config.inter_op_parallelism_threads = max(inter_op_threads, 4 * cpu_devices)
   if use_xla:
     config.graph_options.optimizer_options.global_jit_level = tf1.OptimizerOptions.ON_1
   return config

@@ -13,7 +13,7 @@ give the same predictions (tests/test_throughput_paths.py). Prediction batches c
 `example_index` so that outputs can be put back in input order after bucketing.
 
 params["batch_size"] is the batch of one input pipeline's elements: per replica under a
-distribution strategy (estimator.DataParallelEstimator), per TPU core under
+distribution strategy (estimator.data_parallel_estimator), per TPU core under
 TPUEstimator. When training runs several input pipelines (one per machine of a
 multi_worker cluster, one per host of a TPU pod), each reads its own shard of the
 records, so that an epoch still sees every example once.

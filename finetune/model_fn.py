@@ -60,7 +60,7 @@ def model_fn_builder(bert_config, task, init_checkpoint, learning_rate, num_trai
   """Returns a model_fn(features, labels, mode, params) for TPUEstimator.
 
   The same model_fn serves TPUEstimator (one device or TPU cores) and, through
-  estimator.DataParallelEstimator, a distribution strategy: there it runs once per
+  estimator.data_parallel_estimator, a distribution strategy: there it runs once per
   replica on that replica's batch. train_batch_size is the global batch.
 
   Training logs progress every `log_every_n_steps` steps and, when given a
