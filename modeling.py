@@ -156,15 +156,17 @@ def create_initializer(initializer_range=0.02):
 
 
 def dense(x, units, initializer_range, activation=None, name="dense"):
-  """A fully connected layer: [..., in] -> [..., units].
+  """A fully connected layer: [..., in] -> [..., units], computed in x's dtype.
 
-  Creates `<name>/kernel` [in, units] and `<name>/bias` [units].
+  Creates `<name>/kernel` [in, units] and `<name>/bias` [units], always float32; for a
+  float16 or bfloat16 x they are cast on read (their gradients stay float32).
   """
   in_units = x.shape[-1]
   with tf1.variable_scope(name):
     kernel = tf1.get_variable(
         "kernel", [in_units, units], initializer=create_initializer(initializer_range))
     bias = tf1.get_variable("bias", [units], initializer=tf1.zeros_initializer())
+  kernel, bias = tf.cast(kernel, x.dtype), tf.cast(bias, x.dtype)
   if x.shape.ndims == 2:
     y = tf.matmul(x, kernel)
   else:
@@ -174,12 +176,17 @@ def dense(x, units, initializer_range, activation=None, name="dense"):
 
 
 def layer_norm(x, epsilon=DEFAULT_LAYER_NORM_EPS, name="LayerNorm"):
-  """Normalizes the last axis; creates `<name>/beta` and `<name>/gamma` [H]."""
+  """Normalizes the last axis; creates `<name>/beta` and `<name>/gamma` [H].
+
+  Computed in float32 whatever x's dtype (a variance in float16 over- and underflows,
+  and epsilon 1e-12 is zero in it); the result has x's dtype.
+  """
   with tf1.variable_scope(name):
     beta = tf1.get_variable("beta", [x.shape[-1]], initializer=tf1.zeros_initializer())
     gamma = tf1.get_variable("gamma", [x.shape[-1]], initializer=tf1.ones_initializer())
-  mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
-  return (x - mean) * tf.math.rsqrt(variance + epsilon) * gamma + beta
+  x32 = tf.cast(x, tf.float32)
+  mean, variance = tf.nn.moments(x32, axes=[-1], keepdims=True)
+  return tf.cast((x32 - mean) * tf.math.rsqrt(variance + epsilon) * gamma + beta, x.dtype)
 
 
 def dropout(x, rate):
@@ -266,7 +273,7 @@ def self_attention(hidden_2d, attention_bias, batch_size, seq_length, config, is
 
   Args:
     hidden_2d: float [B*S, H], the states keys and values come from.
-    attention_bias: float [B, 1, 1, S], added to the scores.
+    attention_bias: float32 [B, 1, 1, S], added to the scores.
     query_2d: float [B*Q, H], the states queries come from (default hidden_2d, Q = S).
   Returns:
     float [B*Q, H], the heads' contexts concatenated (before the output dense).
@@ -288,9 +295,10 @@ def self_attention(hidden_2d, attention_bias, batch_size, seq_length, config, is
   value = split_heads(dense(hidden_2d, config.hidden_size, config.initializer_range,
                             name="value"), seq_length)
 
-  scores = tf.matmul(query, key, transpose_b=True) * (1.0 / math.sqrt(head_size))
-  scores += attention_bias
-  probs = tf.nn.softmax(scores)  # [B, N, Q, S]
+  scores = tf.matmul(query, key, transpose_b=True)
+  # Scaled, masked and normalized in float32: -10000 and exp() overflow float16.
+  scores = tf.cast(scores, tf.float32) * (1.0 / math.sqrt(head_size)) + attention_bias
+  probs = tf.cast(tf.nn.softmax(scores), value.dtype)  # [B, N, Q, S]
   probs = dropout(probs, config.attention_probs_dropout_prob if is_training else 0.0)
 
   context = tf.transpose(tf.matmul(probs, value), [0, 2, 1, 3])  # [B, Q, N, D]
@@ -339,10 +347,15 @@ class BertModel:
     model = BertModel(config, is_training=False, input_ids=ids, input_mask=mask,
                       token_type_ids=segments)
     pooled = model.get_pooled_output()  # [B, H]
+
+  Mixed precision: with compute_dtype float16 or bfloat16 the encoder's matmuls run in
+  that dtype, while variables (hence checkpoints), embeddings, every LayerNorm and the
+  attention softmax stay float32, and the outputs are float32.
   """
 
   def __init__(self, config, is_training, input_ids, input_mask=None, token_type_ids=None,
-               use_one_hot_embeddings=False, scope=None, pooled_output_only=False):
+               use_one_hot_embeddings=False, scope=None, pooled_output_only=False,
+               compute_dtype=tf.float32):
     """Builds the graph.
 
     Args:
@@ -357,6 +370,7 @@ class BertModel:
         the pooler reads: the same pooled output for about 1/num_hidden_layers less
         work. The sequence output and the last of all_encoder_layers are then the first
         position only, [B, 1, H].
+      compute_dtype: tf.float32, or tf.float16 / tf.bfloat16 for mixed precision.
     """
     config = copy.deepcopy(config)
     if config.hidden_size % config.num_attention_heads:
@@ -376,9 +390,11 @@ class BertModel:
         self._embedding_output = embedding_postprocessor(
             word_embeddings, token_type_ids, config,
             config.hidden_dropout_prob if is_training else 0.0)
+        # Everything downstream computes in the dtype of its input.
+        self._embedding_output = tf.cast(self._embedding_output, compute_dtype)
 
       with tf1.variable_scope("encoder"):
-        attention_bias = attention_bias_from_mask(input_mask, self._embedding_output.dtype)
+        attention_bias = attention_bias_from_mask(input_mask, tf.float32)
         hidden_2d = tf.reshape(self._embedding_output, [-1, config.hidden_size])
         self._all_encoder_layers = []
         for layer_index in range(config.num_hidden_layers):
@@ -398,20 +414,20 @@ class BertModel:
                                     activation=tf.tanh)
 
   def get_pooled_output(self):
-    """float [B, H]: tanh(dense(first token's final hidden state))."""
-    return self._pooled_output
+    """float32 [B, H]: tanh(dense(first token's final hidden state))."""
+    return tf.cast(self._pooled_output, tf.float32)
 
   def get_sequence_output(self):
-    """float [B, S, H]: the final encoder layer."""
-    return self._sequence_output
+    """float32 [B, S, H]: the final encoder layer."""
+    return tf.cast(self._sequence_output, tf.float32)
 
   def get_all_encoder_layers(self):
-    """list of num_hidden_layers float [B, S, H]."""
-    return self._all_encoder_layers
+    """list of num_hidden_layers float32 [B, S, H]."""
+    return [tf.cast(layer, tf.float32) for layer in self._all_encoder_layers]
 
   def get_embedding_output(self):
-    """float [B, S, H]: embeddings after LayerNorm (and dropout when training)."""
-    return self._embedding_output
+    """float32 [B, S, H]: embeddings after LayerNorm (and dropout when training)."""
+    return tf.cast(self._embedding_output, tf.float32)
 
   def get_embedding_table(self):
     """float [vocab_size, H]: the word embedding variable."""

@@ -1,10 +1,15 @@
 """BERT's fine-tuning optimizer: Adam with decoupled weight decay, warmup then linear decay.
 
 `create_optimizer` builds the whole training op; `AdamWeightDecayOptimizer` is a
-`tf.compat.v1.train.Optimizer`, so gradient aggregation across replicas (MirroredStrategy,
-MultiWorkerMirroredStrategy) and `CrossShardOptimizer` on TPU work through the standard
-`apply_gradients` path. Its slots are saved as `<variable>/adam_m` and `<variable>/adam_v`,
-the names in Google's checkpoints.
+`tf.compat.v1.train.Optimizer` whose slots are saved as `<variable>/adam_m` and
+`<variable>/adam_v`, the names in Google's checkpoints.
+
+Several replicas (MirroredStrategy, MultiWorkerMirroredStrategy, TPU cores through
+`CrossShardOptimizer`): each replica differentiates its share of the mean loss
+(`compute_gradients` divides by the replica count), the gradients are summed across
+replicas, and only then does the optimizer clip and apply them. The update is therefore
+the one a single device makes for the same global batch: the gradient of the mean loss
+over the global batch, clipped on its global norm.
 """
 
 import re
@@ -37,36 +42,48 @@ def learning_rate_schedule(init_lr, global_step, num_train_steps, num_warmup_ste
   return tf.where(step < float(num_warmup_steps), warmup, decayed)
 
 
-def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu):
+def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
+                     loss_scaling=False):
   """Builds the training op for `loss`.
 
-  Gradients are clipped to global norm 1.0 and the global step advances by one per run.
+  Gradients are clipped to global norm 1.0 and the global step advances by one per
+  applied step.
 
   Args:
-    loss: float32 scalar.
+    loss: float32 scalar, the mean loss over this replica's examples.
     init_lr: peak learning rate.
     num_train_steps: steps to decay the learning rate to 0 over.
     num_warmup_steps: steps of linear warmup from 0.
     use_tpu: wrap the optimizer in CrossShardOptimizer (sums gradients over TPU cores).
+    loss_scaling: dynamic loss scaling, for float16 compute (see DynamicLossScale).
   Returns:
     (train_op, learning_rate tensor).
   """
   global_step = tf1.train.get_or_create_global_step()
   learning_rate = learning_rate_schedule(init_lr, global_step, num_train_steps,
                                          num_warmup_steps)
-  optimizer = AdamWeightDecayOptimizer(
+  adam = AdamWeightDecayOptimizer(
       learning_rate=learning_rate,
       weight_decay_rate=0.01,
       beta_1=0.9,
       beta_2=0.999,
       epsilon=1e-6,
-      exclude_from_weight_decay=DEFAULT_DECAY_EXCLUSIONS)
-  if use_tpu:
-    optimizer = tf1.tpu.CrossShardOptimizer(optimizer)
-  tvars = tf1.trainable_variables()
-  grads = [sum_duplicate_rows(grad) for grad in tf.gradients(loss, tvars)]
-  grads, _ = tf.clip_by_global_norm(grads, clip_norm=1.0)
-  train_op = optimizer.apply_gradients(zip(grads, tvars), global_step=global_step)
+      exclude_from_weight_decay=DEFAULT_DECAY_EXCLUSIONS,
+      clip_norm=1.0,
+      loss_scale=DynamicLossScale() if loss_scaling else None)
+  optimizer = tf1.tpu.CrossShardOptimizer(adam) if use_tpu else adam
+  # compute_gradients, not tf.gradients: under a strategy (and CrossShardOptimizer) it
+  # divides the loss by the number of replicas, so that summed gradients are those of
+  # the mean over the global batch.
+  grads_and_vars = optimizer.compute_gradients(adam.scale_loss(loss),
+                                               tf1.trainable_variables())
+  if tf.distribute.has_strategy():
+    # Summing sparse gradients across machines all-gathers rows whose count differs
+    # from replica to replica, which the collective ops refused (shape mismatch). The
+    # update is dense anyway (m and v decay on every row): sum dense gradients.
+    grads_and_vars = [(tf.convert_to_tensor(grad) if isinstance(grad, tf.IndexedSlices)
+                       else grad, var) for grad, var in grads_and_vars]
+  train_op = optimizer.apply_gradients(grads_and_vars, global_step=global_step)
   return train_op, learning_rate
 
 
@@ -83,21 +100,54 @@ def sum_duplicate_rows(grad):
   return tf.IndexedSlices(values, unique_indices, grad.dense_shape)
 
 
+class DynamicLossScale:
+  """Dynamic loss scaling for float16 compute.
+
+  float16 gradients below ~6e-8 flush to zero; the loss is multiplied by `scale` before
+  differentiation and the gradients divided by it after. A step whose gradients are not
+  finite is skipped and halves the scale; `growth_interval` finite steps in a row double
+  it. The state lives in local variables: it is not saved, so checkpoints of float16
+  runs hold exactly the variables of float32 runs (a resumed run starts again from
+  `initial_scale` and settles within a few steps).
+  """
+
+  def __init__(self, initial_scale=2.0 ** 15, growth_interval=2000):
+    self.growth_interval = growth_interval
+    local = dict(trainable=False, collections=[tf1.GraphKeys.LOCAL_VARIABLES],
+                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+    self.scale = tf1.get_variable("loss_scale", initializer=tf.constant(initial_scale),
+                                  **local)
+    self.good_steps = tf1.get_variable("loss_scale_good_steps",
+                                       initializer=tf.constant(0, tf.int64), **local)
+
+  def update(self, finite):
+    """The op that moves the scale after a step; `finite`: bool scalar, gradients finite."""
+    grown = self.good_steps + 1 >= self.growth_interval
+    next_scale = tf.where(finite, tf.where(grown, self.scale * 2.0, self.scale),
+                          tf.maximum(self.scale * 0.5, 1.0))
+    next_good_steps = tf.where(finite & tf.logical_not(grown), self.good_steps + 1,
+                               tf.zeros_like(self.good_steps))
+    return tf.group(self.scale.assign(next_scale), self.good_steps.assign(next_good_steps))
+
+
 class AdamWeightDecayOptimizer(tf1.train.Optimizer):
   """Adam without bias correction, with weight decay added to the update.
 
-  For each variable w with gradient g:
+  For each variable w with gradient g (summed over replicas, unscaled, clipped):
     m = beta_1 m + (1 - beta_1) g
     v = beta_2 v + (1 - beta_2) g^2
     update = m / (sqrt(v) + epsilon) + weight_decay_rate * w   (decay unless excluded)
     w = w - learning_rate * update
 
   Decay applies to the update, not to the loss, so it does not interact with m and v.
+  `apply_gradients` takes the gradients of one replica; under a distribution strategy
+  it sums them across replicas first (the base class's merge_call into
+  `_distributed_apply`), so that clipping and the finite check see the global gradient.
   """
 
   def __init__(self, learning_rate, weight_decay_rate=0.0, beta_1=0.9, beta_2=0.999,
-               epsilon=1e-6, exclude_from_weight_decay=None,
-               name="AdamWeightDecayOptimizer"):
+               epsilon=1e-6, exclude_from_weight_decay=None, clip_norm=None,
+               loss_scale=None, name="AdamWeightDecayOptimizer"):
     super().__init__(use_locking=False, name=name)
     self.learning_rate = learning_rate
     self.weight_decay_rate = weight_decay_rate
@@ -105,6 +155,80 @@ class AdamWeightDecayOptimizer(tf1.train.Optimizer):
     self.beta_2 = beta_2
     self.epsilon = epsilon
     self.exclude_from_weight_decay = tuple(exclude_from_weight_decay or ())
+    self.clip_norm = clip_norm
+    self.loss_scale = loss_scale
+
+  def scale_loss(self, loss):
+    """The loss to differentiate: multiplied by the loss scale when there is one."""
+    if self.loss_scale is None:
+      return loss
+    return loss * self.loss_scale.scale
+
+  def apply_gradients(self, grads_and_vars, global_step=None, name=None):
+    """Applies gradients (summed over replicas first under a strategy); returns the op."""
+    if tf.distribute.has_strategy():
+      return super().apply_gradients(grads_and_vars, global_step, name)  # -> _distributed_apply
+    grads_and_vars = [(grad, var) for grad, var in grads_and_vars if grad is not None]
+    variables = [var for _, var in grads_and_vars]
+    with tf1.init_scope():
+      self._create_slots(variables)
+    with tf1.name_scope(name, self.get_name()):
+      factor, finite = self._step_factor([grad for grad, _ in grads_and_vars])
+      updates = [self._apply_one(var, grad, factor, finite) for grad, var in grads_and_vars]
+      return self._finish_step(updates, global_step, finite,
+                               lambda step, increment: step.assign_add(increment))
+
+  def _distributed_apply(self, distribution, grads_and_vars, global_step=None, name=None):
+    """Cross-replica part of apply_gradients: sum over replicas, then clip and apply."""
+    grads_and_vars = [(grad, var) for grad, var in grads_and_vars if grad is not None]
+    variables = [var for _, var in grads_and_vars]
+    summed = distribution.extended.batch_reduce_to(tf.distribute.ReduceOp.SUM,
+                                                   grads_and_vars)
+    with tf1.init_scope():
+      self._create_slots(variables)
+    with tf1.name_scope(name, self.get_name()):
+      # Every device holds the same sum. The first one's decides the clip factor and
+      # the finite check for all, so the copies of the variables cannot drift apart.
+      first_copy = [distribution.experimental_local_results(grad)[0] for grad in summed]
+      factor, finite = self._step_factor(first_copy)
+      updates = []
+      for grad, var in zip(summed, variables):
+        updates.extend(distribution.extended.update(
+            var, self._apply_one, args=(grad, factor, finite), group=False))
+      return self._finish_step(updates, global_step, finite, lambda step, increment: (
+          distribution.extended.update(step, lambda s: s.assign_add(increment))))
+
+  def _step_factor(self, grads):
+    """What every gradient of this step is multiplied by, and whether to apply the step.
+
+    Args:
+      grads: the global (summed) gradients, scaled by the loss scale if there is one.
+    Returns:
+      (float32 scalar factor = 1 / loss_scale * clip_norm / max(norm, clip_norm),
+       bool scalar "all finite", or None without loss scaling).
+    """
+    inverse_scale = 1.0 / self.loss_scale.scale if self.loss_scale is not None else 1.0
+    if self.clip_norm is None and self.loss_scale is None:
+      return tf.constant(1.0), None
+    norm = tf.linalg.global_norm([sum_duplicate_rows(grad) for grad in grads]) * inverse_scale
+    factor = inverse_scale
+    if self.clip_norm is not None:
+      factor *= self.clip_norm / tf.maximum(norm, self.clip_norm)
+    finite = tf.math.is_finite(norm) if self.loss_scale is not None else None
+    return factor, finite
+
+  def _finish_step(self, updates, global_step, finite, increment_fn):
+    """Groups the updates, moves the loss scale and advances the step (if applied)."""
+    with tf.control_dependencies(updates):
+      ops = []
+      if self.loss_scale is not None:
+        ops.append(self.loss_scale.update(finite))
+      if global_step is not None:
+        increment = tf.constant(1, global_step.dtype.base_dtype)
+        if finite is not None:  # a skipped step is not a step
+          increment = tf.cast(finite, global_step.dtype.base_dtype)
+        ops.append(increment_fn(global_step, increment))
+      return tf.group(*updates, *ops)
 
   def _create_slots(self, var_list):
     for var in var_list:
@@ -117,33 +241,30 @@ class AdamWeightDecayOptimizer(tf1.train.Optimizer):
     return not any(re.search(pattern, param_name)
                    for pattern in self.exclude_from_weight_decay)
 
-  def _update(self, grad, var):
+  def _apply_one(self, var, grad, factor, finite=None):
+    """The Adam update of one variable (one device's copy under a strategy).
+
+    Args:
+      grad: dense or IndexedSlices (repeated rows allowed), before `factor`.
+      factor: float32 scalar from _step_factor.
+      finite: bool scalar; when False the variable and its slots keep their values.
+    """
+    if isinstance(grad, tf.IndexedSlices):
+      # m and v decay on every row, including rows without a gradient, so a sparse
+      # gradient (from an embedding gather) is applied densely; repeated rows add up.
+      grad = tf.math.unsorted_segment_sum(grad.values, grad.indices, tf.shape(var)[0])
+    dtype = var.dtype.base_dtype
+    grad = tf.cast(grad, dtype) * tf.cast(factor, dtype)
     m = self.get_slot(var, "m")
     v = self.get_slot(var, "v")
-    grad = tf.cast(grad, var.dtype.base_dtype)
     next_m = self.beta_1 * m + (1.0 - self.beta_1) * grad
     next_v = self.beta_2 * v + (1.0 - self.beta_2) * tf.square(grad)
     update = next_m / (tf.sqrt(next_v) + self.epsilon)
     if self._apply_weight_decay(var.op.name):
       update += self.weight_decay_rate * var
-    learning_rate = tf.cast(self.learning_rate, var.dtype.base_dtype)
-    return tf.group(
-        var.assign_sub(learning_rate * update),
-        m.assign(next_m),
-        v.assign(next_v))
-
-  def _resource_apply_dense(self, grad, handle):
-    return self._update(grad, handle)
-
-  def _apply_dense(self, grad, var):
-    return self._update(grad, var)
-
-  def _resource_apply_sparse(self, grad, handle, indices):
-    # m and v decay on every row, including rows without a gradient, so a sparse
-    # gradient (from an embedding gather) is applied densely.
-    dense_grad = tf.math.unsorted_segment_sum(grad, indices, tf.shape(handle)[0])
-    return self._update(dense_grad, handle)
-
-  def _apply_sparse(self, grad, var):
-    dense_grad = tf.math.unsorted_segment_sum(grad.values, grad.indices, tf.shape(var)[0])
-    return self._update(dense_grad, var)
+    step = tf.cast(self.learning_rate, dtype) * update
+    if finite is not None:
+      step = tf.where(finite, step, tf.zeros_like(step))
+      next_m = tf.where(finite, next_m, m)
+      next_v = tf.where(finite, next_v, v)
+    return tf.group(var.assign_sub(step), m.assign(next_m), v.assign(next_v))

@@ -89,10 +89,23 @@ def define_pipeline_flags(flag_values=flags.FLAGS):
          "core).", SPEED)
   define("integer", "inter_op_threads", 0, "Ops run at the same time (0: TensorFlow's "
          "choice).", SPEED)
-  define("bool", "use_xla", False, "Compile the model with XLA (batches padded to 4-token "
-         "lengths so it compiles few shapes).", SPEED)
+  define("bool", "use_xla", False, "Compile with XLA auto-clustering (global_jit_level "
+         "ON_1; batches padded to 4-token lengths so it compiles few shapes). Acts on GPUs; "
+         "on a CPU only with TF_XLA_FLAGS=--tf_xla_cpu_global_jit, and measured slower "
+         "there.", SPEED)
+  define("string", "mixed_precision", "none", "none, float16 (GPUs; with dynamic loss "
+         "scaling) or bfloat16 (TPUs, recent GPUs and CPUs): the encoder's matmuls in that "
+         "dtype; variables, checkpoints, LayerNorm, softmax and the loss stay float32.",
+         SPEED)
   define("integer", "conversion_workers", 0, "Processes that tokenize examples into "
          "TFRecords (0: one per core; 1: none).", SPEED)
+
+  define("string", "distribution", "none", "none: one device (or a TPU with --use_tpu); "
+         "mirrored: every GPU of this machine (or --devices); multi_worker: every machine "
+         "in the TF_CONFIG variable. --train_batch_size stays the global batch.",
+         DISTRIBUTION)
+  define("string", "devices", None, "With --distribution=mirrored: the devices to use, "
+         "e.g. /gpu:0,/gpu:1 (default every GPU).", DISTRIBUTION)
 
   define("bool", "use_tpu", False, "Run on a TPU (fixed batch shapes, one-hot embeddings).",
          TPU)

@@ -11,6 +11,12 @@ Three batch layouts:
 The model's outputs for real tokens do not depend on trailing padding, so all three
 give the same predictions (tests/test_throughput_paths.py). Prediction batches carry
 `example_index` so that outputs can be put back in input order after bucketing.
+
+params["batch_size"] is the batch of one input pipeline's elements: per replica under a
+distribution strategy (estimator.data_parallel_estimator), per TPU core under
+TPUEstimator. When training runs several input pipelines (one per machine of a
+multi_worker cluster, one per host of a TPU pod), each reads its own shard of the
+records, so that an epoch still sees every example once.
 """
 
 import tensorflow as tf
@@ -61,10 +67,26 @@ def bucket_boundaries(seq_length, width):
   return list(range(width + 1, seq_length + 1, width))
 
 
+def input_shard(params, input_context):
+  """(number of input pipelines, this one's index) for training.
+
+  Args:
+    params: the input_fn's params; TPUEstimator puts its TPUContext under "context".
+    input_context: the tf.distribute.InputContext a strategy passes, or None.
+  """
+  if input_context is not None:
+    return input_context.num_input_pipelines, input_context.input_pipeline_id
+  context = params.get("context")
+  if context is not None and hasattr(context, "current_input_fn_deployment"):
+    _, index, count, _ = context.current_input_fn_deployment()
+    return count, index
+  return 1, 0
+
+
 def file_based_input_fn_builder(input_file, seq_length, label_feature, is_training,
                                 drop_remainder, layout="trimmed", shuffle_buffer=10000,
                                 seed=None, fixed_shape_buckets=False):
-  """Returns an input_fn(params) reading `input_file`.
+  """Returns an input_fn(params, input_context=None) reading `input_file`.
 
   Args:
     input_file: a TFRecord file written by records.write_records.
@@ -91,10 +113,13 @@ def file_based_input_fn_builder(input_file, seq_length, label_feature, is_traini
   def with_index(index, features):
     return dict(features, example_index=tf.cast(index, tf.int32))
 
-  def input_fn(params):
+  def input_fn(params, input_context=None):
     batch_size = params["batch_size"]
     dataset = tf.data.TFRecordDataset(input_file)
     if is_training:
+      num_shards, shard_index = input_shard(params, input_context)
+      if num_shards > 1:
+        dataset = dataset.shard(num_shards, shard_index)
       dataset = dataset.repeat()
       dataset = dataset.shuffle(buffer_size=shuffle_buffer, seed=seed)
     dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE)

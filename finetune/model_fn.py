@@ -39,13 +39,36 @@ def restore_encoder(init_checkpoint, use_tpu):
   return None
 
 
+def global_batch_mean(loss):
+  """The mean of a per-replica mean `loss` over all replicas (itself without a strategy).
+
+  Under a strategy the model_fn runs once per replica and tf.estimator keeps the first
+  replica's hooks: without this the progress line would show that replica's share.
+  """
+  replica = tf.distribute.get_replica_context()
+  if replica is None or replica.num_replicas_in_sync == 1:
+    return loss
+  # Only for the log: stop_gradient also keeps all_reduce's gradient function from
+  # looking for the other replicas' variables (it fails to find them in graph mode).
+  return replica.all_reduce(tf.distribute.ReduceOp.MEAN, tf.stop_gradient(loss))
+
+
 def model_fn_builder(bert_config, task, init_checkpoint, learning_rate, num_train_steps,
                      num_warmup_steps, use_tpu, use_one_hot_embeddings, train_batch_size=None,
-                     log_every_n_steps=100, training_throughput=None):
+                     log_every_n_steps=100, training_throughput=None,
+                     compute_dtype=tf.float32):
   """Returns a model_fn(features, labels, mode, params) for TPUEstimator.
+
+  The same model_fn serves TPUEstimator (one device or TPU cores) and, through
+  estimator.data_parallel_estimator, a distribution strategy: there it runs once per
+  replica on that replica's batch. train_batch_size is the global batch.
 
   Training logs progress every `log_every_n_steps` steps and, when given a
   progress.Throughput, records its examples/s into it.
+
+  compute_dtype: tf.float32, or tf.float16 / tf.bfloat16 for mixed precision (the
+  encoder computes in it; variables, the head and the loss stay float32; float16 adds
+  dynamic loss scaling).
 
   TRAIN: mean task loss over real examples, create_optimizer's train op.
   PREDICT: the task's outputs plus `loss` (per example), `label`, `is_real_example` and
@@ -60,7 +83,8 @@ def model_fn_builder(bert_config, task, init_checkpoint, learning_rate, num_trai
         config=bert_config, is_training=is_training, input_ids=features["input_ids"],
         input_mask=features["input_mask"], token_type_ids=features["segment_ids"],
         use_one_hot_embeddings=use_one_hot_embeddings,
-        pooled_output_only=True)  # the heads read the pooled output only
+        pooled_output_only=True,  # the heads read the pooled output only
+        compute_dtype=compute_dtype)
     label_values = features[task.label_feature]
     per_example_loss, outputs = task.build_head(model.get_pooled_output(), label_values,
                                                 is_training)
@@ -69,15 +93,16 @@ def model_fn_builder(bert_config, task, init_checkpoint, learning_rate, num_trai
     scaffold_fn = restore_encoder(init_checkpoint, use_tpu)
 
     if mode == ModeKeys.TRAIN:
-      train_op, current_lr = optimization.create_optimizer(loss, learning_rate,
-                                                           num_train_steps, num_warmup_steps,
-                                                           use_tpu)
+      train_op, current_lr = optimization.create_optimizer(
+          loss, learning_rate, num_train_steps, num_warmup_steps, use_tpu,
+          loss_scaling=compute_dtype == tf.float16)
       hooks = []
       if not use_tpu:  # on TPU, tensors live on the device: no host-side hooks or summaries
         tf1.summary.scalar("learning_rate", current_lr)
         hooks.append(progress.TrainingProgressHook(
-            loss, current_lr, num_train_steps, train_batch_size or params["batch_size"],
-            log_every_n_steps, training_throughput or progress.Throughput()))
+            global_batch_mean(loss), current_lr, num_train_steps,
+            train_batch_size or params["batch_size"], log_every_n_steps,
+            training_throughput or progress.Throughput()))
       return tf1.estimator.tpu.TPUEstimatorSpec(mode=mode, loss=loss, train_op=train_op,
                                                 scaffold_fn=scaffold_fn, training_hooks=hooks)
     if mode == ModeKeys.PREDICT:

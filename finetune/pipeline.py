@@ -2,7 +2,9 @@
 
 run(task, processor, options):
   1. check every input before any work (config, vocab, checkpoints, every data row);
-  2. train: examples -> features -> train.tf_record -> TPUEstimator.train;
+  2. train: examples -> features -> train.tf_record -> Estimator.train (TPUEstimator on
+     one device or a TPU; a plain Estimator with a tf.distribute strategy for several
+     GPUs or machines, see finetune/distribution.py);
   3. evaluate: dev examples -> eval.tf_record -> predictions -> exact metrics over every
      real example -> eval_results.txt;
   4. predict: test examples -> predict.tf_record -> predictions -> test_results.tsv.
@@ -22,6 +24,7 @@ import tensorflow as tf
 import modeling
 import tokenization
 from finetune import conversion
+from finetune import distribution as distribution_lib
 from finetune import export
 from finetune import features as features_lib
 from finetune import progress
@@ -73,6 +76,9 @@ class RunOptions:
   export_dir: Optional[str] = None
   # input_fn.LAYOUTS; None: "fixed" on TPU (it needs fixed shapes), else "bucketed".
   batch_layout: Optional[str] = None
+  distribution: str = "none"  # distribution.DISTRIBUTIONS
+  devices: Optional[str] = None  # for "mirrored": "/gpu:0,/gpu:1"; None: every GPU
+  mixed_precision: str = "none"  # distribution.COMPUTE_DTYPES
 
   @property
   def layout(self):
@@ -234,6 +240,10 @@ def run(task, processor, options):
   """Trains, evaluates and predicts as `options` say. Returns the eval metrics, if any."""
   if not (options.do_train or options.do_eval or options.do_predict):
     raise UserError("nothing to do: set at least one of --do_train, --do_eval, --do_predict")
+  compute_dtype = distribution_lib.compute_dtype(options.mixed_precision, options.use_tpu)
+  distribution = distribution_lib.make_distribution(
+      options.distribution, options.devices, options.use_tpu, options.num_tpu_cores)
+  check_batch_sizes(options, distribution)
   bert_config = load_bert_config(options.bert_config_file, options.max_seq_length)
   tokenizer = load_tokenizer(options.vocab_file, options.do_lower_case, bert_config,
                              options.bert_config_file)
@@ -278,6 +288,8 @@ def run(task, processor, options):
                       "--num_train_epochs=%s make no training step" %
                       (len(splits["train"].examples), options.train_batch_size,
                        options.num_train_epochs))
+  logging.info("engine: %s; computing in %s", distribution.description,
+               compute_dtype.name)
 
   training_throughput = progress.Throughput()
   model_fn = model_fn_builder(
@@ -285,25 +297,30 @@ def run(task, processor, options):
       learning_rate=options.learning_rate, num_train_steps=num_train_steps,
       num_warmup_steps=num_warmup_steps, use_tpu=options.use_tpu,
       use_one_hot_embeddings=options.use_tpu, train_batch_size=options.train_batch_size,
-      log_every_n_steps=options.log_every_n_steps, training_throughput=training_throughput)
+      log_every_n_steps=options.log_every_n_steps, training_throughput=training_throughput,
+      compute_dtype=compute_dtype)
 
   config_proto = session_config(options.intra_op_threads, options.inter_op_threads,
-                                options.use_xla)
+                                options.use_xla, distribution.cpu_devices)
 
   def estimator(predict_batch_size):
     return make_estimator(
         model_fn, options.output_dir, options.use_tpu, options.train_batch_size,
         predict_batch_size, options.save_checkpoints_steps, options.iterations_per_loop,
         options.num_tpu_cores, options.tpu_name, options.tpu_zone, options.gcp_project,
-        options.master, options.seed, config_proto, options.log_every_n_steps)
+        options.master, options.seed, config_proto, distribution,
+        options.log_every_n_steps)
 
   if options.do_train:
-    train(estimator(options.predict_batch_size), splits["train"], tokenizer, task, options,
-          num_train_steps, num_warmup_steps)
+    train(estimator(None), splits["train"], tokenizer, task, options,
+          num_train_steps, num_warmup_steps, distribution)
     if training_throughput.examples:  # zero when the checkpoint had every step already
       logging.info("throughput: training %d examples in %.1f s = %.1f examples/s",
                    training_throughput.examples, training_throughput.seconds,
                    training_throughput.examples_per_second)
+  if not distribution.is_chief:
+    logging.info("%s: training done; the chief evaluates and predicts", distribution.task)
+    return None
 
   result = None
   if evaluate_dev:
@@ -336,19 +353,45 @@ def run(task, processor, options):
   return result
 
 
-def train(estimator, split, tokenizer, task, options, num_train_steps, num_warmup_steps):
+def check_batch_sizes(options, distribution):
+  """Raises UserError when the replicas cannot share a batch evenly.
+
+  Training batches are split over every replica; on a TPU the evaluation and
+  prediction batches are too (elsewhere tf.estimator predicts on one device).
+  """
+  if options.do_train:
+    distribution.per_replica_batch(options.train_batch_size)
+  if options.use_tpu:
+    distribution.per_replica_batch(options.eval_batch_size, "--eval_batch_size")
+    distribution.per_replica_batch(options.predict_batch_size, "--predict_batch_size")
+
+
+def train(estimator, split, tokenizer, task, options, num_train_steps, num_warmup_steps,
+          distribution):
   """Writes train.tf_record and trains up to num_train_steps (resuming if interrupted)."""
-  train_file = os.path.join(options.output_dir, "train.tf_record")
+  # Workers of a cluster may share output_dir: each writes a file of its own.
+  train_file = os.path.join(options.output_dir, "train%s.tf_record" % (
+      "" if distribution.is_chief else "-" + distribution.task.replace(" ", "-")))
   write_examples(split.examples, split.labels, tokenizer, options, task, train_file)
-  logging.info("training: %d examples, batch size %d, %d steps (%d warmup)",
-               len(split.examples), options.train_batch_size, num_train_steps,
-               num_warmup_steps)
+  logging.info("training: %d examples, global batch %d (%d per replica x %d replicas), "
+               "%d steps (%d warmup) of %d examples each", len(split.examples),
+               options.train_batch_size, distribution.per_replica_batch(options.train_batch_size),
+               distribution.num_replicas, num_train_steps, num_warmup_steps,
+               options.train_batch_size)
   input_fn = file_based_input_fn_builder(
       train_file, options.max_seq_length, task.label_feature, is_training=True,
       drop_remainder=options.use_tpu, layout=options.layout,
       shuffle_buffer=min(len(split.examples), 10000), seed=options.seed,
       fixed_shape_buckets=options.use_xla)
-  estimator.train(input_fn=input_fn, max_steps=num_train_steps)
+  if distribution.multi_worker:
+    # tf.estimator trains over a TF_CONFIG cluster only through train_and_evaluate
+    # (Estimator.train refuses it). The cluster has no evaluator task, so the EvalSpec
+    # never runs: evaluation follows training, on the chief.
+    tf.estimator.train_and_evaluate(
+        estimator, tf.estimator.TrainSpec(input_fn, max_steps=num_train_steps),
+        tf.estimator.EvalSpec(input_fn))
+  else:
+    estimator.train(input_fn=input_fn, max_steps=num_train_steps)
 
 
 def predict_split(estimator, split, tokenizer, task, options, batch_size, file_name):

@@ -110,3 +110,31 @@ def test_small_regression_loss_falls():
       last, final_lr, step = session.run([loss, lr, tf1.train.get_global_step()])
   assert last < 0.01 * first
   assert final_lr == 0.0 and step == 300
+
+
+def test_dynamic_loss_scale_skips_non_finite_steps_and_moves_the_scale():
+  """Scale 8, growth after 2 good steps: inf gradient -> skipped, scale 4; two finite
+  steps -> applied, scale 8; the gradients reach m unscaled."""
+  with tf.Graph().as_default():
+    x = tf1.get_variable("x/bias", initializer=np.array([1.0, 2.0], np.float32))
+    overflow = tf1.placeholder(tf.bool, [])
+    global_step = tf1.train.get_or_create_global_step()
+    adam = optimization.AdamWeightDecayOptimizer(
+        0.1, clip_norm=1e9,
+        loss_scale=optimization.DynamicLossScale(initial_scale=8.0, growth_interval=2))
+    # d(loss)/dx = 0.5 for a finite step, inf when `overflow`.
+    slope = tf.where(overflow, tf.constant(np.inf, tf.float32), tf.constant(0.5))
+    loss = adam.scale_loss(tf.reduce_sum(x) * slope)
+    train_op = adam.apply_gradients(adam.compute_gradients(loss, [x]), global_step)
+    with tf1.Session() as session:
+      session.run([tf1.global_variables_initializer(), tf1.local_variables_initializer()])
+      session.run(train_op, {overflow: True})
+      values, scale, step = session.run([x, adam.loss_scale.scale, global_step])
+      np.testing.assert_array_equal(values, [1.0, 2.0])
+      assert (scale, step) == (4.0, 0)
+      for _ in range(2):
+        session.run(train_op, {overflow: False})
+      m, scale, step = session.run([adam.get_slot(x, "m"), adam.loss_scale.scale, global_step])
+  # m after two steps of g = 0.5: 0.9 * 0.05 + 0.05
+  np.testing.assert_allclose(m, [0.095, 0.095], rtol=1e-6)
+  assert (scale, step) == (8.0, 2)

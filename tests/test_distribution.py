@@ -1,0 +1,291 @@
+"""Several replicas on this CPU: mirrored over two logical CPU devices, two local workers.
+
+There is no GPU or TPU here. Two logical CPU devices stand in for two GPUs (the same
+MirroredStrategy code path, with ReductionToOneDevice instead of NCCL), and two worker
+processes on loopback stand in for two machines.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import modeling
+import optimization
+from conftest import CHINESE_VOCAB, REPO_ROOT, make_tiny_model
+from finetune import distribution as distribution_lib
+from finetune import pipeline
+from finetune.errors import UserError
+from finetune.estimator import session_config
+from finetune.input_fn import input_shard
+from finetune.tasks import RegressionTask
+from processors import get_processor
+from test_run_scripts import ZH_DATA, model_flags, read_eval_results, read_tsv, run_script
+
+tf1 = tf.compat.v1
+
+
+class RegressionWithoutHeadDropout(RegressionTask):
+  """A linear regression head with its dropout off: runs then differ only in how each
+  global batch is split over devices."""
+
+  def build_head(self, pooled_output, labels, is_training):
+    return super().build_head(pooled_output, labels, False)
+
+
+@pytest.fixture(scope="module")
+def deterministic_model(tmp_path_factory):
+  """A tiny zh BERT without dropout, whose checkpoint holds the regression head too, so
+  that every variable of two runs starts from the same values."""
+  directory = str(tmp_path_factory.mktemp("deterministic_model"))
+  make_tiny_model(directory, CHINESE_VOCAB, hidden_dropout_prob=0.0,
+                  attention_probs_dropout_prob=0.0)
+  checkpoint = os.path.join(directory, "bert_model.ckpt")
+  values = modeling.checkpoint_variables(checkpoint)
+  hidden = values["bert/pooler/dense/bias"].shape[0]
+  values["output_weights"] = np.random.RandomState(0).normal(0, 0.02, [1, hidden]).astype(
+      np.float32)
+  values["output_bias"] = np.zeros([1], np.float32)
+  with tf.Graph().as_default():
+    for name, value in values.items():
+      tf1.get_variable(name, initializer=value)
+    with tf1.Session() as session:
+      session.run(tf1.global_variables_initializer())
+      tf1.train.Saver().save(session, checkpoint, write_meta_graph=False, write_state=False)
+  return directory
+
+
+def shifted_scores_data(directory):
+  """examples/sim_zh with every score + 3: far from a fresh linear head's outputs, so the
+  gradients are large and clipping to norm 1 is in play."""
+  os.makedirs(directory)
+  for split in ("train", "dev"):
+    rows = read_tsv(os.path.join(ZH_DATA, split + ".tsv"))
+    with open(os.path.join(directory, split + ".tsv"), "w", encoding="utf-8") as f:
+      f.writelines("%s\t%s\t%g\n" % (a, b, float(score) + 3) for a, b, score in rows)
+  shutil.copyfile(os.path.join(ZH_DATA, "test.tsv"), os.path.join(directory, "test.tsv"))
+  return directory
+
+
+def train_evaluate_predict(model_dir, data_dir, output_dir, **distribution_options):
+  """pipeline.run with every phase; returns the eval metrics."""
+  options = pipeline.RunOptions(
+      data_dir=data_dir, output_dir=output_dir,
+      bert_config_file=os.path.join(model_dir, "bert_config.json"),
+      vocab_file=os.path.join(model_dir, "vocab.txt"),
+      init_checkpoint=os.path.join(model_dir, "bert_model.ckpt"), max_seq_length=32,
+      do_train=True, do_eval=True, do_predict=True, train_batch_size=8,
+      num_train_epochs=0.5, learning_rate=1e-3, seed=1, conversion_workers=1,
+      batch_layout="trimmed",  # bucketing would batch by replica: other global batches
+      log_every_n_steps=2, **distribution_options)
+  task = RegressionWithoutHeadDropout(use_sigmoid_act=False)
+  return pipeline.run(task, get_processor("sim"), options)
+
+
+def test_mirrored_over_two_cpus_matches_one_device(deterministic_model, tmp_path):
+  """Same global batch of 8: one device, and 4 + 4 on /cpu:0 and /cpu:1.
+
+  After 6 steps the two runs agree on the dev loss, the test predictions and every
+  variable of the checkpoint, Adam's m and v included (measured: within 1e-8). The
+  gradients here are clipped at every step: clipping each replica's half before the sum
+  (the order of Google's code) moved variables by 3e-3 and failed this test.
+  """
+  data_dir = shifted_scores_data(str(tmp_path / "data"))
+  single_dir, mirrored_dir = str(tmp_path / "single"), str(tmp_path / "mirrored")
+  single = train_evaluate_predict(deterministic_model, data_dir, single_dir)
+  mirrored = train_evaluate_predict(deterministic_model, data_dir, mirrored_dir,
+                                    distribution="mirrored", devices="/cpu:0,/cpu:1")
+
+  assert single["global_step"] == mirrored["global_step"] == int(100 / 8 * 0.5)
+  assert mirrored["eval_num_examples"] == 28
+  assert mirrored["eval_loss"] == pytest.approx(single["eval_loss"], rel=1e-4)
+  predictions = [np.array([float(row[1]) for row in
+                           read_tsv(os.path.join(directory, "test_results.tsv"))[1:]])
+                 for directory in (single_dir, mirrored_dir)]
+  assert len(predictions[1]) == 12
+  np.testing.assert_allclose(predictions[1], predictions[0], atol=1e-4)
+
+  start = modeling.checkpoint_variables(os.path.join(deterministic_model, "bert_model.ckpt"))
+  single_vars = modeling.checkpoint_variables(tf.train.latest_checkpoint(single_dir))
+  mirrored_vars = modeling.checkpoint_variables(tf.train.latest_checkpoint(mirrored_dir))
+  assert set(mirrored_vars) == set(single_vars)
+  for name, value in single_vars.items():
+    np.testing.assert_allclose(mirrored_vars[name], value, rtol=1e-3, atol=1e-6, err_msg=name)
+  # Training moved the model far more than the runs differ.
+  assert np.abs(single_vars["output_bias"] - start["output_bias"]).max() > 1e-3
+
+
+def first_step_adam_m(features, targets, distribution):
+  """Adam's m after one create_optimizer step on a linear model, global batch of 8.
+
+  features [8, 4], targets [8]; loss = mean squared error. m after one step is
+  0.1 * (the clipped gradient), which shows its scale and how it was clipped.
+  """
+  def model_fn(features, labels, mode, params):
+    kernel = tf1.get_variable("dense/kernel", initializer=tf.fill([4, 1], 0.1))
+    loss = tf.reduce_mean(tf.square(tf.squeeze(tf.matmul(features["x"], kernel), -1) -
+                                    features["y"]))
+    train_op, _ = optimization.create_optimizer(loss, 0.01, 10, 0, use_tpu=False)
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+  def input_fn(params):
+    # Unshuffled: the replicas' batches of 4 are examples 0-3 and 4-7.
+    return tf.data.Dataset.from_tensor_slices({"x": features, "y": targets}).repeat().batch(
+        params["batch_size"])
+
+  model_dir = tempfile.mkdtemp()
+  config = tf.estimator.RunConfig(
+      model_dir=model_dir, train_distribute=distribution.strategy,
+      session_config=session_config(cpu_devices=distribution.cpu_devices))
+  estimator = tf.estimator.Estimator(
+      model_fn, config=config, params={"batch_size": distribution.per_replica_batch(8)})
+  estimator.train(input_fn, max_steps=1)
+  m = tf.train.load_checkpoint(model_dir).get_tensor("dense/kernel/adam_m")
+  shutil.rmtree(model_dir)
+  return m[:, 0]
+
+
+@pytest.mark.parametrize("target_scale", [0.01, 100.0])
+def test_one_step_uses_the_global_mean_gradient_clipped_on_its_global_norm(target_scale):
+  """Small targets: a gradient norm below 1, no clipping (m shows the gradient's scale:
+  a mean, not a sum over replicas). Large targets: clipped to norm 1 as a whole; the
+  replicas' halves, of different norms, each clipped, would point elsewhere."""
+  rng = np.random.RandomState(0)
+  features = rng.uniform(-1, 1, [8, 4]).astype(np.float32)
+  targets = (rng.uniform(0, 1, [8]) * target_scale).astype(np.float32)
+  targets[4:] *= 3  # the second replica's half has the larger gradient
+  gradient = 2 * features.T @ (features @ np.full(4, 0.1) - targets) / 8
+  norm = np.linalg.norm(gradient)
+  assert (norm > 1) == (target_scale > 1)
+  expected = 0.1 * gradient / max(norm, 1.0)
+  for distribution in (distribution_lib.make_distribution("none"),
+                       distribution_lib.make_distribution("mirrored", "/cpu:0,/cpu:1")):
+    np.testing.assert_allclose(first_step_adam_m(features, targets, distribution), expected,
+                               rtol=1e-5, err_msg=distribution.description)
+
+
+def free_port():
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def test_multi_worker_two_local_processes_write_one_checkpoint(zh_model, tmp_path):
+  """Two workers of run_reg.py on loopback, sharing --output_dir as on a shared disk.
+
+  The chief (worker 0) writes the checkpoints, evaluates and predicts; worker 1 trains
+  its share and keeps its own copy of the checkpoints in tmp_worker_1/, which must hold
+  the very same values: one consistent model.
+  """
+  output_dir = str(tmp_path / "out")
+  ports = [free_port(), free_port()]
+  cluster = {"worker": ["localhost:%d" % port for port in ports]}
+  args = [sys.executable, os.path.join(REPO_ROOT, "run_reg.py"), "--task_name=sim",
+          "--do_train=true", "--do_eval=true", "--do_predict=true", "--data_dir=" + ZH_DATA,
+          "--output_dir=" + output_dir, "--max_seq_length=32", "--train_batch_size=8",
+          "--num_train_epochs=1", "--distribution=multi_worker", "--conversion_workers=1",
+          *model_flags(zh_model)]
+  workers, logs = [], []
+  try:
+    for index in range(2):
+      env = dict(os.environ, TF_CONFIG=json.dumps(
+          {"cluster": cluster, "task": {"type": "worker", "index": index}}))
+      logs.append(open(str(tmp_path / ("worker%d.log" % index)), "w+"))
+      workers.append(subprocess.Popen(args, env=env, stdout=logs[-1], stderr=subprocess.STDOUT,
+                                      cwd=REPO_ROOT))
+    codes = [worker.wait(timeout=240) for worker in workers]
+  finally:
+    for worker in workers:
+      if worker.poll() is None:
+        worker.kill()
+        worker.wait()
+    texts = []
+    for log in logs:
+      log.seek(0)
+      texts.append(log.read())
+      log.close()
+  assert codes == [0, 0], "\n\n".join(text[-3000:] for text in texts)
+
+  steps = int(100 / 8 * 1)
+  assert "global batch 8 (4 per replica x 2 replicas), %d steps" % steps in texts[0]
+  assert "worker 1: training done; the chief evaluates and predicts" in texts[1]
+  chief = tf.train.latest_checkpoint(output_dir)
+  assert chief.endswith("model.ckpt-%d" % steps)
+  copy = tf.train.latest_checkpoint(os.path.join(output_dir, "tmp_worker_1"))
+  assert copy.endswith("model.ckpt-%d" % steps)
+  chief_vars, copy_vars = modeling.checkpoint_variables(chief), modeling.checkpoint_variables(copy)
+  assert set(chief_vars) == set(copy_vars)
+  for name, value in chief_vars.items():
+    np.testing.assert_array_equal(copy_vars[name], value, err_msg=name)
+  # The chief restored that checkpoint to evaluate and predict.
+  results = read_eval_results(output_dir)
+  assert results["global_step"] == steps and results["eval_num_examples"] == 28
+  assert len(read_tsv(os.path.join(output_dir, "test_results.tsv"))) == 13
+
+
+def test_a_global_batch_the_replicas_cannot_share_is_one_error_line(zh_model, tmp_path):
+  result = run_script("run_reg.py", "--task_name=sim", "--do_train=true",
+                      "--data_dir=" + ZH_DATA, "--output_dir=" + str(tmp_path / "out"),
+                      "--train_batch_size=7", "--distribution=mirrored",
+                      "--devices=/cpu:0,/cpu:1", *model_flags(zh_model), check=False)
+  assert result.returncode == 1
+  assert result.stderr.rstrip().splitlines()[-1] == (
+      "error: --train_batch_size=7 is the global batch and must divide evenly over the 2 "
+      "replicas (mirrored over /cpu:0, /cpu:1); expected a multiple of 2")
+  assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("kind,devices,use_tpu,environ,message", [
+    ("ring", None, False, {}, "--distribution=ring: expected one of none, mirrored, "
+     "multi_worker"),
+    ("none", "/gpu:0", False, {}, "--devices=/gpu:0 is for --distribution=mirrored"),
+    ("mirrored", None, True, {}, "--distribution=mirrored with --use_tpu: a TPU runs "
+     "through TPUEstimator"),
+    ("mirrored", "/cpu:0,gpu", False, {}, "--devices: 'gpu' is not a device name"),
+    ("mirrored", "/cpu:0,/cpu:0", False, {}, "--devices=/cpu:0,/cpu:0 names a device twice"),
+    ("mirrored", "/gpu:99", False, {}, "--devices: /gpu:99 does not exist; this machine has"),
+    ("multi_worker", None, False, {}, "--distribution=multi_worker needs the TF_CONFIG"),
+    ("multi_worker", None, False, {"TF_CONFIG": "{\"cluster\": {}}"},
+     "TF_CONFIG is not valid (KeyError: 'task')"),
+    ("multi_worker", None, False, {"TF_CONFIG": json.dumps(
+        {"cluster": {"worker": ["a:1"], "evaluator": ["b:2"]},
+         "task": {"type": "worker", "index": 0}})}, "TF_CONFIG: job 'evaluator' in the cluster"),
+    ("multi_worker", None, False, {"TF_CONFIG": json.dumps(
+        {"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 1}})},
+     "TF_CONFIG: task worker 1 is not in the cluster"),
+])
+def test_distribution_mistakes_are_user_errors(kind, devices, use_tpu, environ, message):
+  with pytest.raises(UserError) as error:
+    distribution_lib.make_distribution(kind, devices, use_tpu, environ=environ)
+  assert str(error.value).startswith(message)
+
+
+def test_tpu_replicas_are_its_cores_and_split_the_global_batch():
+  tpu = distribution_lib.make_distribution("none", use_tpu=True, num_tpu_cores=8)
+  assert tpu.strategy is None and tpu.num_replicas == 8
+  assert tpu.per_replica_batch(32) == 4
+  with pytest.raises(UserError, match="--eval_batch_size=12 is the global batch"):
+    tpu.per_replica_batch(12, "--eval_batch_size")
+  assert distribution_lib.make_distribution("none").per_replica_batch(7) == 7
+
+
+class FakeTpuContext:
+  """What TPUEstimator puts in params["context"] on a pod: (host, index, count, replicas)."""
+
+  def current_input_fn_deployment(self):
+    return "/job:tpu_worker/task:3/device:CPU:0", 3, 4, 8
+
+
+def test_training_input_is_sharded_per_input_pipeline():
+  assert input_shard({"batch_size": 8}, None) == (1, 0)
+  assert input_shard({"batch_size": 8, "context": FakeTpuContext()}, None) == (4, 3)
+  context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=1,
+                                       num_replicas_in_sync=4)
+  assert input_shard({"batch_size": 8}, context) == (2, 1)

@@ -1,0 +1,66 @@
+"""--mixed_precision on this CPU: bfloat16 runs natively here (oneDNN); float16 runs too,
+slowly, through its loss scaling. Neither may change what a checkpoint holds."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import modeling
+from finetune import pipeline
+from finetune.tasks import RegressionTask
+from processors import get_processor
+from test_run_scripts import ZH_DATA, read_tsv
+
+
+def run(zh_model, output_dir, mixed_precision, **phases):
+  options = pipeline.RunOptions(
+      data_dir=ZH_DATA, output_dir=output_dir,
+      bert_config_file=os.path.join(zh_model, "bert_config.json"),
+      vocab_file=os.path.join(zh_model, "vocab.txt"),
+      init_checkpoint=os.path.join(zh_model, "bert_model.ckpt"),  # a Google-format one
+      max_seq_length=32, train_batch_size=16, num_train_epochs=0.64, learning_rate=1e-3,
+      seed=2, conversion_workers=1, mixed_precision=mixed_precision, **phases)
+  return pipeline.run(RegressionTask(), get_processor("sim"), options)
+
+
+def expected_checkpoint_dtypes(zh_model):
+  """Every variable of a float32 run: the model, the head, Adam's slots, the step."""
+  config = modeling.BertConfig.from_json_file(os.path.join(zh_model, "bert_config.json"))
+  names = list(modeling.variable_shapes(config)) + ["output_weights", "output_bias"]
+  dtypes = {name + suffix: tf.float32 for name in names for suffix in ("", "/adam_m", "/adam_v")}
+  dtypes["global_step"] = tf.int64
+  return dtypes
+
+
+@pytest.mark.parametrize("mixed_precision", ["bfloat16", "float16"])
+def test_mixed_precision_trains_and_checkpoints_stay_float32(zh_model, tmp_path,
+                                                              mixed_precision):
+  output_dir = str(tmp_path / "out")
+  results = run(zh_model, output_dir, mixed_precision, do_train=True, do_eval=True,
+                do_predict=True)
+  steps = int(100 / 16 * 0.64)
+  # float16 skips steps whose gradients overflow; each applied one counts, to the end.
+  assert results["global_step"] == steps
+  assert np.isfinite(results["eval_loss"]) and results["eval_num_examples"] == 28
+
+  checkpoint = tf.train.latest_checkpoint(output_dir)
+  dtypes = tf.train.load_checkpoint(checkpoint).get_variable_to_dtype_map()
+  assert dtypes == expected_checkpoint_dtypes(zh_model)  # no float16/bfloat16 copies,
+  # and no loss scale: a float32 run can resume it, and the reverse
+  trained = modeling.checkpoint_variables(checkpoint)
+  start = modeling.checkpoint_variables(os.path.join(zh_model, "bert_model.ckpt"))
+  assert all(np.isfinite(value).all() for value in trained.values())
+  assert np.abs(trained["bert/pooler/dense/kernel"] -
+                start["bert/pooler/dense/kernel"]).max() > 1e-4
+
+  mixed_scores = [float(row[1]) for row in read_tsv(os.path.join(output_dir,
+                                                                 "test_results.tsv"))[1:]]
+  # The same checkpoint, predicted in float32.
+  run(zh_model, output_dir, "none", do_predict=True)
+  float32_scores = [float(row[1]) for row in read_tsv(os.path.join(output_dir,
+                                                                   "test_results.tsv"))[1:]]
+  assert len(mixed_scores) == len(float32_scores) == 12
+  tolerance = {"bfloat16": 2e-2, "float16": 2e-3}[mixed_precision]  # 8 and 11 mantissa bits
+  np.testing.assert_allclose(mixed_scores, float32_scores, atol=tolerance)
