@@ -7,6 +7,7 @@ MultiWorkerMirroredStrategy) and `CrossShardOptimizer` on TPU work through the s
 the names in Google's checkpoints.
 """
 
+import collections
 import re
 
 import tensorflow as tf
@@ -37,10 +38,16 @@ def learning_rate_schedule(init_lr, global_step, num_train_steps, num_warmup_ste
   return tf.where(step < float(num_warmup_steps), warmup, decayed)
 
 
-def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu):
-  """Builds the training op for `loss`.
+TrainingOp = collections.namedtuple("TrainingOp", ["train_op", "learning_rate",
+                                                   "gradient_norm"])
+
+
+def build_training_op(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu):
+  """Builds the training op for `loss`, and the tensors that describe a step.
 
   Gradients are clipped to global norm 1.0 and the global step advances by one per run.
+  A variable whose gradient holds a NaN or inf keeps its value and moments (see
+  AdamWeightDecayOptimizer), so a diverging step cannot put NaN into the weights.
 
   Args:
     loss: float32 scalar.
@@ -49,7 +56,8 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu):
     num_warmup_steps: steps of linear warmup from 0.
     use_tpu: wrap the optimizer in CrossShardOptimizer (sums gradients over TPU cores).
   Returns:
-    (train_op, learning_rate tensor).
+    TrainingOp(train_op, learning_rate tensor, gradient_norm: the global norm before
+    clipping, a float32 scalar).
   """
   global_step = tf1.train.get_or_create_global_step()
   learning_rate = learning_rate_schedule(init_lr, global_step, num_train_steps,
@@ -65,9 +73,15 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu):
     optimizer = tf1.tpu.CrossShardOptimizer(optimizer)
   tvars = tf1.trainable_variables()
   grads = [sum_duplicate_rows(grad) for grad in tf.gradients(loss, tvars)]
-  grads, _ = tf.clip_by_global_norm(grads, clip_norm=1.0)
+  grads, gradient_norm = tf.clip_by_global_norm(grads, clip_norm=1.0)
   train_op = optimizer.apply_gradients(zip(grads, tvars), global_step=global_step)
-  return train_op, learning_rate
+  return TrainingOp(train_op, learning_rate, gradient_norm)
+
+
+def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu):
+  """Google's interface to build_training_op: returns (train_op, learning_rate tensor)."""
+  built = build_training_op(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu)
+  return built.train_op, built.learning_rate
 
 
 def sum_duplicate_rows(grad):
@@ -93,6 +107,10 @@ class AdamWeightDecayOptimizer(tf1.train.Optimizer):
     w = w - learning_rate * update
 
   Decay applies to the update, not to the loss, so it does not interact with m and v.
+  A gradient holding a NaN or inf leaves w, m and v as they were: applied, it would
+  make them NaN for good (and every later checkpoint with them). With global-norm
+  clipping one such value makes every clipped gradient NaN, so a bad step changes
+  nothing at all; the global step still advances.
   """
 
   def __init__(self, learning_rate, weight_decay_rate=0.0, beta_1=0.9, beta_2=0.999,
@@ -127,10 +145,14 @@ class AdamWeightDecayOptimizer(tf1.train.Optimizer):
     if self._apply_weight_decay(var.op.name):
       update += self.weight_decay_rate * var
     learning_rate = tf.cast(self.learning_rate, var.dtype.base_dtype)
-    return tf.group(
-        var.assign_sub(learning_rate * update),
-        m.assign(next_m),
-        v.assign(next_v))
+
+    def apply():
+      return tf.group(var.assign_sub(learning_rate * update), m.assign(next_m),
+                      v.assign(next_v))
+
+    # Decided on the gradient this variable receives (summed over TPU cores by then),
+    # so every replica decides alike.
+    return tf.cond(tf.reduce_all(tf.math.is_finite(grad)), apply, tf.no_op)
 
   def _resource_apply_dense(self, grad, handle):
     return self._update(grad, handle)

@@ -41,11 +41,14 @@ def restore_encoder(init_checkpoint, use_tpu):
 
 def model_fn_builder(bert_config, task, init_checkpoint, learning_rate, num_train_steps,
                      num_warmup_steps, use_tpu, use_one_hot_embeddings, train_batch_size=None,
-                     log_every_n_steps=100, training_throughput=None):
+                     log_every_n_steps=100, training_throughput=None,
+                     divergence_guard=None):
   """Returns a model_fn(features, labels, mode, params) for TPUEstimator.
 
   Training logs progress every `log_every_n_steps` steps and, when given a
-  progress.Throughput, records its examples/s into it.
+  progress.Throughput, records its examples/s into it. A divergence.DivergenceGuard,
+  if given, is handed the loss and gradient norm to watch (not on TPU, where they stay
+  on the device).
 
   TRAIN: mean task loss over real examples, create_optimizer's train op.
   PREDICT: the task's outputs plus `loss` (per example), `label`, `is_real_example` and
@@ -69,12 +72,13 @@ def model_fn_builder(bert_config, task, init_checkpoint, learning_rate, num_trai
     scaffold_fn = restore_encoder(init_checkpoint, use_tpu)
 
     if mode == ModeKeys.TRAIN:
-      train_op, current_lr = optimization.create_optimizer(loss, learning_rate,
-                                                           num_train_steps, num_warmup_steps,
-                                                           use_tpu)
+      train_op, current_lr, gradient_norm = optimization.build_training_op(
+          loss, learning_rate, num_train_steps, num_warmup_steps, use_tpu)
       hooks = []
       if not use_tpu:  # on TPU, tensors live on the device: no host-side hooks or summaries
         tf1.summary.scalar("learning_rate", current_lr)
+        if divergence_guard is not None:
+          divergence_guard.watch(loss, gradient_norm)
         hooks.append(progress.TrainingProgressHook(
             loss, current_lr, num_train_steps, train_batch_size or params["batch_size"],
             log_every_n_steps, training_throughput or progress.Throughput()))

@@ -22,6 +22,7 @@ import tensorflow as tf
 import modeling
 import tokenization
 from finetune import conversion
+from finetune import divergence
 from finetune import features as features_lib
 from finetune import progress
 from finetune import records
@@ -29,6 +30,7 @@ from finetune.errors import InputFileError
 from finetune.errors import UserError
 from finetune.estimator import make_estimator
 from finetune.estimator import session_config
+from finetune.files import remove_stale_temporaries
 from finetune.files import write_text_atomically
 from finetune.input_fn import file_based_input_fn_builder
 from finetune.model_fn import model_fn_builder
@@ -248,6 +250,7 @@ def run(task, processor, options):
     check_checkpoint_fits(init_checkpoint, expected_shapes, options.bert_config_file,
                           "--init_checkpoint")
   tf.io.gfile.makedirs(options.output_dir)
+  remove_stale_temporaries(options.output_dir)
   own_checkpoint = tf.train.latest_checkpoint(options.output_dir)
   if own_checkpoint:
     check_checkpoint_fits(own_checkpoint, expected_shapes, options.bert_config_file,
@@ -277,12 +280,17 @@ def run(task, processor, options):
                        options.num_train_epochs))
 
   training_throughput = progress.Throughput()
+  guard = None
+  if options.do_train:
+    guard = divergence.DivergenceGuard(options.learning_rate, num_train_steps,
+                                       task.divergence_hint(splits["train"].labels))
   model_fn = model_fn_builder(
       bert_config=bert_config, task=task, init_checkpoint=init_checkpoint,
       learning_rate=options.learning_rate, num_train_steps=num_train_steps,
       num_warmup_steps=num_warmup_steps, use_tpu=options.use_tpu,
       use_one_hot_embeddings=options.use_tpu, train_batch_size=options.train_batch_size,
-      log_every_n_steps=options.log_every_n_steps, training_throughput=training_throughput)
+      log_every_n_steps=options.log_every_n_steps, training_throughput=training_throughput,
+      divergence_guard=guard)
 
   config_proto = session_config(options.intra_op_threads, options.inter_op_threads,
                                 options.use_xla)
@@ -296,7 +304,7 @@ def run(task, processor, options):
 
   if options.do_train:
     train(estimator(options.predict_batch_size), splits["train"], tokenizer, task, options,
-          num_train_steps, num_warmup_steps)
+          num_train_steps, num_warmup_steps, hooks=[guard])
     if training_throughput.examples:  # zero when the checkpoint had every step already
       logging.info("throughput: training %d examples in %.1f s = %.1f examples/s",
                    training_throughput.examples, training_throughput.seconds,
@@ -323,8 +331,12 @@ def run(task, processor, options):
   return result
 
 
-def train(estimator, split, tokenizer, task, options, num_train_steps, num_warmup_steps):
-  """Writes train.tf_record and trains up to num_train_steps (resuming if interrupted)."""
+def train(estimator, split, tokenizer, task, options, num_train_steps, num_warmup_steps,
+          hooks=()):
+  """Writes train.tf_record and trains up to num_train_steps (resuming if interrupted).
+
+  hooks: session hooks for the training session, run before the Estimator's own.
+  """
   train_file = os.path.join(options.output_dir, "train.tf_record")
   write_examples(split.examples, split.labels, tokenizer, options, task, train_file)
   logging.info("training: %d examples, batch size %d, %d steps (%d warmup)",
@@ -335,7 +347,7 @@ def train(estimator, split, tokenizer, task, options, num_train_steps, num_warmu
       drop_remainder=options.use_tpu, layout=options.layout,
       shuffle_buffer=min(len(split.examples), 10000), seed=options.seed,
       fixed_shape_buckets=options.use_xla)
-  estimator.train(input_fn=input_fn, max_steps=num_train_steps)
+  estimator.train(input_fn=input_fn, max_steps=num_train_steps, hooks=list(hooks))
 
 
 def predict_split(estimator, split, tokenizer, task, options, batch_size, file_name):
