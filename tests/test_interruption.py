@@ -1,9 +1,9 @@
 """run_reg.py killed with SIGKILL, then run again with the same command.
 
 Killed mid-training, the rerun resumes from the last checkpoint and finishes at the
-planned step. Killed while writing records, no file under a real name is half-written,
-the cache key of the records is gone, and the rerun deletes the leftover temporary
-file and writes the records whole.
+planned step. Killed while writing records or a result file, no file under a real name
+is half-written, the cache key of the records is gone, and the rerun deletes the
+leftover temporary file and writes the records whole.
 """
 
 import json
@@ -51,11 +51,19 @@ def wait_for(condition, process, timeout, what):
 
 
 def session_is_gone(process):
-  try:
-    os.killpg(process.pid, 0)
-  except ProcessLookupError:
-    return True
-  return False
+  """True when no live process (zombies aside) is left in the script's process group."""
+  for entry in os.listdir("/proc"):
+    if not entry.isdigit():
+      continue
+    try:
+      with open("/proc/%s/stat" % entry, encoding="utf-8", errors="replace") as f:
+        # pid (comm) state ppid pgrp ...; comm may hold spaces, so split after ")".
+        state, _, group = f.read().rsplit(")", 1)[1].split()[:3]
+    except OSError:
+      continue  # ended meanwhile
+    if int(group) == process.pid and state != "Z":
+      return False
+  return True
 
 
 def kill_main_process(process):
@@ -169,6 +177,33 @@ def test_killed_while_writing_records_leaves_no_half_file(zh_model, tmp_path):
   assert (key["records"], key["bytes"]) == (30000, os.path.getsize(record_file))
   results = read_eval_results(output_dir)
   assert results["global_step"] == 1 and results["eval_num_examples"] == 28
+
+
+def test_a_result_file_killed_mid_write_keeps_its_old_content(tmp_path):
+  """A process killed inside atomic_output, as if its disk were slow."""
+  path = str(tmp_path / "eval_results.txt")
+  with open(path, "w", encoding="utf-8") as f:
+    f.write("eval_loss = 0.1\n")
+  writer = ("import sys, time\nsys.path.insert(0, %r)\nfrom finetune import files\n"
+            "with files.atomic_output(%r) as temporary:\n"
+            "  with open(temporary, 'w') as f:\n"
+            "    f.write('eval_lo')\n"
+            "  print('half written', flush=True)\n"
+            "  time.sleep(120)\n" % (REPO_ROOT, path))
+  process = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE,
+                             text=True, start_new_session=True)
+  try:
+    assert process.stdout.readline() == "half written\n"
+    kill_main_process(process)
+  finally:
+    clean_up(process)
+  temporary = files.temporary_name(path, process.pid)
+  with open(temporary, encoding="utf-8") as f:
+    assert f.read() == "eval_lo"
+  with open(path, encoding="utf-8") as f:
+    assert f.read() == "eval_loss = 0.1\n"
+  assert files.remove_stale_temporaries(str(tmp_path)) == [os.path.basename(temporary)]
+  assert os.listdir(tmp_path) == ["eval_results.txt"]
 
 
 def test_only_temporary_files_of_dead_processes_are_removed(tmp_path):
