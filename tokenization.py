@@ -125,6 +125,10 @@ class FullTokenizer:
   sooner; tests and benchmarks compare the two.
   """
 
+  # A text read for its first max_tokens tokens is read in pieces of at least this
+  # many characters, doubling until enough tokens are found.
+  MIN_PIECE_CHARS = 1024
+
   def __init__(self, vocab_file, do_lower_case=True, fast=True):
     self.vocab_file = vocab_file
     self.do_lower_case = do_lower_case
@@ -146,10 +150,6 @@ class FullTokenizer:
     limit = self.wordpiece_tokenizer.max_input_chars_per_word + 1
     self._letter_run = re.compile("[^\\W_%s]{%d,}" % (_CJK_CLASS, limit))
     self._short_run = "a" * limit
-
-  # A text read for its first max_tokens tokens is read in pieces of at least this
-  # many characters, doubling until enough tokens are found.
-  MIN_PIECE_CHARS = 1024
 
   def tokenize(self, text, max_tokens=None):
     """str -> list of WordPiece tokens.

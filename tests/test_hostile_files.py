@@ -18,23 +18,13 @@ import processors
 from finetune import pipeline
 from finetune.errors import UserError
 from finetune.tasks import ClassificationTask, RegressionTask
+from test_bad_input import GOOD_DEV, GOOD_TRAIN, lcqmc, with_line
 from test_run_scripts import ZH_DATA, model_flags, read_eval_results, read_tsv, run_script
 
-GOOD = {split: open(os.path.join(ZH_DATA, split + ".tsv"), encoding="utf-8").read()
-        for split in ("train", "dev", "test")}
+GOOD = {"train": GOOD_TRAIN, "dev": GOOD_DEV,
+        "test": open(os.path.join(ZH_DATA, "test.tsv"), encoding="utf-8").read()}
+DEV_LINES = GOOD_DEV.splitlines(keepends=True)
 DIRECTORY = object()
-
-
-def with_line(text, number, line):
-  """`text` with line `number` (1-based) replaced."""
-  lines = text.splitlines(keepends=True)
-  lines[number - 1] = line + "\n"
-  return "".join(lines)
-
-
-def as_classes(text):
-  return "".join("%s\t%s\t%d\n" % (a, b, float(s) >= 0.7) for a, b, s in
-                 (line.split("\t") for line in text.splitlines()))
 
 
 XLSX_START = b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00[Content_Types].xml"
@@ -48,32 +38,32 @@ CASES = {
         files={"dev.tsv": "a\tb\t0.1\nc\td\t0.2\n".encode() + "支付宝\t微信\t0.5\n".encode("gbk")},
         message=r"dev.tsv:3: not valid UTF-8"),
     "tab_inside_quotes": dict(
-        files={"train.tsv": with_line(GOOD["train"], 5, '"他说\t你好"\t你好吗\t0.5')},
+        files={"train.tsv": with_line(5, '"他说\t你好"\t你好吗\t0.5')},
         message=r"train.tsv:5: expected 3 tab-separated columns "
                 r"\(sentence_a<TAB>sentence_b<TAB>score\), found 4 \(a tab inside a quoted "
                 r"sentence\? quotes do not protect tabs here\)$"),
     "empty_score": dict(
-        files={"train.tsv": with_line(GOOD["train"], 6, "问题一\t问题二\t")},
+        files={"train.tsv": with_line(6, "问题一\t问题二\t")},
         message=r"train.tsv:6: expected a real number score in column 3, found an empty "
                 r"cell$"),
     "blank_score": dict(
-        files={"dev.tsv": with_line(GOOD["dev"], 2, "问题一\t问题二\t  ")},
+        files={"dev.tsv": with_line(2, "问题一\t问题二\t  ", DEV_LINES)},
         message=r"dev.tsv:2: expected a real number score in column 3, found an empty "
                 r"cell$"),
     "decimal_comma": dict(
-        files={"train.tsv": with_line(GOOD["train"], 7, "问题一\t问题二\t0,75")},
+        files={"train.tsv": with_line(7, "问题一\t问题二\t0,75")},
         message=r"train.tsv:7: expected a real number score in column 3, found '0,75' "
                 r"\(a decimal comma\? write 0.75\)$"),
     "nan_score": dict(
-        files={"train.tsv": with_line(GOOD["train"], 8, "问题一\t问题二\tNaN")},
+        files={"train.tsv": with_line(8, "问题一\t问题二\tNaN")},
         message=r"train.tsv:8: expected a finite score in column 3, found 'NaN'$"),
     "inf_score": dict(
-        files={"train.tsv": with_line(GOOD["train"], 9, "问题一\t问题二\tinf")},
+        files={"train.tsv": with_line(9, "问题一\t问题二\tinf")},
         message=r"train.tsv:9: expected a finite score in column 3, found 'inf'$"),
     "label_outside_get_labels": dict(
         task="lcqmc",
-        files={"train.tsv": with_line(as_classes(GOOD["train"]), 3, "问题一\t问题二\t1.0"),
-               "dev.tsv": as_classes(GOOD["dev"])},
+        files={"train.tsv": with_line(3, "问题一\t问题二\t1.0", lcqmc(GOOD_TRAIN).splitlines(True)),
+               "dev.tsv": lcqmc(GOOD_DEV)},
         message=r"train.tsv:3: label '1.0' is not one of get_labels\(\): 0, 1$"),
     "comma_separated": dict(
         files={"train.tsv": GOOD["train"].replace("\t", ",")},

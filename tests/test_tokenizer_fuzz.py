@@ -42,6 +42,7 @@ TEXT = st.one_of(
     ANY_CHAR_TEXT,
     st.lists(st.one_of(SPECIAL, ANY_CHAR_TEXT, LONG_RUN), max_size=12).map("".join))
 
+VOCABS = {"chinese": CHINESE_VOCAB}  # and "tiny", written by the tiny_vocab fixture
 _tokenizers = {}
 
 
@@ -51,9 +52,6 @@ def tokenizer(vocab, lower, fast=True):
   if key not in _tokenizers:
     _tokenizers[key] = tokenization.FullTokenizer(VOCABS[vocab], lower, fast=fast)
   return _tokenizers[key]
-
-
-VOCABS = {"chinese": CHINESE_VOCAB}
 
 
 @pytest.fixture(scope="module", autouse=True)
