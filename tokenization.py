@@ -120,9 +120,14 @@ class FullTokenizer:
     vocab_size: number of lines in the vocabulary file (max id + 1).
 
   `fast=False` turns off the shortcuts (the ASCII path of BasicTokenizer, the word cache
-  of WordpieceTokenizer) that give the same tokens sooner; tests and benchmarks compare
-  the two.
+  of WordpieceTokenizer, reading only the start of a long text for its first tokens,
+  shortening letter runs too long to be anything but [UNK]) that give the same tokens
+  sooner; tests and benchmarks compare the two.
   """
+
+  # A text read for its first max_tokens tokens is read in pieces of at least this
+  # many characters, doubling until enough tokens are found.
+  MIN_PIECE_CHARS = 1024
 
   def __init__(self, vocab_file, do_lower_case=True, fast=True):
     self.vocab_file = vocab_file
@@ -136,9 +141,40 @@ class FullTokenizer:
     self.vocab_size = max(self.vocab.values()) + 1
     self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case, fast=fast)
     self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab, cache_words=fast)
+    self.fast = fast
+    # More letters and digits in a row than a word may have: whatever they are, the
+    # word holding them becomes one [UNK]. None of these characters is whitespace,
+    # punctuation, a control character or a CJK ideograph (tests check every one), so
+    # the run stays inside its word whatever replaces it, and a run just over the
+    # limit gives the same [UNK] without a pass of Python over each character.
+    limit = self.wordpiece_tokenizer.max_input_chars_per_word + 1
+    self._letter_run = re.compile("[^\\W_%s]{%d,}" % (_CJK_CLASS, limit))
+    self._short_run = "a" * limit
 
-  def tokenize(self, text):
-    """str -> list of WordPiece tokens."""
+  def tokenize(self, text, max_tokens=None):
+    """str -> list of WordPiece tokens.
+
+    With `max_tokens`, the first max_tokens tokens of the whole text's tokens, found by
+    tokenizing only as much of the text as they need: a 10 MB line then costs what its
+    first kilobytes cost. Pieces end at word boundaries (see word_boundary_after), so
+    the tokens are the same as those of the whole text.
+    """
+    if max_tokens is None:
+      return self._tokenize_whole(text)
+    if not self.fast:
+      return self._tokenize_whole(text)[:max_tokens]
+    text = convert_to_unicode(text)
+    tokens = []
+    start, size = 0, max(4 * max_tokens, self.MIN_PIECE_CHARS)
+    while start < len(text) and len(tokens) < max_tokens:
+      end = word_boundary_after(text, start + size, self.do_lower_case)
+      tokens.extend(self._tokenize_whole(text[start:end]))
+      start, size = end, size * 2
+    return tokens[:max_tokens]
+
+  def _tokenize_whole(self, text):
+    if self.fast:
+      text = self._letter_run.sub(self._short_run, convert_to_unicode(text))
     return self.wordpiece_tokenizer.tokenize_words(self.basic_tokenizer.tokenize(text))
 
   def convert_tokens_to_ids(self, tokens):
@@ -193,17 +229,17 @@ class BasicTokenizer:
   @staticmethod
   def _split_on_punctuation(text):
     """Makes each punctuation character a token of its own: "a,b" -> ["a", ",", "b"]."""
-    pieces = []
-    start_new_word = True
+    pieces, word = [], []
     for char in text:
       if _is_punctuation(char):
+        if word:
+          pieces.append("".join(word))
+          word = []
         pieces.append(char)
-        start_new_word = True
       else:
-        if start_new_word:
-          pieces.append("")
-          start_new_word = False
-        pieces[-1] += char
+        word.append(char)  # a list: growing a str in a list is quadratic on long words
+    if word:
+      pieces.append("".join(word))
     return pieces
 
   @staticmethod
@@ -288,6 +324,36 @@ class WordpieceTokenizer:
 
 _CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
                (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
+
+
+# The characters BasicTokenizer always separates words at: its whitespace (space, tab,
+# newline, carriage return and the Unicode space separators, Zs) and CJK ideographs.
+# Control characters that str.split() takes for whitespace (U+001C..U+001F, U+0085) are
+# not among them: BasicTokenizer drops those, joining their neighbours.
+_SPACE_SEPARATORS = "\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
+_CJK_CLASS = "".join("%s-%s" % (chr(low), chr(high)) for low, high in _CJK_RANGES)
+_WORD_SEPARATOR = re.compile("[ \t\n\r%s%s]" % (_SPACE_SEPARATORS, _CJK_CLASS))
+# The same, or an ASCII punctuation mark (a token of its own, whatever surrounds it).
+_WORD_SEPARATOR_OR_PUNCTUATION = re.compile(
+    "[ \t\n\r%s%s!-/:-@\\[-`{-~]" % (_SPACE_SEPARATORS, _CJK_CLASS))
+
+
+def word_boundary_after(text, position, do_lower_case):
+  """The first index >= position that ends a piece of `text` at a word boundary.
+
+  That is just after a whitespace character, a CJK ideograph or an ASCII punctuation
+  mark, where no word of the basic tokenizer continues; len(text) when there is none.
+  FullTokenizer then gives text[:i] and text[i:] the tokens it gives text, in two parts.
+  """
+  if position >= len(text):
+    return len(text)
+  # Lower-casing a capital sigma looks past some punctuation (Unicode's Final_Sigma
+  # rule: "Σ." before a letter is "σ.", before a space "ς."), so with one in a text that
+  # is lower-cased, a piece may not end just after a punctuation mark.
+  after_punctuation = not do_lower_case or "\u03a3" not in text
+  separator = _WORD_SEPARATOR_OR_PUNCTUATION if after_punctuation else _WORD_SEPARATOR
+  match = separator.search(text, max(position - 1, 0))
+  return match.end() if match else len(text)
 
 
 def _is_chinese_char(code):

@@ -73,8 +73,12 @@ def convert_single_example(example, max_seq_length, tokenizer, encode_label):
   if isinstance(example, PaddingInputExample):
     zeros = [0] * max_seq_length
     return InputFeatures(zeros, list(zeros), list(zeros), 0, is_real_example=False)
-  tokens_a = tokenizer.tokenize(example.text_a)
-  tokens_b = tokenizer.tokenize(example.text_b) if example.text_b is not None else None
+  # No more than max_seq_length tokens of either sentence can be kept (truncation pops
+  # from the longer one until the pair fits), so no more are made: a 10 MB sentence
+  # costs what a short one costs.
+  tokens_a = tokenizer.tokenize(example.text_a, max_tokens=max_seq_length)
+  tokens_b = (tokenizer.tokenize(example.text_b, max_tokens=max_seq_length)
+              if example.text_b is not None else None)
   input_ids, input_mask, segment_ids = pair_token_ids(tokens_a, tokens_b, tokenizer,
                                                       max_seq_length)
   return InputFeatures(input_ids, input_mask, segment_ids, encode_label(example))

@@ -56,7 +56,7 @@ def global_batch_mean(loss):
 def model_fn_builder(bert_config, task, init_checkpoint, learning_rate, num_train_steps,
                      num_warmup_steps, use_tpu, use_one_hot_embeddings, train_batch_size=None,
                      log_every_n_steps=100, training_throughput=None,
-                     compute_dtype=tf.float32):
+                     compute_dtype=tf.float32, divergence_guard=None):
   """Returns a model_fn(features, labels, mode, params) for TPUEstimator.
 
   The same model_fn serves TPUEstimator (one device or TPU cores) and, through
@@ -64,7 +64,9 @@ def model_fn_builder(bert_config, task, init_checkpoint, learning_rate, num_trai
   replica on that replica's batch. train_batch_size is the global batch.
 
   Training logs progress every `log_every_n_steps` steps and, when given a
-  progress.Throughput, records its examples/s into it.
+  progress.Throughput, records its examples/s into it. A divergence.DivergenceGuard,
+  if given, is handed the loss and gradient norm to watch (not on TPU, where they stay
+  on the device).
 
   compute_dtype: tf.float32, or tf.float16 / tf.bfloat16 for mixed precision (the
   encoder computes in it; variables, the head and the loss stay float32; float16 adds
@@ -93,12 +95,14 @@ def model_fn_builder(bert_config, task, init_checkpoint, learning_rate, num_trai
     scaffold_fn = restore_encoder(init_checkpoint, use_tpu)
 
     if mode == ModeKeys.TRAIN:
-      train_op, current_lr = optimization.create_optimizer(
+      train_op, current_lr, gradient_norm = optimization.build_training_op(
           loss, learning_rate, num_train_steps, num_warmup_steps, use_tpu,
           loss_scaling=compute_dtype == tf.float16)
       hooks = []
       if not use_tpu:  # on TPU, tensors live on the device: no host-side hooks or summaries
         tf1.summary.scalar("learning_rate", current_lr)
+        if divergence_guard is not None:
+          divergence_guard.watch(loss, gradient_norm)
         hooks.append(progress.TrainingProgressHook(
             global_batch_mean(loss), current_lr, num_train_steps,
             train_batch_size or params["batch_size"], log_every_n_steps,

@@ -25,6 +25,7 @@ import modeling
 import tokenization
 from finetune import conversion
 from finetune import distribution as distribution_lib
+from finetune import divergence
 from finetune import export
 from finetune import features as features_lib
 from finetune import progress
@@ -33,6 +34,7 @@ from finetune.errors import InputFileError
 from finetune.errors import UserError
 from finetune.estimator import make_estimator
 from finetune.estimator import session_config
+from finetune.files import remove_stale_temporaries
 from finetune.files import write_text_atomically
 from finetune.input_fn import file_based_input_fn_builder
 from finetune.model_fn import model_fn_builder
@@ -260,6 +262,7 @@ def run(task, processor, options):
     check_checkpoint_fits(init_checkpoint, expected_shapes, options.bert_config_file,
                           "--init_checkpoint")
   tf.io.gfile.makedirs(options.output_dir)
+  remove_stale_temporaries(options.output_dir)
   own_checkpoint = tf.train.latest_checkpoint(options.output_dir)
   if own_checkpoint:
     check_checkpoint_fits(own_checkpoint, expected_shapes, options.bert_config_file,
@@ -292,13 +295,17 @@ def run(task, processor, options):
                compute_dtype.name)
 
   training_throughput = progress.Throughput()
+  guard = None
+  if options.do_train:
+    guard = divergence.DivergenceGuard(options.learning_rate, num_train_steps,
+                                       task.divergence_hint(splits["train"].labels))
   model_fn = model_fn_builder(
       bert_config=bert_config, task=task, init_checkpoint=init_checkpoint,
       learning_rate=options.learning_rate, num_train_steps=num_train_steps,
       num_warmup_steps=num_warmup_steps, use_tpu=options.use_tpu,
       use_one_hot_embeddings=options.use_tpu, train_batch_size=options.train_batch_size,
       log_every_n_steps=options.log_every_n_steps, training_throughput=training_throughput,
-      compute_dtype=compute_dtype)
+      compute_dtype=compute_dtype, divergence_guard=guard)
 
   config_proto = session_config(options.intra_op_threads, options.inter_op_threads,
                                 options.use_xla, distribution.cpu_devices)
@@ -313,7 +320,7 @@ def run(task, processor, options):
 
   if options.do_train:
     train(estimator(None), splits["train"], tokenizer, task, options,
-          num_train_steps, num_warmup_steps, distribution)
+          num_train_steps, num_warmup_steps, distribution, hooks=[guard])
     if training_throughput.examples:  # zero when the checkpoint had every step already
       logging.info("throughput: training %d examples in %.1f s = %.1f examples/s",
                    training_throughput.examples, training_throughput.seconds,
@@ -367,8 +374,11 @@ def check_batch_sizes(options, distribution):
 
 
 def train(estimator, split, tokenizer, task, options, num_train_steps, num_warmup_steps,
-          distribution):
-  """Writes train.tf_record and trains up to num_train_steps (resuming if interrupted)."""
+          distribution, hooks=()):
+  """Writes train.tf_record and trains up to num_train_steps (resuming if interrupted).
+
+  hooks: session hooks for the training session, run before the Estimator's own.
+  """
   # Workers of a cluster may share output_dir: each writes a file of its own.
   train_file = os.path.join(options.output_dir, "train%s.tf_record" % (
       "" if distribution.is_chief else "-" + distribution.task.replace(" ", "-")))
@@ -388,10 +398,10 @@ def train(estimator, split, tokenizer, task, options, num_train_steps, num_warmu
     # (Estimator.train refuses it). The cluster has no evaluator task, so the EvalSpec
     # never runs: evaluation follows training, on the chief.
     tf.estimator.train_and_evaluate(
-        estimator, tf.estimator.TrainSpec(input_fn, max_steps=num_train_steps),
+        estimator, tf.estimator.TrainSpec(input_fn, max_steps=num_train_steps, hooks=list(hooks)),
         tf.estimator.EvalSpec(input_fn))
   else:
-    estimator.train(input_fn=input_fn, max_steps=num_train_steps)
+    estimator.train(input_fn=input_fn, max_steps=num_train_steps, hooks=list(hooks))
 
 
 def predict_split(estimator, split, tokenizer, task, options, batch_size, file_name):

@@ -14,6 +14,7 @@ Interface used by the pipeline:
   needs_dev_evaluation               True when predicting needs a value chosen on dev
   serving_outputs(pooled)            the exported model's outputs, in the user's terms
   describe()                         a JSON-able dict; task_from_description() inverts it
+  divergence_hint(train_labels)      what in the labels could make training diverge, or None
 """
 
 import collections
@@ -31,6 +32,9 @@ from modeling import create_initializer
 tf1 = tf.compat.v1
 
 HEAD_DROPOUT = 0.1
+# Scores (in the model's units) above this size make a freshly initialized linear head
+# start with a squared error large enough to diverge at the usual learning rates.
+LARGE_SCORE = 100.0
 
 
 def _output_layer(pooled_output, num_outputs, is_training):
@@ -102,6 +106,14 @@ class RegressionTask:
           "--label_min and --label_max (e.g. --label_min=0 --label_max=5), or use "
           "--use_sigmoid_act=false" % value)
     return value
+
+  def divergence_hint(self, train_labels):
+    """Scores too large for the head, if there are any (else None)."""
+    largest = float(np.max(np.abs(train_labels))) if len(train_labels) else 0.0
+    if largest <= LARGE_SCORE:
+      return None
+    return ("training scores too large for the linear head (up to %g): map them into 0..1 "
+            "with --label_min and --label_max" % largest)
 
   def to_label_units(self, values):
     """Model units -> the user's units (undoes the label range mapping)."""
@@ -231,6 +243,10 @@ class ClassificationTask:
             "positive_label": (None if self.positive_index is None
                                else self.labels[self.positive_index]),
             "threshold": self.threshold}
+
+  def divergence_hint(self, train_labels):
+    del train_labels  # class ids, each checked against get_labels() when read
+    return None
 
   def decide(self, probabilities):
     """Predicted class ids [N] from probabilities [N, K]."""

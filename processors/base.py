@@ -149,12 +149,49 @@ class TsvSplitsProcessor(DataProcessor):
     raise NotImplementedError()
 
 
+# Files that are not text, by their first bytes, and what they probably are.
+_NOT_TEXT = (
+    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook?)"),
+    (b"\xd0\xcf\x11\xe0", "an Office document (an Excel .xls workbook?)"),
+    (b"\x1f\x8b", "gzip-compressed (gunzip it first)"),
+    (b"%PDF", "a PDF document"),
+)
+# Longer lines than this are reported: usually a file whose line breaks were lost.
+LONG_LINE_CHARS = 100000
+
+
+def _decode(path, data):
+  """The text of a file's bytes, or an InputFileError saying what the bytes are."""
+  problem = None
+  if b"\x00" not in data:
+    try:
+      return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+      problem = e
+  for magic, what in _NOT_TEXT:
+    if data.startswith(magic):
+      raise InputFileError(path, None, "is %s, not text; expected UTF-8 tab-separated text "
+                           "(export it as tab-separated text, UTF-8)" % what)
+  if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    raise InputFileError(path, None, "is UTF-16 text (as Excel's \"Unicode Text\" export "
+                         "writes it); expected UTF-8. Convert it first, e.g. iconv -f "
+                         "UTF-16 -t UTF-8")
+  if problem is None:
+    line = data[:data.index(b"\x00")].count(b"\n") + 1
+    raise InputFileError(path, line, "contains a NUL byte; expected a UTF-8 text file")
+  line = data[:problem.start].count(b"\n") + 1
+  raise InputFileError(
+      path, line, "not valid UTF-8 (byte 0x%02x); expected a UTF-8 text file. Convert "
+      "it first, e.g. iconv -f GBK -t UTF-8" % data[problem.start])
+
+
 def read_text_lines(path):
   """Reads a UTF-8 text file as [(line_number, text)], without the line breaks.
 
-  A leading byte-order mark and "\\r" before "\\n" are dropped. Blank lines are skipped
-  and counted in the log. Missing files, folders, files that are not UTF-8 text and
-  empty files raise InputFileError.
+  A leading byte-order mark and "\\r" before "\\n" are dropped; a file with no "\\n"
+  but "\\r" line breaks (old Mac, some spreadsheet exports) is split on "\\r". Blank
+  lines are skipped and counted in the log. Missing files, folders, files that are not
+  UTF-8 text and files without a non-blank line raise InputFileError.
   """
   _last_read.path, _last_read.row = path, None
   if not tf.io.gfile.exists(path):
@@ -163,17 +200,8 @@ def read_text_lines(path):
     raise InputFileError(path, None, "is a directory; expected a text file")
   with tf.io.gfile.GFile(path, "rb") as f:
     data = f.read()
-  if b"\x00" in data:
-    line = data[:data.index(b"\x00")].count(b"\n") + 1
-    raise InputFileError(path, line, "contains a NUL byte; expected a UTF-8 text file")
-  try:
-    text = data.decode("utf-8-sig")
-  except UnicodeDecodeError as e:
-    line = data[:e.start].count(b"\n") + 1
-    raise InputFileError(
-        path, line, "not valid UTF-8 (byte 0x%02x); expected a UTF-8 text file. Convert "
-        "it first, e.g. iconv -f GBK -t UTF-8" % data[e.start]) from None
-  lines = text.split("\n")
+  text = _decode(path, data)
+  lines = text.split("\n" if "\n" in text or "\r" not in text else "\r")
   if lines and lines[-1] == "":
     lines.pop()
   numbered, blank = [], 0
@@ -183,8 +211,14 @@ def read_text_lines(path):
     if not line.strip():
       blank += 1
       continue
+    if len(line) > LONG_LINE_CHARS:
+      logging.warning("%s:%d: a line of %d characters (lost line breaks?); each sentence "
+                      "is cut to --max_seq_length tokens", path, number, len(line))
     numbered.append((number, line))
   if not numbered:
+    if blank:
+      raise InputFileError(path, None, "holds only blank lines; expected tab-separated "
+                           "lines")
     raise InputFileError(path, None, "the file is empty; expected tab-separated lines")
   if blank:
     logging.info("%s: skipped %d blank line(s)", path, blank)
@@ -232,8 +266,14 @@ def parse_score(row, column):
   try:
     value = float(text)
   except ValueError:
-    raise row.error("expected a real number score in column %d, found %r" %
-                    (column + 1, text)) from None
+    if not text:
+      found = "an empty cell"
+    elif re.fullmatch(r"[-+]?\d*,\d+", text):
+      found = "%r (a decimal comma? write %s)" % (text, text.replace(",", "."))
+    else:
+      found = repr(text)
+    raise row.error("expected a real number score in column %d, found %s" %
+                    (column + 1, found)) from None
   if not math.isfinite(value):
     raise row.error("expected a finite score in column %d, found %r" % (column + 1, text))
   return value
@@ -244,6 +284,13 @@ def check_columns(row, minimum, maximum, layout):
   if minimum <= len(row) <= maximum:
     return
   expected = str(minimum) if minimum == maximum else "%d to %d" % (minimum, maximum)
-  hint = " (a tab inside a sentence?)" if len(row) > maximum else ""
+  hint = ""
+  if len(row) > maximum:
+    # Fields are split on every tab, quoted or not, as Google's scripts split them.
+    quoted = any('"' in field for field in row)
+    hint = (" (a tab inside a quoted sentence? quotes do not protect tabs here)" if quoted
+            else " (a tab inside a sentence?)")
+  elif len(row) == 1:
+    hint = " (no tab on the line: is the file comma-separated?)"
   raise row.error("expected %s tab-separated columns (%s), found %d%s" %
                   (expected, layout, len(row), hint))

@@ -75,6 +75,14 @@ CASES = {
     "directory_for_a_file": dict(
         files={"dev.tsv": "<dir>"},
         message=r"dev.tsv: is a directory; expected a text file$"),
+    "gbk_encoded_file": dict(
+        files={"dev.tsv": GOOD_DEV.encode("gbk")},
+        message=r"dev.tsv:1: not valid UTF-8 \(byte 0x\w\w\); expected a UTF-8 text file. "
+                r"Convert it first, e.g. iconv -f GBK -t UTF-8$"),
+    "excel_workbook_for_a_file": dict(
+        files={"train.tsv": b"PK\x03\x04\x14\x00\x06\x00" + bytes(range(256))},
+        message=r"train.tsv: is a ZIP archive \(an Excel .xlsx workbook\?\), not text; "
+                r"expected UTF-8 tab-separated text"),
     "vocab_larger_than_config": dict(
         config={"vocab_size": 21128},
         message=r"vocab.txt:21129: 21156 tokens, but .*bert_config.json says vocab_size "
@@ -113,6 +121,8 @@ def test_bad_input_is_one_clear_line(case, zh_model, tmp_path):
     elif content == "<dir>":
       os.remove(data_dir / name)
       (data_dir / name).mkdir()
+    elif isinstance(content, bytes):
+      (data_dir / name).write_bytes(content)
     else:
       (data_dir / name).write_text(content, encoding="utf-8")
   model_dir = zh_model

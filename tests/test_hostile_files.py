@@ -1,0 +1,171 @@
+"""Files as spreadsheets and editors export them: each is read as meant, or stops the run
+with one line naming the file, the line and what was expected, before anything is
+written.
+
+The mistakes run through pipeline.run in this process (the scripts print the same
+message as `error: ...`; tests/test_bad_input.py checks that path, GBK and a workbook
+among its cases). The files that are read as meant run through run_reg.py.
+"""
+
+import os
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import processors
+from finetune import pipeline
+from finetune.errors import UserError
+from finetune.tasks import ClassificationTask, RegressionTask
+from test_bad_input import GOOD_DEV, GOOD_TRAIN, lcqmc, with_line
+from test_run_scripts import ZH_DATA, model_flags, read_eval_results, read_tsv, run_script
+
+GOOD = {"train": GOOD_TRAIN, "dev": GOOD_DEV,
+        "test": open(os.path.join(ZH_DATA, "test.tsv"), encoding="utf-8").read()}
+DEV_LINES = GOOD_DEV.splitlines(keepends=True)
+DIRECTORY = object()
+
+
+XLSX_START = b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00[Content_Types].xml"
+
+CASES = {
+    "gbk_encoded_chinese": dict(
+        files={"train.tsv": GOOD["train"].encode("gbk")},
+        message=r"train.tsv:1: not valid UTF-8 \(byte 0x\w\w\); expected a UTF-8 text file. "
+                r"Convert it first, e.g. iconv -f GBK -t UTF-8$"),
+    "gbk_from_line_3": dict(
+        files={"dev.tsv": "a\tb\t0.1\nc\td\t0.2\n".encode() + "支付宝\t微信\t0.5\n".encode("gbk")},
+        message=r"dev.tsv:3: not valid UTF-8"),
+    "tab_inside_quotes": dict(
+        files={"train.tsv": with_line(5, '"他说\t你好"\t你好吗\t0.5')},
+        message=r"train.tsv:5: expected 3 tab-separated columns "
+                r"\(sentence_a<TAB>sentence_b<TAB>score\), found 4 \(a tab inside a quoted "
+                r"sentence\? quotes do not protect tabs here\)$"),
+    "empty_score": dict(
+        files={"train.tsv": with_line(6, "问题一\t问题二\t")},
+        message=r"train.tsv:6: expected a real number score in column 3, found an empty "
+                r"cell$"),
+    "blank_score": dict(
+        files={"dev.tsv": with_line(2, "问题一\t问题二\t  ", DEV_LINES)},
+        message=r"dev.tsv:2: expected a real number score in column 3, found an empty "
+                r"cell$"),
+    "decimal_comma": dict(
+        files={"train.tsv": with_line(7, "问题一\t问题二\t0,75")},
+        message=r"train.tsv:7: expected a real number score in column 3, found '0,75' "
+                r"\(a decimal comma\? write 0.75\)$"),
+    "nan_score": dict(
+        files={"train.tsv": with_line(8, "问题一\t问题二\tNaN")},
+        message=r"train.tsv:8: expected a finite score in column 3, found 'NaN'$"),
+    "inf_score": dict(
+        files={"train.tsv": with_line(9, "问题一\t问题二\tinf")},
+        message=r"train.tsv:9: expected a finite score in column 3, found 'inf'$"),
+    "label_outside_get_labels": dict(
+        task="lcqmc",
+        files={"train.tsv": with_line(3, "问题一\t问题二\t1.0", lcqmc(GOOD_TRAIN).splitlines(True)),
+               "dev.tsv": lcqmc(GOOD_DEV)},
+        message=r"train.tsv:3: label '1.0' is not one of get_labels\(\): 0, 1$"),
+    "comma_separated": dict(
+        files={"train.tsv": GOOD["train"].replace("\t", ",")},
+        message=r"train.tsv:1: expected 3 tab-separated columns \(.*\), found 1 \(no tab on "
+                r"the line: is the file comma-separated\?\)$"),
+    "empty_dev_split": dict(
+        files={"dev.tsv": "sentence_a\tsentence_b\tscore\n"},
+        message=r"dev.tsv: the dev split has no examples; expected at least one row$"),
+    "only_blank_lines": dict(
+        files={"dev.tsv": "\n  \r\n\t\n"},
+        message=r"dev.tsv: holds only blank lines; expected tab-separated lines$"),
+    "empty_file": dict(
+        files={"dev.tsv": ""},
+        message=r"dev.tsv: the file is empty; expected tab-separated lines$"),
+    "directory_for_a_file": dict(
+        files={"train.tsv": DIRECTORY},
+        message=r"train.tsv: is a directory; expected a text file$"),
+    "excel_workbook": dict(
+        files={"train.tsv": XLSX_START + bytes(range(256))},
+        message=r"train.tsv: is a ZIP archive \(an Excel .xlsx workbook\?\), not text; "
+                r"expected UTF-8 tab-separated text"),
+    "old_excel_workbook": dict(
+        files={"dev.tsv": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600)},
+        message=r"dev.tsv: is an Office document \(an Excel .xls workbook\?\), not text"),
+    "excel_unicode_text": dict(
+        files={"train.tsv": GOOD["train"].encode("utf-16")},
+        message=r"train.tsv: is UTF-16 text \(as Excel's \"Unicode Text\" export writes "
+                r"it\); expected UTF-8. Convert it first, e.g. iconv -f UTF-16 -t UTF-8$"),
+    "binary_with_nul": dict(
+        files={"train.tsv": GOOD["train"].encode() + b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"},
+        message=r"train.tsv:103: contains a NUL byte; expected a UTF-8 text file$"),
+    "invalid_utf8_bytes": dict(
+        files={"train.tsv": b"a\tb\t0.5\n\xff\xfe\xfd\tc\t0.1\n"},
+        message=r"train.tsv:2: not valid UTF-8 \(byte 0xff\)"),
+}
+
+
+def write_data(data_dir, files):
+  os.makedirs(data_dir)
+  for split in ("train", "dev", "test"):
+    with open(os.path.join(data_dir, split + ".tsv"), "w", encoding="utf-8") as f:
+      f.write(GOOD[split])
+  for name, content in files.items():
+    path = os.path.join(data_dir, name)
+    os.remove(path)
+    if content is DIRECTORY:
+      os.mkdir(path)
+    else:
+      with open(path, "wb") as f:
+        f.write(content if isinstance(content, bytes) else content.encode("utf-8"))
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_hostile_file_stops_the_run_with_one_located_line(case, zh_model, tmp_path):
+  spec = CASES[case]
+  data_dir, output_dir = str(tmp_path / "data"), str(tmp_path / "out")
+  write_data(data_dir, spec["files"])
+  processor = processors.get_processor(spec.get("task", "sim"))
+  task = (ClassificationTask(processor.get_labels()) if processor.get_labels()
+          else RegressionTask())
+  options = pipeline.RunOptions(
+      data_dir=data_dir, output_dir=output_dir,
+      bert_config_file=os.path.join(zh_model, "bert_config.json"),
+      vocab_file=os.path.join(zh_model, "vocab.txt"),
+      init_checkpoint=os.path.join(zh_model, "bert_model.ckpt"), do_train=True, do_eval=True,
+      max_seq_length=32)
+  with pytest.raises(UserError) as raised:
+    pipeline.run(task, processor, options)
+  message = str(raised.value)
+  assert "\n" not in message
+  assert re.search(spec["message"], message), message
+  assert message.startswith(data_dir)  # the full path of the file
+  assert os.listdir(output_dir) == []
+
+
+def test_bom_crlf_cr_blank_lines_no_final_newline_and_a_10_mb_line_are_read_as_meant(
+    zh_model, tmp_path):
+  """Through run_reg.py: every row is read once, with its text as written."""
+  data_dir, output_dir = tmp_path / "data", str(tmp_path / "out")
+  data_dir.mkdir()
+  train = GOOD["train"].splitlines()
+  long_sentence = "支付宝怎么充值，微信怎么充值？" * (10 * 1000 * 1000 // 45)
+  train[50:50] = ["", "   ", "%s\t微信怎么充值\t0.5" % long_sentence]
+  (data_dir / "train.tsv").write_bytes(("\ufeff" + "\r\n".join(train)).encode("utf-8"))
+  (data_dir / "dev.tsv").write_bytes(GOOD["dev"].replace("\n", "\r").encode("utf-8"))
+  (data_dir / "test.tsv").write_bytes(("\ufeff" + GOOD["test"].replace("\n", "\r\n"))
+                                      .encode("utf-8"))
+  assert os.path.getsize(data_dir / "train.tsv") > 10 * 1000 * 1000
+  result = run_script("run_reg.py", "--task_name=sim", "--do_train=true", "--do_eval=true",
+                      "--do_predict=true", "--data_dir=%s" % data_dir,
+                      "--output_dir=" + output_dir, "--max_seq_length=32",
+                      "--train_batch_size=16", "--num_train_epochs=1", *model_flags(zh_model))
+  log = result.stderr
+  assert re.search(r"train.tsv: skipped 2 blank line\(s\)", log)
+  assert re.search(r"train.tsv:53: a line of \d{7} characters \(lost line breaks\?\)", log)
+  wrote = re.search(r"wrote 101 records to .*train.tf_record in ([\d.]+) s", log)
+  assert wrote and float(wrote.group(1)) < 5, log[-3000:]  # measured 0.1 s
+  lengths = [int(np.sum(tf.train.Example.FromString(record).features.feature["input_mask"]
+                        .int64_list.value))
+             for record in tf.compat.v1.io.tf_record_iterator(
+                 os.path.join(output_dir, "train.tf_record"))]
+  assert len(lengths) == 101 and max(lengths) == 32
+  assert read_eval_results(output_dir)["eval_num_examples"] == 28  # "\r" line breaks
+  table = read_tsv(os.path.join(output_dir, "test_results.tsv"))
+  assert [row[2:] for row in table[1:]] == read_tsv(os.path.join(ZH_DATA, "test.tsv"))

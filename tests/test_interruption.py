@@ -1,0 +1,220 @@
+"""run_reg.py killed with SIGKILL, then run again with the same command.
+
+Killed mid-training, the rerun resumes from the last checkpoint and finishes at the
+planned step. Killed while writing records or a result file, no file under a real name
+is half-written, the cache key of the records is gone, and the rerun deletes the
+leftover temporary file and writes the records whole.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+
+import tokenization
+from conftest import REPO_ROOT
+from finetune import files, pipeline
+from finetune.tasks import RegressionTask
+from processors import get_processor
+from test_run_scripts import ZH_DATA, model_flags, read_eval_results, run_script
+
+
+def start_script(script, args, log_path):
+  """Starts a script in a session of its own (so that its workers can be found)."""
+  log = open(log_path, "w", encoding="utf-8")
+  try:
+    return subprocess.Popen([sys.executable, os.path.join(REPO_ROOT, script)] + list(args),
+                            stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+                            start_new_session=True)
+  finally:
+    log.close()
+
+
+def wait_for(condition, process, timeout, what):
+  """Polls `condition` until true; fails if the process ends first or time runs out."""
+  deadline = time.time() + timeout
+  while time.time() < deadline:
+    value = condition()
+    if value:
+      return value
+    if process.poll() is not None:
+      raise AssertionError("the run ended (code %s) before %s" % (process.returncode, what))
+    time.sleep(0.02)
+  raise AssertionError("no %s within %d s" % (what, timeout))
+
+
+def session_is_gone(process):
+  """True when no live process (zombies aside) is left in the script's process group."""
+  for entry in os.listdir("/proc"):
+    if not entry.isdigit():
+      continue
+    try:
+      with open("/proc/%s/stat" % entry, encoding="utf-8", errors="replace") as f:
+        # pid (comm) state ppid pgrp ...; comm may hold spaces, so split after ")".
+        state, _, group = f.read().rsplit(")", 1)[1].split()[:3]
+    except OSError:
+      continue  # ended meanwhile
+    if int(group) == process.pid and state != "Z":
+      return False
+  return True
+
+
+def kill_main_process(process):
+  """SIGKILL to the script's own process, as `kill -9 <pid>` would send it."""
+  os.kill(process.pid, signal.SIGKILL)
+  assert process.wait(timeout=30) == -signal.SIGKILL
+  # Its conversion workers, if any, must not outlive it.
+  deadline = time.time() + 15
+  while not session_is_gone(process) and time.time() < deadline:
+    time.sleep(0.1)
+  assert session_is_gone(process), "processes of the killed run are still alive"
+
+
+def clean_up(process):
+  if process.poll() is None:
+    process.kill()
+    process.wait()
+  if not session_is_gone(process):
+    os.killpg(process.pid, signal.SIGKILL)
+
+
+def latest_step(output_dir):
+  """The step of the checkpoint named in output_dir/checkpoint, or None."""
+  try:
+    with open(os.path.join(output_dir, "checkpoint"), encoding="utf-8") as f:
+      match = re.search(r'^model_checkpoint_path: "model\.ckpt-(\d+)"', f.read(), re.M)
+  except FileNotFoundError:
+    return None
+  return int(match.group(1)) if match else None
+
+
+def test_killed_mid_training_resumes_from_the_last_checkpoint(zh_model, tmp_path):
+  output_dir = str(tmp_path / "out")
+  command = ["--task_name=sim", "--do_train=true", "--do_eval=true", "--data_dir=" + ZH_DATA,
+             "--output_dir=" + output_dir, "--max_seq_length=32", "--train_batch_size=2",
+             "--num_train_epochs=3", "--save_checkpoints_steps=10", "--seed=1",
+             *model_flags(zh_model)]
+  planned = int(100 / 2 * 3)
+  process = start_script("run_reg.py", command, str(tmp_path / "first.log"))
+  try:
+    wait_for(lambda: (latest_step(output_dir) or 0) >= 60, process, 120,
+             "checkpoint at step 60")
+    kill_main_process(process)
+  finally:
+    clean_up(process)
+  killed_at = latest_step(output_dir)
+  assert 0 < killed_at < planned
+  assert not os.path.exists(os.path.join(output_dir, "eval_results.txt"))
+
+  rerun = run_script("run_reg.py", *command)
+  assert re.search(r"reusing .*train\.tf_record", rerun.stderr)
+  assert re.search(r"Restoring parameters from .*model\.ckpt-%d\b" % killed_at, rerun.stderr)
+  assert re.search(r"step %d/%d" % (planned, planned), rerun.stderr)
+  results = read_eval_results(output_dir)
+  assert results["global_step"] == planned and results["eval_num_examples"] == 28
+  for key in ("eval_loss", "eval_pearson", "eval_spearman", "eval_mae", "eval_rmse"):
+    assert np.isfinite(results[key]), key
+
+
+def count_records(path):
+  return sum(1 for _ in tf.compat.v1.io.tf_record_iterator(path))
+
+
+def test_killed_while_writing_records_leaves_no_half_file(zh_model, tmp_path):
+  """An edited train.tsv (30,000 rows) is being converted when the run is killed."""
+  output_dir = str(tmp_path / "out")
+  os.makedirs(output_dir)
+  record_file = os.path.join(output_dir, "train.tf_record")
+  vocab_file = os.path.join(zh_model, "vocab.txt")
+  # What an earlier run on the original 100 rows left: their records and cache key.
+  old = get_processor("sim").get_train_examples(ZH_DATA)
+  options = pipeline.RunOptions(data_dir=ZH_DATA, output_dir=output_dir, bert_config_file="",
+                                vocab_file=vocab_file, max_seq_length=32)
+  pipeline.write_examples(old, [e.label for e in old], tokenization.FullTokenizer(vocab_file),
+                          options, RegressionTask(), record_file)
+  with open(record_file, "rb") as f:
+    old_records = f.read()
+  assert os.path.exists(record_file + ".key")
+
+  data_dir = tmp_path / "data"
+  data_dir.mkdir()
+  with open(os.path.join(ZH_DATA, "train.tsv"), encoding="utf-8") as f:
+    (data_dir / "train.tsv").write_text(f.read() * 300, encoding="utf-8")
+  shutil.copyfile(os.path.join(ZH_DATA, "dev.tsv"), data_dir / "dev.tsv")
+  command = ["--task_name=sim", "--do_train=true", "--do_eval=true",
+             "--data_dir=%s" % data_dir, "--output_dir=" + output_dir, "--max_seq_length=32",
+             "--train_batch_size=32", "--num_train_epochs=0.002", *model_flags(zh_model)]
+
+  process = start_script("run_reg.py", command, str(tmp_path / "first.log"))
+  temporary = files.temporary_name(record_file, process.pid)
+  try:
+    wait_for(lambda: os.path.exists(temporary) and os.path.getsize(temporary) > 0, process,
+             120, "records being written")
+    kill_main_process(process)
+  finally:
+    clean_up(process)
+  with open(record_file, "rb") as f:
+    assert f.read() == old_records  # the old file, whole: the new one never replaced it
+  assert not os.path.exists(record_file + ".key")  # ... and it is no longer trusted
+  partial_size = os.path.getsize(temporary)
+
+  rerun = run_script("run_reg.py", *command)
+  assert "removed 1 unfinished file(s) of an interrupted run" in rerun.stderr
+  assert os.path.basename(temporary) in rerun.stderr
+  assert not re.search(r"reusing .*train\.tf_record", rerun.stderr)
+  assert [name for name in os.listdir(output_dir) if ".tmp-" in name] == []
+  assert count_records(record_file) == 30000
+  assert os.path.getsize(record_file) > partial_size
+  with open(record_file + ".key", encoding="utf-8") as f:
+    key = json.load(f)
+  assert (key["records"], key["bytes"]) == (30000, os.path.getsize(record_file))
+  results = read_eval_results(output_dir)
+  assert results["global_step"] == 1 and results["eval_num_examples"] == 28
+
+
+def test_a_result_file_killed_mid_write_keeps_its_old_content(tmp_path):
+  """A process killed inside atomic_output, as if its disk were slow."""
+  path = str(tmp_path / "eval_results.txt")
+  with open(path, "w", encoding="utf-8") as f:
+    f.write("eval_loss = 0.1\n")
+  writer = ("import sys, time\nsys.path.insert(0, %r)\nfrom finetune import files\n"
+            "with files.atomic_output(%r) as temporary:\n"
+            "  with open(temporary, 'w') as f:\n"
+            "    f.write('eval_lo')\n"
+            "  print('half written', flush=True)\n"
+            "  time.sleep(120)\n" % (REPO_ROOT, path))
+  process = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE,
+                             text=True, start_new_session=True)
+  try:
+    assert process.stdout.readline() == "half written\n"
+    kill_main_process(process)
+  finally:
+    clean_up(process)
+  temporary = files.temporary_name(path, process.pid)
+  with open(temporary, encoding="utf-8") as f:
+    assert f.read() == "eval_lo"
+  with open(path, encoding="utf-8") as f:
+    assert f.read() == "eval_loss = 0.1\n"
+  assert files.remove_stale_temporaries(str(tmp_path)) == [os.path.basename(temporary)]
+  assert os.listdir(tmp_path) == ["eval_results.txt"]
+
+
+def test_only_temporary_files_of_dead_processes_are_removed(tmp_path):
+  finished = subprocess.Popen([sys.executable, "-c", "pass"])
+  finished.wait()
+  dead = files.temporary_name(str(tmp_path / "train.tf_record"), finished.pid)
+  alive = files.temporary_name(str(tmp_path / "eval_results.txt"), os.getpid())
+  for path in (dead, alive, str(tmp_path / "notes.tmp-x"), str(tmp_path / "train.tf_record")):
+    with open(path, "w", encoding="utf-8") as f:
+      f.write("x")
+  assert files.remove_stale_temporaries(str(tmp_path)) == [os.path.basename(dead)]
+  assert sorted(os.listdir(tmp_path)) == sorted(
+      [os.path.basename(alive), "notes.tmp-x", "train.tf_record"])
+  assert files.remove_stale_temporaries("gs://bucket/run") == []
