@@ -60,7 +60,7 @@ def serialize_features_proto(feature, label_feature):
 #   Feature  { FloatList float_list = 2; Int64List int64_list = 3; }   (packed values = 1)
 
 
-def _varint(value):
+def _encode_varint(value):
   out = bytearray()
   while value > 0x7F:
     out.append((value & 0x7F) | 0x80)
@@ -69,7 +69,11 @@ def _varint(value):
   return bytes(out)
 
 
-_SMALL_VARINTS = [_varint(value) for value in range(1 << 17)]
+_SMALL_VARINTS = [_encode_varint(value) for value in range(1 << 17)]
+
+
+def _varint(value):
+  return _SMALL_VARINTS[value] if value < len(_SMALL_VARINTS) else _encode_varint(value)
 
 
 def _int64s(values, length):
@@ -98,6 +102,27 @@ def _map_entry(key, feature_bytes):
                            _length_delimited(b"\x12", feature_bytes))
 
 
+# input_mask and segment_ids take few distinct values (a few thousand (length, first
+# segment) pairs at most), so their encoded map entries are kept and reused.
+_FLAG_ENTRIES = {}
+_FLAG_ENTRIES_LIMIT = 1 << 16
+
+
+def _flags_entry(key, values, length):
+  """The map entry of a 0/1 feature whose values from `length` on are 0."""
+  cache_key = (key, bytes(values[:length]), len(values))
+  entry = _FLAG_ENTRIES.get(cache_key)
+  if entry is None:
+    if len(_FLAG_ENTRIES) >= _FLAG_ENTRIES_LIMIT:
+      _FLAG_ENTRIES.clear()
+    entry = _FLAG_ENTRIES[cache_key] = _map_entry(key, _int64_feature(values, length))
+  return entry
+
+
+_IS_REAL_ENTRIES = {flag: _map_entry(b"is_real_example", _int64_feature([flag]))
+                    for flag in (0, 1)}
+
+
 def serialize_features(feature, label_feature):
   """InputFeatures -> serialized tf.train.Example bytes (map entries in key order)."""
   if label_feature == REGRESSION_LABEL:
@@ -107,14 +132,13 @@ def serialize_features(feature, label_feature):
     label = _int64_feature([feature.label])
   length = feature.length  # everything after it is zero padding
   entries = sorted([
-      (b"input_ids", _int64_feature(feature.input_ids, length)),
-      (b"input_mask", _int64_feature(feature.input_mask, length)),
-      (b"segment_ids", _int64_feature(feature.segment_ids, length)),
-      (label_feature.encode("ascii"), label),
-      (b"is_real_example", _int64_feature([int(feature.is_real_example)])),
+      (b"input_ids", _map_entry(b"input_ids", _int64_feature(feature.input_ids, length))),
+      (b"input_mask", _flags_entry(b"input_mask", feature.input_mask, length)),
+      (b"segment_ids", _flags_entry(b"segment_ids", feature.segment_ids, length)),
+      (label_feature.encode("ascii"), _map_entry(label_feature.encode("ascii"), label)),
+      (b"is_real_example", _IS_REAL_ENTRIES[int(feature.is_real_example)]),
   ])
-  body = b"".join(_map_entry(key, value) for key, value in entries)
-  return _length_delimited(b"\x0a", body)
+  return _length_delimited(b"\x0a", b"".join(entry for _, entry in entries))
 
 
 def write_records(serialized_records, output_file):
