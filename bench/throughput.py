@@ -9,9 +9,9 @@ STS-B train/dev data and the same hyperparameters (run_reg.py's defaults: max le
 128, batch 32, learning rate 5e-5, warmup 10 %, 3 epochs; prediction batch 32).
 
 Several variants of ours can run in each repeat (--ours_variants, e.g. float32 and
-bfloat16 mixed precision). For each run it prints training examples/s, prediction examples/s (over the 1,500 dev
-pairs), dev Pearson and Spearman, and peak memory (the process's maximum resident set),
-then the ratios ours/theirs. It also prints the model's FLOPs per training example
+bfloat16 mixed precision). For each run it prints training examples/s, prediction
+examples/s (over the 1,500 dev pairs), dev Pearson and Spearman, and peak memory (the
+process's maximum resident set), then the ratios ours/theirs. It also prints the model's FLOPs per training example
 (from the real token counts) and the share of this machine's float32 matmul peak,
 measured in the same run, that useful (non-padding) training work reaches.
 """
