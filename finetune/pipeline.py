@@ -60,6 +60,7 @@ class RunOptions:
   learning_rate: float = 5e-5
   num_train_epochs: float = 3.0
   warmup_proportion: float = 0.1
+  adam_bias_correction: bool = False  # see optimization.AdamWeightDecayOptimizer
   save_checkpoints_steps: int = 1000
   iterations_per_loop: int = 1000
   use_tpu: bool = False
@@ -318,7 +319,8 @@ def run(task, processor, options):
       num_warmup_steps=num_warmup_steps, use_tpu=options.use_tpu,
       use_one_hot_embeddings=options.use_tpu, train_batch_size=options.train_batch_size,
       log_every_n_steps=options.log_every_n_steps, training_throughput=training_throughput,
-      compute_dtype=compute_dtype, divergence_guard=guard)
+      compute_dtype=compute_dtype, divergence_guard=guard,
+      adam_bias_correction=options.adam_bias_correction)
   config_proto = session_config(options.intra_op_threads, options.inter_op_threads,
                                 options.use_xla, distribution.cpu_devices)
 

@@ -80,7 +80,8 @@ CASES = {
         message=r"dev.tsv:1: not valid UTF-8 \(byte 0x\w\w\); expected a UTF-8 text file. "
                 r"Convert it first, e.g. iconv -f GBK -t UTF-8$"),
     "excel_workbook_for_a_file": dict(
-        files={"train.tsv": b"PK\x03\x04\x14\x00\x06\x00" + bytes(range(256))},
+        files={"train.tsv": b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00[Content_Types].xml"
+                            + bytes(range(256))},
         message=r"train.tsv: is a ZIP archive \(an Excel .xlsx workbook\?\), not text; "
                 r"expected UTF-8 tab-separated text"),
     "vocab_larger_than_config": dict(

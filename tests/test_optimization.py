@@ -1,10 +1,16 @@
 """create_optimizer and AdamWeightDecayOptimizer against the rules of SPEC.md."""
 
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import optimization
+from finetune import pipeline
+from finetune.tasks import RegressionTask
+from processors import get_processor
+from test_run_scripts import ZH_DATA
 
 tf1 = tf.compat.v1
 
@@ -24,14 +30,19 @@ def test_schedule_without_warmup_starts_at_peak():
     assert session.run(lr) == pytest.approx(2e-5)
 
 
-def one_step(variables, loss_fn, init_lr=0.1, steps=1):
-  """Runs create_optimizer for `steps` steps; returns {name: value}, slots included."""
+def one_step(variables, loss_fn, init_lr=0.1, steps=1, bias_correction=False):
+  """Runs the training op for `steps` steps; returns {name: value}, slots included."""
   with tf.Graph().as_default():
     tvars = {name: tf1.get_variable(name, initializer=value)
              for name, value in variables.items()}
     loss = loss_fn(tvars)
-    train_op, _ = optimization.create_optimizer(loss, init_lr, num_train_steps=1000,
-                                                num_warmup_steps=0, use_tpu=False)
+    if bias_correction:
+      train_op = optimization.build_training_op(loss, init_lr, num_train_steps=1000,
+                                                num_warmup_steps=0, use_tpu=False,
+                                                bias_correction=True).train_op
+    else:  # Google's interface
+      train_op, _ = optimization.create_optimizer(loss, init_lr, num_train_steps=1000,
+                                                  num_warmup_steps=0, use_tpu=False)
     with tf1.Session() as session:
       session.run(tf1.global_variables_initializer())
       for _ in range(steps):
@@ -63,6 +74,23 @@ def test_first_step_has_no_bias_correction_and_slots_are_named_adam_m_v():
   np.testing.assert_allclose(values["x/bias"], start + step * np.sign(target - start), rtol=1e-4)
   assert set(values) == {"x/bias", "x/bias/adam_m", "x/bias/adam_v", "global_step"}
   assert values["global_step"] == 1
+
+
+def test_bias_correction_follows_adam():
+  """With bias_correction: Adam's corrected m and v, decay on the kernel, over 3 steps."""
+  start = np.array([0.1, -0.2, 0.3], np.float32)
+  target = np.array([0.3, -0.1, 0.2], np.float32)  # gradient norm < 1: no clipping
+  values = one_step({"x/kernel": start},
+                    lambda v: 0.5 * tf.reduce_sum(tf.square(v["x/kernel"] - target)),
+                    init_lr=0.01, steps=3, bias_correction=True)
+  w, m, v = start.astype(np.float64), np.zeros(3), np.zeros(3)
+  for t in (1, 2, 3):
+    g = w - target
+    m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
+    update = (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-6) + 0.01 * w
+    w = w - 0.01 * (1 - (t - 1) / 1000) * update
+  np.testing.assert_allclose(values["x/kernel"], w, rtol=1e-5)
+  assert values["global_step"] == 3
 
 
 def test_gradients_are_clipped_to_global_norm_one():
@@ -138,3 +166,28 @@ def test_dynamic_loss_scale_skips_non_finite_steps_and_moves_the_scale():
   # m after two steps of g = 0.5: 0.9 * 0.05 + 0.05
   np.testing.assert_allclose(m, [0.095, 0.095], rtol=1e-6)
   assert (scale, step) == (8.0, 2)
+
+
+def first_step_of_output_bias(zh_model, output_dir, **options):
+  """Trains run_reg's pipeline for one step at lr 1e-3; returns |change| of output_bias."""
+  num_train = len(get_processor("sim").get_train_examples(ZH_DATA))
+  run_options = pipeline.RunOptions(
+      data_dir=ZH_DATA, output_dir=output_dir,
+      bert_config_file=os.path.join(zh_model, "bert_config.json"),
+      vocab_file=os.path.join(zh_model, "vocab.txt"),
+      init_checkpoint=os.path.join(zh_model, "bert_model.ckpt"), max_seq_length=32,
+      train_batch_size=16, num_train_epochs=16.5 / num_train, warmup_proportion=0.0,
+      learning_rate=1e-3, seed=3, conversion_workers=1, do_train=True, **options)
+  pipeline.run(RegressionTask(), get_processor("sim"), run_options)
+  reader = tf.train.load_checkpoint(output_dir)
+  assert reader.get_tensor("global_step") == 1
+  return float(np.abs(reader.get_tensor("output_bias")).max())  # it starts at 0
+
+
+def test_the_scripts_keep_googles_update_unless_asked_to_correct_the_bias(zh_model, tmp_path):
+  """The first Adam step of a bias is 3.16 lr in Google's update, lr with the correction."""
+  google = first_step_of_output_bias(zh_model, str(tmp_path / "default"))
+  corrected = first_step_of_output_bias(zh_model, str(tmp_path / "corrected"),
+                                        adam_bias_correction=True)
+  assert corrected == pytest.approx(1e-3, rel=0.01)
+  assert google == pytest.approx(1e-3 * 0.1 / np.sqrt(0.001), rel=0.01)
