@@ -265,5 +265,6 @@ def main():
     print_training_efficiency(model_dir, data_dir, variants[0][0],
                               mean["ours " + variants[0][0]], mean["PyTorch"])
 
+
 if __name__ == "__main__":
   main()
