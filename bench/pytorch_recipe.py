@@ -1,18 +1,25 @@
-r"""The STS-B recipe written the PyTorch + transformers way, for bench/throughput.py.
+r"""Our recipes written the PyTorch + transformers way: the reference for bench/*.py.
 
-  python bench/pytorch_recipe.py --model_dir=HF_MODEL_DIR --data_dir=STSB_DIR [--epochs=3]
+  python bench/pytorch_recipe.py --model_dir=HF_MODEL_DIR --data_dir=DIR [--task=stsb|mrpc]
+                                 [--epochs=3] [--seed=0]
 
-What a PyTorch user would write for the same job as run_reg.py --task_name=stsb
---label_min=0 --label_max=5 with default flags: the same model (the Hugging Face folder
-our checkpoint was converted from), the same head (dropout 0.1, dense to 1, sigmoid,
-MSE on scores mapped to 0..1), the same hyperparameters (max length 128, batch 32,
+What a PyTorch user would write for the same job as, with default flags,
+  stsb: run_reg.py --task_name=stsb --label_min=0 --label_max=5 (DIR holds sts-*.csv):
+        head dropout 0.1, dense to 1, sigmoid, MSE on scores mapped to 0..1;
+  mrpc: run_classifier.py --task_name=mrpc (DIR holds msr_paraphrase_train.txt, split
+        by our mrpc processor's rule into the same 3,668 training and 408 dev pairs):
+        head dropout 0.1, dense to 2, softmax cross-entropy;
+with the same model (the Hugging Face folder our checkpoint was converted from) and the
+same hyperparameters (max length 128, batch 32,
 learning rate 5e-5 with 10 % linear warmup and linear decay, weight decay 0.01 except
 LayerNorm and biases, epsilon 1e-6, gradient clipping at 1.0, 3 epochs), with the
 tools such a user reaches for: the fast tokenizer, a shuffled DataLoader with dynamic
 padding (each batch padded to its longest pair), torch.optim.AdamW.
 
-Prints one JSON line: training and prediction throughput, dev Pearson and Spearman.
-Needs requirements-bench.txt (torch, transformers).
+Prints one JSON line: training and prediction throughput, and the dev metrics (Pearson
+and Spearman; or accuracy, F1 of label 1 at P(1) >= 0.5, and AUC).
+Needs requirements-bench.txt (torch, transformers). Only --task=mrpc imports TensorFlow
+(through the processor), so the STS-B throughput figures are of PyTorch alone.
 """
 
 import argparse
@@ -32,44 +39,58 @@ sys.path.insert(0, REPO)
 from finetune import metrics  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
-def read_stsb(path):
-  """[(sentence_a, sentence_b, score)] from an STS benchmark csv (tab-separated)."""
-  with open(path, encoding="utf-8") as f:
-    rows = [line.rstrip("\n").split("\t") for line in f if line.strip()]
-  return [(row[5], row[6], float(row[4])) for row in rows]
+def read_stsb(data_dir):
+  """(train, dev), each [(sentence_a, sentence_b, score in 0..1)], from sts-*.csv."""
+  def read(path):
+    with open(path, encoding="utf-8") as f:
+      rows = [line.rstrip("\n").split("\t") for line in f if line.strip()]
+    return [(row[5], row[6], float(row[4]) / 5.0) for row in rows]
+  return (read(os.path.join(data_dir, "sts-train.csv")),
+          read(os.path.join(data_dir, "sts-dev.csv")))
 
 
-class ScoreModel(torch.nn.Module):
-  """BERT pooled output -> dropout -> Linear(H, 1) -> sigmoid."""
+def read_mrpc(data_dir):
+  """(train, dev), each [(sentence_a, sentence_b, label 0 or 1)]: our mrpc split."""
+  from processors.glue import MrpcProcessor  # pylint: disable=g-import-not-at-top
+  processor = MrpcProcessor()
+  return tuple([(e.text_a, e.text_b, int(e.label)) for e in examples]
+               for examples in (processor.get_train_examples(data_dir),
+                                processor.get_dev_examples(data_dir)))
 
-  def __init__(self, model_dir):
+
+class PairModel(torch.nn.Module):
+  """BERT pooled output -> dropout -> Linear(H, outputs); sigmoid when outputs == 1."""
+
+  def __init__(self, model_dir, outputs):
     super().__init__()
     self.bert = transformers.BertModel.from_pretrained(model_dir)
     self.dropout = torch.nn.Dropout(0.1)
-    self.output = torch.nn.Linear(self.bert.config.hidden_size, 1)
+    self.output = torch.nn.Linear(self.bert.config.hidden_size, outputs)
     torch.nn.init.trunc_normal_(self.output.weight, std=0.02)
     torch.nn.init.zeros_(self.output.bias)
 
   def forward(self, batch):
-    pooled = self.bert(**batch).pooler_output
-    return torch.sigmoid(self.output(self.dropout(pooled))).squeeze(-1)
+    """[B] scores in 0..1 for one output, else [B, outputs] logits."""
+    logits = self.output(self.dropout(self.bert(**batch).pooler_output))
+    return torch.sigmoid(logits).squeeze(-1) if logits.shape[-1] == 1 else logits
 
 
 def batches(tokenizer, examples, batch_size, max_length, shuffle, generator=None):
-  """Yields (inputs padded to the batch's longest pair, scores in 0..1)."""
+  """Yields (inputs padded to the batch's longest pair, targets as a tensor)."""
   order = (torch.randperm(len(examples), generator=generator).tolist() if shuffle
            else list(range(len(examples))))
   for start in range(0, len(order), batch_size):
     chosen = [examples[i] for i in order[start:start + batch_size]]
     inputs = tokenizer([a for a, _, _ in chosen], [b for _, b, _ in chosen], padding=True,
                        truncation=True, max_length=max_length, return_tensors="pt")
-    yield inputs, torch.tensor([score / 5.0 for _, _, score in chosen], dtype=torch.float32)
+    yield inputs, torch.tensor([target for _, _, target in chosen])
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--model_dir", required=True)
   parser.add_argument("--data_dir", required=True)
+  parser.add_argument("--task", choices=("stsb", "mrpc"), default="stsb")
   parser.add_argument("--epochs", type=float, default=3.0)
   parser.add_argument("--batch_size", type=int, default=32)
   parser.add_argument("--predict_batch_size", type=int, default=32)
@@ -81,12 +102,14 @@ def main():
 
   torch.set_num_threads(args.threads)
   torch.manual_seed(args.seed)
-  train = read_stsb(os.path.join(args.data_dir, "sts-train.csv"))
-  dev = read_stsb(os.path.join(args.data_dir, "sts-dev.csv"))
+  regression = args.task == "stsb"
+  train, dev = (read_stsb if regression else read_mrpc)(args.data_dir)
   tokenizer = transformers.BertTokenizerFast.from_pretrained(args.model_dir)
 
   started = time.time()
-  model = ScoreModel(args.model_dir)
+  model = PairModel(args.model_dir, 1 if regression else 2)
+  loss_fn = (torch.nn.functional.mse_loss if regression else
+             torch.nn.functional.cross_entropy)
   no_decay = ("LayerNorm", "layer_norm", "bias")
   groups = [
       {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
@@ -103,7 +126,7 @@ def main():
   while step < steps:
     for inputs, targets in batches(tokenizer, train, args.batch_size, args.max_length, True,
                                    generator):
-      loss = torch.nn.functional.mse_loss(model(inputs), targets)
+      loss = loss_fn(model(inputs), targets)
       optimizer.zero_grad()
       loss.backward()
       torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -120,17 +143,25 @@ def main():
   predictions = []
   with torch.inference_mode():
     for inputs, _ in batches(tokenizer, dev, args.predict_batch_size, args.max_length, False):
-      predictions.append(model(inputs).numpy())
+      outputs = model(inputs)
+      predictions.append((outputs if regression else torch.softmax(outputs, -1)[:, 1]).numpy())
   predict_seconds = time.time() - started
-  scores = np.concatenate(predictions) * 5.0
-  labels = np.array([score for _, _, score in dev])
-  print(json.dumps({
+  scores = np.concatenate(predictions)
+  targets = np.array([target for _, _, target in dev])
+  results = {
       "train_examples": trained, "train_seconds": train_seconds,
       "train_examples_per_second": trained / train_seconds,
       "predict_examples": len(dev), "predict_seconds": predict_seconds,
       "predict_examples_per_second": len(dev) / predict_seconds,
-      "pearson": metrics.pearson(scores, labels), "spearman": metrics.spearman(scores, labels),
-  }))
+  }
+  if regression:
+    results.update(pearson=metrics.pearson(scores, targets),
+                   spearman=metrics.spearman(scores, targets))
+  else:
+    _, _, f1 = metrics.precision_recall_f1(targets == 1, scores >= 0.5)
+    results.update(accuracy=float(np.mean((scores >= 0.5) == (targets == 1))), f1=f1,
+                   auc=metrics.roc_auc(targets == 1, scores))
+  print(json.dumps(results))
 
 
 if __name__ == "__main__":

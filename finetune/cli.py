@@ -43,8 +43,14 @@ def define_flag(kind, name, default, help_text, group, flag_values=flags.FLAGS):
   _group_of_flag[name] = group
 
 
-def define_pipeline_flags(flag_values=flags.FLAGS):
-  """Defines the flags common to both scripts on `flag_values`."""
+def define_pipeline_flags(adam_bias_correction, flag_values=flags.FLAGS):
+  """Defines the flags common to both scripts on `flag_values`.
+
+  Args:
+    adam_bias_correction: the script's default for --adam_bias_correction (README,
+      Quality, has the measurements behind each script's choice).
+    flag_values: where to define them.
+  """
   import processors  # pylint: disable=g-import-not-at-top
 
   def define(kind, name, default, help_text, group):
@@ -80,9 +86,10 @@ def define_pipeline_flags(flag_values=flags.FLAGS):
   define("float", "num_train_epochs", 3.0, "Passes over the training data.", TRAINING)
   define("float", "warmup_proportion", 0.1, "Share of the steps over which the learning rate "
          "warms up from 0.", TRAINING)
-  define("bool", "adam_bias_correction", False, "Adam's bias correction, which Google's "
-         "optimizer leaves out. Fewer failed runs on small classification sets, lower "
-         "STS-B figures (see README, Quality).", TRAINING)
+  define("bool", "adam_bias_correction", adam_bias_correction, "Adam's bias correction, "
+         "which Google's optimizer leaves out (false: Google's update). On by default in "
+         "run_classifier.py (fewer failed runs on small sets), off in run_reg.py (higher "
+         "STS-B figures); see README, Quality.", TRAINING)
   define("integer", "save_checkpoints_steps", 1000, "Steps between checkpoints (a rerun "
          "resumes from the last).", TRAINING)
   define("integer", "seed", None, "Random seed for initialization, dropout and shuffling.",
@@ -100,6 +107,11 @@ def define_pipeline_flags(flag_values=flags.FLAGS):
          "scaling) or bfloat16 (TPUs, recent GPUs and CPUs): the encoder's matmuls in that "
          "dtype; variables, checkpoints, LayerNorm, softmax and the loss stay float32.",
          SPEED)
+  define("string", "batch_layout", None, "bucketed (default off TPU): training batches "
+         "drawn from 4-token length buckets, prediction sorted by length; trimmed: "
+         "batches in shuffled order, each cut to its longest pair; fixed (Google's, the "
+         "only one on TPU): every batch max_seq_length long. Each predicts the same; see "
+         "README, Speed.", SPEED)
   define("integer", "conversion_workers", 0, "Processes that tokenize examples into "
          "TFRecords (0: one per core; 1: none).", SPEED)
 

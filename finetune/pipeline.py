@@ -36,6 +36,7 @@ from finetune.estimator import make_estimator
 from finetune.estimator import session_config
 from finetune.files import remove_stale_temporaries
 from finetune.files import write_text_atomically
+from finetune.input_fn import LAYOUTS
 from finetune.input_fn import file_based_input_fn_builder
 from finetune.model_fn import model_fn_builder
 from processors import base as processors_base
@@ -288,6 +289,7 @@ def run(task, processor, options):
     raise UserError("nothing to do: set at least one of --do_train, --do_eval, --do_predict, "
                     "--export_dir")
   compute_dtype = distribution_lib.compute_dtype(options.mixed_precision, options.use_tpu)
+  check_batch_layout(options)
   distribution = distribution_lib.make_distribution(
       options.distribution, options.devices, options.use_tpu, options.num_tpu_cores)
   check_batch_sizes(options, distribution)
@@ -381,6 +383,16 @@ def predict(estimator, split, tokenizer, task, options):
   path = os.path.join(options.output_dir, "test_results.tsv")
   write_text_atomically(path, "".join("\t".join(cells) + "\n" for cells in lines))
   logging.info("wrote %d predictions to %s", len(rows), path)
+
+
+def check_batch_layout(options):
+  """Raises UserError for an unknown --batch_layout or one a TPU cannot run."""
+  if options.layout not in LAYOUTS:
+    raise UserError("--batch_layout=%s: expected one of %s" %
+                    (options.layout, ", ".join(LAYOUTS)))
+  if options.use_tpu and options.layout != "fixed":
+    raise UserError("--batch_layout=%s with --use_tpu: a TPU compiles one shape, so its "
+                    "batches are fixed" % options.layout)
 
 
 def check_batch_sizes(options, distribution):

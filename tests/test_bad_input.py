@@ -99,6 +99,9 @@ CASES = {
     "missing_checkpoint": dict(
         args=["--init_checkpoint=/nonexistent/bert_model.ckpt"],
         message=r"--init_checkpoint=/nonexistent/bert_model.ckpt: no checkpoint found"),
+    "unknown_batch_layout": dict(
+        args=["--batch_layout=sorted"],
+        message=r"--batch_layout=sorted: expected one of fixed, trimmed, bucketed$"),
     "unknown_task": dict(
         task="simm", message=r"unknown --task_name=simm; expected one of cola, lcqmc, "),
     "user_processor_bug_is_located": dict(

@@ -74,7 +74,7 @@ def shifted_scores_data(directory):
   return directory
 
 
-def train_evaluate_predict(model_dir, data_dir, output_dir, **distribution_options):
+def train_evaluate_predict(model_dir, data_dir, output_dir, **more_options):
   """pipeline.run with every phase; returns the eval metrics."""
   options = pipeline.RunOptions(
       data_dir=data_dir, output_dir=output_dir,
@@ -84,12 +84,16 @@ def train_evaluate_predict(model_dir, data_dir, output_dir, **distribution_optio
       do_train=True, do_eval=True, do_predict=True, train_batch_size=8,
       num_train_epochs=0.5, learning_rate=1e-3, seed=1, conversion_workers=1,
       batch_layout="trimmed",  # bucketing would batch by replica: other global batches
-      log_every_n_steps=2, **distribution_options)
+      log_every_n_steps=2, **more_options)
   task = RegressionWithoutHeadDropout(use_sigmoid_act=False)
   return pipeline.run(task, get_processor("sim"), options)
 
 
-def test_mirrored_over_two_cpus_matches_one_device(deterministic_model, tmp_path):
+# Google's update (run_reg.py's default) and Adam's with bias correction
+# (run_classifier.py's), which reads the global step inside each variable's update.
+@pytest.mark.parametrize("adam_bias_correction", [False, True])
+def test_mirrored_over_two_cpus_matches_one_device(adam_bias_correction, deterministic_model,
+                                                   tmp_path):
   """Same global batch of 8: one device, and 4 + 4 on /cpu:0 and /cpu:1.
 
   After 6 steps the two runs agree on the dev loss, the test predictions and every
@@ -99,9 +103,11 @@ def test_mirrored_over_two_cpus_matches_one_device(deterministic_model, tmp_path
   """
   data_dir = shifted_scores_data(str(tmp_path / "data"))
   single_dir, mirrored_dir = str(tmp_path / "single"), str(tmp_path / "mirrored")
-  single = train_evaluate_predict(deterministic_model, data_dir, single_dir)
+  single = train_evaluate_predict(deterministic_model, data_dir, single_dir,
+                                  adam_bias_correction=adam_bias_correction)
   mirrored = train_evaluate_predict(deterministic_model, data_dir, mirrored_dir,
-                                    distribution="mirrored", devices="/cpu:0,/cpu:1")
+                                    distribution="mirrored", devices="/cpu:0,/cpu:1",
+                                    adam_bias_correction=adam_bias_correction)
 
   assert single["global_step"] == mirrored["global_step"] == int(100 / 8 * 0.5)
   assert mirrored["eval_num_examples"] == 28

@@ -7,10 +7,10 @@ import pytest
 import tensorflow as tf
 
 import optimization
-from finetune import pipeline
-from finetune.tasks import RegressionTask
 from processors import get_processor
 from test_run_scripts import ZH_DATA
+from test_run_scripts import model_flags
+from test_run_scripts import run_script
 
 tf1 = tf.compat.v1
 
@@ -168,26 +168,40 @@ def test_dynamic_loss_scale_skips_non_finite_steps_and_moves_the_scale():
   assert (scale, step) == (8.0, 2)
 
 
-def first_step_of_output_bias(zh_model, output_dir, **options):
-  """Trains run_reg's pipeline for one step at lr 1e-3; returns |change| of output_bias."""
+def first_step_of_output_bias(script, zh_model, tmp_path, *flags):
+  """Runs `script` for one training step at lr 1e-3; returns max |output_bias| (from 0).
+
+  run_reg.py trains on the sim fixture, run_classifier.py on it as lcqmc (score >= 0.7).
+  """
+  data_dir = tmp_path / "data"
+  data_dir.mkdir()
+  for name in ("train.tsv", "dev.tsv"):
+    with open(os.path.join(ZH_DATA, name), encoding="utf-8") as f:
+      rows = [line.rstrip("\n").split("\t") for line in f if line.strip()]
+    if script == "run_classifier.py":
+      rows = [[a, b, str(int(float(score) >= 0.7))] for a, b, score in rows]
+    (data_dir / name).write_text("".join("\t".join(row) + "\n" for row in rows),
+                                 encoding="utf-8")
   num_train = len(get_processor("sim").get_train_examples(ZH_DATA))
-  run_options = pipeline.RunOptions(
-      data_dir=ZH_DATA, output_dir=output_dir,
-      bert_config_file=os.path.join(zh_model, "bert_config.json"),
-      vocab_file=os.path.join(zh_model, "vocab.txt"),
-      init_checkpoint=os.path.join(zh_model, "bert_model.ckpt"), max_seq_length=32,
-      train_batch_size=16, num_train_epochs=16.5 / num_train, warmup_proportion=0.0,
-      learning_rate=1e-3, seed=3, conversion_workers=1, do_train=True, **options)
-  pipeline.run(RegressionTask(), get_processor("sim"), run_options)
+  output_dir = str(tmp_path / "out")
+  run_script(script, "--task_name=" + ("sim" if script == "run_reg.py" else "lcqmc"),
+             "--do_train=true", "--data_dir=%s" % data_dir, "--output_dir=" + output_dir,
+             "--max_seq_length=32", "--train_batch_size=16",
+             "--num_train_epochs=%r" % (16.5 / num_train), "--warmup_proportion=0",
+             "--learning_rate=1e-3", "--seed=3", "--conversion_workers=1",
+             *model_flags(zh_model), *flags)
   reader = tf.train.load_checkpoint(output_dir)
   assert reader.get_tensor("global_step") == 1
-  return float(np.abs(reader.get_tensor("output_bias")).max())  # it starts at 0
+  return float(np.abs(reader.get_tensor("output_bias")).max())
 
 
-def test_the_scripts_keep_googles_update_unless_asked_to_correct_the_bias(zh_model, tmp_path):
-  """The first Adam step of a bias is 3.16 lr in Google's update, lr with the correction."""
-  google = first_step_of_output_bias(zh_model, str(tmp_path / "default"))
-  corrected = first_step_of_output_bias(zh_model, str(tmp_path / "corrected"),
-                                        adam_bias_correction=True)
-  assert corrected == pytest.approx(1e-3, rel=0.01)
-  assert google == pytest.approx(1e-3 * 0.1 / np.sqrt(0.001), rel=0.01)
+# The first Adam step of a bias is 0.1 / sqrt(0.001) = 3.16 lr in Google's update, lr
+# with the correction.
+@pytest.mark.parametrize("script,flags,first_step", [
+    ("run_reg.py", [], 1e-3 * 0.1 / np.sqrt(0.001)),
+    ("run_classifier.py", [], 1e-3),
+    ("run_classifier.py", ["--adam_bias_correction=false"], 1e-3 * 0.1 / np.sqrt(0.001)),
+])
+def test_each_scripts_default_update(script, flags, first_step, zh_model, tmp_path):
+  assert first_step_of_output_bias(script, zh_model, tmp_path, *flags) == pytest.approx(
+      first_step, rel=0.01)

@@ -3,11 +3,13 @@
 import os
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import modeling
 import tokenization
 from finetune import pipeline
+from finetune.errors import UserError
 from finetune.estimator import make_estimator
 from finetune.input_fn import file_based_input_fn_builder
 from finetune.model_fn import model_fn_builder
@@ -78,3 +80,15 @@ def test_batches_are_trimmed_to_their_longest_pair(zh_model, tmp_path):
       assert all(batch["input_mask"][:, -1].any() for batch in batches)
     else:
       assert set(widths) == {64}
+
+
+def test_batch_layout_defaults_and_checks():
+  def options(**kwargs):
+    return pipeline.RunOptions(data_dir="", output_dir="", bert_config_file="", vocab_file="",
+                               **kwargs)
+  assert options().layout == "bucketed"
+  assert options(use_tpu=True).layout == "fixed"
+  assert options(batch_layout="trimmed").layout == "trimmed"
+  pipeline.check_batch_layout(options(batch_layout="fixed", use_tpu=True))
+  with pytest.raises(UserError, match=r"--batch_layout=trimmed with --use_tpu: a TPU"):
+    pipeline.check_batch_layout(options(batch_layout="trimmed", use_tpu=True))
