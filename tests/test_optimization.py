@@ -1,7 +1,5 @@
 """create_optimizer and AdamWeightDecayOptimizer against the rules of SPEC.md."""
 
-import os
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -9,6 +7,7 @@ import tensorflow as tf
 import optimization
 from processors import get_processor
 from test_run_scripts import ZH_DATA
+from test_run_scripts import classification_data
 from test_run_scripts import model_flags
 from test_run_scripts import run_script
 
@@ -173,15 +172,7 @@ def first_step_of_output_bias(script, zh_model, tmp_path, *flags):
 
   run_reg.py trains on the sim fixture, run_classifier.py on it as lcqmc (score >= 0.7).
   """
-  data_dir = tmp_path / "data"
-  data_dir.mkdir()
-  for name in ("train.tsv", "dev.tsv"):
-    with open(os.path.join(ZH_DATA, name), encoding="utf-8") as f:
-      rows = [line.rstrip("\n").split("\t") for line in f if line.strip()]
-    if script == "run_classifier.py":
-      rows = [[a, b, str(int(float(score) >= 0.7))] for a, b, score in rows]
-    (data_dir / name).write_text("".join("\t".join(row) + "\n" for row in rows),
-                                 encoding="utf-8")
+  data_dir = ZH_DATA if script == "run_reg.py" else classification_data(tmp_path / "data")
   num_train = len(get_processor("sim").get_train_examples(ZH_DATA))
   output_dir = str(tmp_path / "out")
   run_script(script, "--task_name=" + ("sim" if script == "run_reg.py" else "lcqmc"),
