@@ -15,19 +15,23 @@ Hugging Face's "gelu" is the exact erf GELU; it is written as "gelu_exact" so th
 model keeps it (Google's "gelu" is the tanh approximation).
 """
 
+import dataclasses
 import importlib.util
 import json
 import os
 import re
 import shutil
 import struct
-import sys
 import tempfile
+from typing import Optional
 
 import numpy as np
-from absl import flags
 
-from finetune import cli
+from common import checks
+from common import cli
+from common import settings
+from common.errors import UserError
+from common.settings import setting
 
 # TensorFlow is imported inside the functions that need it, so `--help` and input
 # validation answer at once.
@@ -53,10 +57,7 @@ _IGNORED_TENSORS = ("embeddings.position_ids", "cls.predictions.decoder.weight",
                     "cls.predictions.decoder.bias")
 
 
-FLAGS = flags.FLAGS
-
-
-class ConversionError(Exception):
+class ConversionError(UserError):
   """The input folder cannot be converted; the message says why."""
 
 
@@ -323,24 +324,31 @@ def _lower_case_hint(hf_dir):
   return "" if value is None else " Use --do_lower_case=%s." % str(bool(value)).lower()
 
 
+@dataclasses.dataclass(frozen=True)
+class ConvertOptions:
+  """convert_hf_checkpoint.py's settings."""
+  output_dir: str = setting(None, "Folder to write bert_config.json, vocab.txt and "
+                            "bert_model.ckpt.* into.", cli.REQUIRED, checks.NonEmpty(),
+                            required=True)
+  hf_dir: Optional[str] = setting(None, "Hugging Face BERT folder: config.json, vocab.txt, "
+                                  "model.safetensors (or give --hf_package).", cli.REQUIRED,
+                                  checks.ExistingFolder("a Hugging Face model folder"))
+  hf_package: Optional[str] = setting(None, "Instead of --hf_dir: an installed Python "
+                                      "package that ships a model, e.g. %s." % MINILM_PACKAGE,
+                                      cli.REQUIRED, checks.NonEmpty())
+
+
 def main(argv):
   del argv  # flags only
-  try:
-    if bool(FLAGS.hf_dir) == bool(FLAGS.hf_package):
-      raise ConversionError("give one of --hf_dir or --hf_package")
-    hf_dir = FLAGS.hf_dir or packaged_model_dir(FLAGS.hf_package)
-    names = convert(hf_dir, FLAGS.output_dir)
-  except ConversionError as e:
-    sys.exit("error: %s" % e)
-  print("wrote %s to %s.%s" % (", ".join(names), FLAGS.output_dir, _lower_case_hint(hf_dir)))
+  options = cli.options_from_flags(ConvertOptions)
+  settings.validate(options)
+  if bool(options.hf_dir) == bool(options.hf_package):
+    raise ConversionError("give one of --hf_dir or --hf_package")
+  hf_dir = options.hf_dir or packaged_model_dir(options.hf_package)
+  names = convert(hf_dir, options.output_dir)
+  print("wrote %s to %s.%s" % (", ".join(names), options.output_dir, _lower_case_hint(hf_dir)))
 
 
 if __name__ == "__main__":
-  cli.define_flag("string", "output_dir", None, "Folder to write bert_config.json, vocab.txt "
-                  "and bert_model.ckpt.* into.", cli.REQUIRED)
-  cli.define_flag("string", "hf_dir", None, "Hugging Face BERT folder: config.json, vocab.txt, "
-                  "model.safetensors (or give --hf_package).", cli.REQUIRED)
-  cli.define_flag("string", "hf_package", None, "Instead of --hf_dir: an installed Python "
-                  "package that ships a model, e.g. %s." % MINILM_PACKAGE, cli.REQUIRED)
-  flags.mark_flags_as_required(["output_dir"])
+  cli.define_flags(ConvertOptions)
   cli.run_app(main, __doc__)

@@ -22,9 +22,6 @@ import tensorflow as tf
 
 tf1 = tf.compat.v1
 
-# Graph collection holding the global gradient norm of the training step.
-GRADIENT_NORM = "gradient_norm"
-
 # Variables whose names contain one of these are not weight-decayed.
 DEFAULT_DECAY_EXCLUSIONS = ("LayerNorm", "layer_norm", "bias")
 
@@ -71,7 +68,7 @@ def build_training_op(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
       AdamWeightDecayOptimizer).
   Returns:
     TrainingOp(train_op, learning_rate tensor, gradient_norm: the global norm of the
-    unscaled gradient before clipping, float32 scalar).
+    unscaled gradient before clipping, float32 scalar; None on TPU).
   """
   global_step = tf1.train.get_or_create_global_step()
   learning_rate = learning_rate_schedule(init_lr, global_step, num_train_steps,
@@ -86,22 +83,28 @@ def build_training_op(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
       clip_norm=1.0,
       loss_scale=DynamicLossScale() if loss_scaling else None,
       bias_correction=bias_correction)
-  optimizer = tf1.tpu.CrossShardOptimizer(adam) if use_tpu else adam
-  # compute_gradients, not tf.gradients: under a strategy (and CrossShardOptimizer) it
-  # divides the loss by the number of replicas, so that summed gradients are those of
-  # the mean over the global batch.
-  grads_and_vars = optimizer.compute_gradients(adam.scale_loss(loss),
-                                               tf1.trainable_variables())
+  variables = tf1.trainable_variables()
+  if use_tpu:
+    # CrossShardOptimizer divides the loss by the number of cores and sums the
+    # gradients over them before our apply_gradients sees them. The norm stays on the
+    # TPU: nothing on the host reads it there.
+    optimizer = tf1.tpu.CrossShardOptimizer(adam)
+    train_op = optimizer.apply_gradients(optimizer.compute_gradients(loss, variables),
+                                         global_step=global_step)
+    return TrainingOp(train_op, learning_rate, None)
+  # compute_gradients, not tf.gradients: under a strategy it divides the loss by the
+  # number of replicas, so that summed gradients are those of the mean over the global
+  # batch.
+  grads_and_vars = adam.compute_gradients(adam.scale_loss(loss), variables)
   if tf.distribute.has_strategy():
     # Summing sparse gradients across machines all-gathers rows whose count differs
     # from replica to replica, which the collective ops refused (shape mismatch). The
     # update is dense anyway (m and v decay on every row): sum dense gradients.
     grads_and_vars = [(tf.convert_to_tensor(grad) if isinstance(grad, tf.IndexedSlices)
                        else grad, var) for grad, var in grads_and_vars]
-  train_op = optimizer.apply_gradients(grads_and_vars, global_step=global_step)
-  # Under a strategy the norm is computed once, in the cross-replica step, by whichever
-  # replica's optimizer ran it: the graph collection finds it from every replica.
-  return TrainingOp(train_op, learning_rate, tf1.get_collection(GRADIENT_NORM)[-1])
+  train_op, gradient_norm = adam.apply_gradients_with_norm(grads_and_vars,
+                                                           global_step=global_step)
+  return TrainingOp(train_op, learning_rate, gradient_norm)
 
 
 def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
@@ -170,11 +173,8 @@ class AdamWeightDecayOptimizer(tf1.train.Optimizer):
   Adam's by (1 - beta_1^t) / sqrt(1 - beta_2^t): 3.2 times at the first step, still
   about twice at step 300. Mosbach et al. (ICLR 2021, "On the Stability of Fine-tuning BERT")
   trace part of the failed fine-tuning runs on small datasets to this omission.
-  Measured here with MiniLM (README, Quality): on MRPC it brings the mean accuracy up
-  by a point, to the PyTorch recipe's level, and removes a failed run; on
-  STS-B it lowered both correlations by about 0.01. So run_classifier.py turns it on by
-  default and run_reg.py does not (--adam_bias_correction sets either); create_optimizer,
-  Google's function, never does.
+  run_classifier.py turns it on by default and run_reg.py does not (README, Quality,
+  has the measurements); create_optimizer, Google's function, never does.
 
   Decay applies to the update, not to the loss, so it does not interact with m and v.
   `apply_gradients` takes the gradients of one replica; under a distribution strategy
@@ -204,21 +204,29 @@ class AdamWeightDecayOptimizer(tf1.train.Optimizer):
 
   def apply_gradients(self, grads_and_vars, global_step=None, name=None):
     """Applies gradients (summed over replicas first under a strategy); returns the op."""
-    if tf.distribute.has_strategy():
-      return super().apply_gradients(grads_and_vars, global_step, name)  # -> _distributed_apply
+    return self.apply_gradients_with_norm(grads_and_vars, global_step, name)[0]
+
+  def apply_gradients_with_norm(self, grads_and_vars, global_step=None, name=None):
+    """Like apply_gradients; returns (train op, global norm of the unscaled gradient)."""
     grads_and_vars = [(grad, var) for grad, var in grads_and_vars if grad is not None]
+    if tf.distribute.has_strategy():
+      # The cross-replica part runs once for all replicas, in merge_call.
+      return tf.distribute.get_replica_context().merge_call(
+          self._distributed_apply, args=(grads_and_vars, global_step, name))
     variables = [var for _, var in grads_and_vars]
     with tf1.init_scope():
       self._create_slots(variables)
     with tf1.name_scope(name, self.get_name()):
-      factor, finite = self._step_factor([grad for grad, _ in grads_and_vars])
+      factor, finite, norm = self._step_factor([grad for grad, _ in grads_and_vars])
       updates = [self._apply_one(var, grad, factor, finite) for grad, var in grads_and_vars]
       return self._finish_step(updates, global_step, finite,
-                               lambda step, increment: step.assign_add(increment))
+                               lambda step, increment: step.assign_add(increment)), norm
 
   def _distributed_apply(self, distribution, grads_and_vars, global_step=None, name=None):
-    """Cross-replica part of apply_gradients: sum over replicas, then clip and apply."""
-    grads_and_vars = [(grad, var) for grad, var in grads_and_vars if grad is not None]
+    """Cross-replica part of apply_gradients_with_norm: sum over replicas, clip, apply.
+
+    Returns (train op, gradient norm).
+    """
     variables = [var for _, var in grads_and_vars]
     summed = distribution.extended.batch_reduce_to(tf.distribute.ReduceOp.SUM,
                                                    grads_and_vars)
@@ -228,13 +236,13 @@ class AdamWeightDecayOptimizer(tf1.train.Optimizer):
       # Every device holds the same sum. The first one's decides the clip factor and
       # the finite check for all, so the copies of the variables cannot drift apart.
       first_copy = [distribution.experimental_local_results(grad)[0] for grad in summed]
-      factor, finite = self._step_factor(first_copy)
+      factor, finite, norm = self._step_factor(first_copy)
       updates = []
       for grad, var in zip(summed, variables):
         updates.extend(distribution.extended.update(
             var, self._apply_one, args=(grad, factor, finite), group=False))
       return self._finish_step(updates, global_step, finite, lambda step, increment: (
-          distribution.extended.update(step, lambda s: s.assign_add(increment))))
+          distribution.extended.update(step, lambda s: s.assign_add(increment)))), norm
 
   def _step_factor(self, grads):
     """What every gradient of this step is multiplied by, and whether to apply the step.
@@ -243,16 +251,15 @@ class AdamWeightDecayOptimizer(tf1.train.Optimizer):
       grads: the global (summed) gradients, scaled by the loss scale if there is one.
     Returns:
       (float32 scalar factor = 1 / loss_scale * clip_norm / max(norm, clip_norm),
-       bool scalar "all finite"). The unscaled norm goes to the GRADIENT_NORM collection.
+       bool scalar "all finite", float32 scalar norm of the unscaled gradient).
     """
     inverse_scale = 1.0 / self.loss_scale.scale if self.loss_scale is not None else 1.0
     norm = tf.linalg.global_norm([sum_duplicate_rows(grad) for grad in grads]) * inverse_scale
-    tf1.add_to_collection(GRADIENT_NORM, norm)
     factor = inverse_scale
     if self.clip_norm is not None:
       factor *= self.clip_norm / tf.maximum(norm, self.clip_norm)
     # One NaN or inf anywhere makes the global norm non-finite.
-    return factor, tf.math.is_finite(norm)
+    return factor, tf.math.is_finite(norm), norm
 
   def _finish_step(self, updates, global_step, finite, increment_fn):
     """Groups the updates, moves the loss scale and advances the step (if applied)."""

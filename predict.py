@@ -9,70 +9,84 @@ run's --output_dir. Regression models print the score; classifiers print the dec
 label (with --probabilities, then each label's probability).
 """
 
+import dataclasses
 import os
 import sys
+from typing import Optional
 
 # stdout is for predictions and stderr for our errors: TensorFlow's start-up chatter goes.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
-from absl import logging  # pylint: disable=g-import-not-at-top,wrong-import-position
-import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-position
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import logging
+import tensorflow as tf
 
-from finetune import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
-from finetune.errors import InputFileError  # pylint: disable=g-import-not-at-top,wrong-import-position
-from finetune.errors import UserError  # pylint: disable=g-import-not-at-top,wrong-import-position
-from finetune.predictor import load_predictor  # pylint: disable=g-import-not-at-top,wrong-import-position
-from processors.base import read_tsv  # pylint: disable=g-import-not-at-top,wrong-import-position
-
-FLAGS = flags.FLAGS
-
-cli.define_flag("string", "model", None, "An --export_dir, a SavedModel version folder, or a "
-                "run's --output_dir.", cli.REQUIRED)
-cli.define_flag("string", "input", None, "A file of sentence_a<TAB>sentence_b lines (else the "
-                "pairs given as arguments, else stdin).", cli.RUN)
-cli.define_flag("integer", "batch_size", 32, "Pairs per batch.", cli.TRAINING)
-cli.define_flag("bool", "probabilities", False, "Classifiers: also print each label's "
-                "probability.", cli.OUTPUT)
-flags.mark_flag_as_required("model")
+from common import checks
+from common import cli
+from common import settings
+from common.errors import InputFileError
+from common.errors import UserError
+from common.settings import setting
+from common.text_files import split_lines
+from common.tsv import read_tsv
+from finetune.predictor import load_predictor
+# pylint: enable=g-import-not-at-top,wrong-import-position
 
 
-def read_pairs(args):
-  """[(a, b)] from the arguments, --input, or stdin."""
+@dataclasses.dataclass(frozen=True)
+class PredictOptions:
+  """predict.py's settings."""
+  model: str = setting(None, "An --export_dir, a SavedModel version folder, or a run's "
+                       "--output_dir.", cli.REQUIRED,
+                       checks.ExistingFolder("a model folder"), required=True)
+  input: Optional[str] = setting(None, "A file of sentence_a<TAB>sentence_b lines (else the "
+                                 "pairs given as arguments, else stdin).", cli.RUN,
+                                 checks.ExistingFile("a file of sentence pairs"))
+  batch_size: int = setting(32, "Pairs per batch.", cli.SPEED, checks.AtLeast(1))
+  probabilities: bool = setting(False, "Classifiers: also print each label's probability.",
+                                cli.OUTPUT)
+
+
+cli.define_flags(PredictOptions)
+
+
+def read_pairs(args, input_file):
+  """[(a, b)] from the arguments, the --input file, or stdin."""
   if args:
     if len(args) % 2:
       raise UserError("got %d sentences as arguments; expected pairs (an even number)" %
                       len(args))
     return list(zip(args[0::2], args[1::2]))
-  if FLAGS.input:
-    rows = read_tsv(FLAGS.input)
+  if input_file:
+    rows = [(row, row.line) for row in read_tsv(input_file)]
   else:
-    lines = [line.rstrip("\r\n") for line in sys.stdin]
-    rows = [line.split("\t") for line in lines if line.strip()]
+    # Numbered before blank lines are dropped, so that errors name the real line.
+    rows = [(line.split("\t"), number)
+            for number, line in enumerate(split_lines(sys.stdin.read()), start=1)
+            if line.strip()]
   pairs = []
-  for number, row in enumerate(rows, start=1):
+  for row, number in rows:
     if len(row) < 2:
-      raise InputFileError(FLAGS.input or "stdin", getattr(row, "line", number),
+      raise InputFileError(input_file or "stdin", number,
                            "expected sentence_a<TAB>sentence_b, found %d column(s)" % len(row))
-    pairs.append((row[0], row[1]))
+    pairs.append((str(row[0]), str(row[1])))
   return pairs
 
 
 def main(argv):
   logging.set_verbosity(logging.WARNING)
   tf.get_logger().setLevel("ERROR")
-  try:
-    pairs = read_pairs(argv[1:])
-    predictor = load_predictor(FLAGS.model)
-    outputs = predictor.predict(pairs, FLAGS.batch_size)
-  except UserError as e:
-    sys.exit("error: %s" % e)
+  options = cli.options_from_flags(PredictOptions)
+  settings.validate(options)
+  pairs = read_pairs(argv[1:], options.input)
+  with load_predictor(options.model) as predictor:
+    outputs = predictor.predict(pairs, options.batch_size)
   for index in range(len(pairs)):
     if "score" in outputs:
       print("%.4f" % outputs["score"][index])
       continue
     cells = [outputs["label"][index].decode("utf-8")]
-    if FLAGS.probabilities:
+    if options.probabilities:
       cells += ["%.4f" % p for p in outputs["probabilities"][index]]
     print("\t".join(cells))
 

@@ -9,27 +9,19 @@ With two labels the decision is P(positive) >= --threshold; with more, the argma
 Everything but the head lives in finetune/ (shared with run_reg.py).
 """
 
-from absl import flags
-
 from finetune import cli
+from finetune.tasks import ClassificationOptions
 from finetune.tasks import ClassificationTask
-
-FLAGS = flags.FLAGS
 
 # Adam's bias correction by default: with Google's update, fine-tuning MRPC fell short of
 # the PyTorch recipe (AdamW, corrected) on the same split, and failed outright on some
 # seeds; with it, the two agree (README, Quality).
-cli.define_pipeline_flags(adam_bias_correction=True)
-cli.define_flag("string", "threshold", "0.5", "Two labels: predict the positive label when "
-                "its probability is >= this; 'auto': the F1-best threshold on dev.", cli.MODEL)
-cli.define_flag("string", "positive_label", None, "Two labels: which one is positive "
-                "(default \"1\" if it is a label, else the second label).", cli.MODEL)
+cli.define_run_flags(ClassificationOptions, defaults={"adam_bias_correction": True})
 
 
-def main(_):
-  cli.main(lambda processor: ClassificationTask(processor.get_labels(), FLAGS.threshold,
-                                                FLAGS.positive_label), FLAGS)
+def make_task(processor, head_options):
+  return ClassificationTask.from_options(processor.get_labels(), head_options)
 
 
 if __name__ == "__main__":
-  cli.run_app(main, __doc__)
+  cli.run(make_task, ClassificationOptions, __doc__)

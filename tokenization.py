@@ -112,24 +112,18 @@ def whitespace_tokenize(text):
 
 
 class FullTokenizer:
-  """Basic tokenization followed by WordPiece.
+  """Basic tokenization followed by WordPiece: Google's tokenizer, the reference.
 
   Attributes:
     vocab: OrderedDict token -> id.
     inv_vocab: dict id -> token.
     vocab_size: number of lines in the vocabulary file (max id + 1).
 
-  `fast=False` turns off the shortcuts (the ASCII path of BasicTokenizer, the word cache
-  of WordpieceTokenizer, reading only the start of a long text for its first tokens,
-  shortening letter runs too long to be anything but [UNK]) that give the same tokens
-  sooner; tests and benchmarks compare the two.
+  tokenization_fast.FastFullTokenizer gives the same tokens sooner; the pipeline uses
+  it, and tests compare the two.
   """
 
-  # A text read for its first max_tokens tokens is read in pieces of at least this
-  # many characters, doubling until enough tokens are found.
-  MIN_PIECE_CHARS = 1024
-
-  def __init__(self, vocab_file, do_lower_case=True, fast=True):
+  def __init__(self, vocab_file, do_lower_case=True):
     self.vocab_file = vocab_file
     self.do_lower_case = do_lower_case
     self.vocab = load_vocab(vocab_file)
@@ -139,43 +133,19 @@ class FullTokenizer:
                        (vocab_file, ", ".join(missing), ", ".join(REQUIRED_TOKENS)))
     self.inv_vocab = {token_id: token for token, token_id in self.vocab.items()}
     self.vocab_size = max(self.vocab.values()) + 1
-    self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case, fast=fast)
-    self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab, cache_words=fast)
-    self.fast = fast
-    # More letters and digits in a row than a word may have: whatever they are, the
-    # word holding them becomes one [UNK]. None of these characters is whitespace,
-    # punctuation, a control character or a CJK ideograph (tests check every one), so
-    # the run stays inside its word whatever replaces it, and a run just over the
-    # limit gives the same [UNK] without a pass of Python over each character.
-    limit = self.wordpiece_tokenizer.max_input_chars_per_word + 1
-    self._letter_run = re.compile("[^\\W_%s]{%d,}" % (_CJK_CLASS, limit))
-    self._short_run = "a" * limit
+    self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case)
+    self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab)
 
-  def tokenize(self, text, max_tokens=None):
-    """str -> list of WordPiece tokens.
+  def tokenize(self, text):
+    """str -> list of WordPiece tokens."""
+    split_tokens = []
+    for token in self.basic_tokenizer.tokenize(text):
+      split_tokens.extend(self.wordpiece_tokenizer.tokenize(token))
+    return split_tokens
 
-    With `max_tokens`, the first max_tokens tokens of the whole text's tokens, found by
-    tokenizing only as much of the text as they need: a 10 MB line then costs what its
-    first kilobytes cost. Pieces end at word boundaries (see word_boundary_after), so
-    the tokens are the same as those of the whole text.
-    """
-    if max_tokens is None:
-      return self._tokenize_whole(text)
-    if not self.fast:
-      return self._tokenize_whole(text)[:max_tokens]
-    text = convert_to_unicode(text)
-    tokens = []
-    start, size = 0, max(4 * max_tokens, self.MIN_PIECE_CHARS)
-    while start < len(text) and len(tokens) < max_tokens:
-      end = word_boundary_after(text, start + size, self.do_lower_case)
-      tokens.extend(self._tokenize_whole(text[start:end]))
-      start, size = end, size * 2
-    return tokens[:max_tokens]
-
-  def _tokenize_whole(self, text):
-    if self.fast:
-      text = self._letter_run.sub(self._short_run, convert_to_unicode(text))
-    return self.wordpiece_tokenizer.tokenize_words(self.basic_tokenizer.tokenize(text))
+  def tokenize_prefix(self, text, max_tokens):
+    """The first `max_tokens` tokens of `text` (here: all of them, then cut)."""
+    return self.tokenize(text)[:max_tokens]
 
   def convert_tokens_to_ids(self, tokens):
     return convert_by_vocab(self.vocab, tokens)
@@ -184,34 +154,15 @@ class FullTokenizer:
     return convert_by_vocab(self.inv_vocab, ids)
 
 
-# ASCII text needs none of the Unicode tables: these two patterns give the same words.
-_ASCII_DROPPED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # ASCII control chars
-_ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
-
-
 class BasicTokenizer:
   """Cleans text and splits it into words and punctuation, lower-casing if asked."""
 
-  def __init__(self, do_lower_case=True, fast=True):
+  def __init__(self, do_lower_case=True):
     self.do_lower_case = do_lower_case
-    self.fast = fast
 
   def tokenize(self, text):
     """str -> list of words and punctuation marks."""
-    text = convert_to_unicode(text)
-    if self.fast and text.isascii():
-      return self._tokenize_ascii(text)
-    return self._tokenize_unicode(text)
-
-  def _tokenize_ascii(self, text):
-    """The same result as _tokenize_unicode for ASCII text, with two regular expressions."""
-    text = _ASCII_DROPPED.sub("", text)
-    if self.do_lower_case:
-      text = text.lower()  # ASCII has no accents to strip
-    return _ASCII_PUNCTUATION.sub(r" \1 ", text).split()
-
-  def _tokenize_unicode(self, text):
-    text = self._clean_text(text)
+    text = self._clean_text(convert_to_unicode(text))
     text = self._tokenize_chinese_chars(text)
     output = []
     for token in whitespace_tokenize(text):
@@ -262,15 +213,10 @@ class BasicTokenizer:
 class WordpieceTokenizer:
   """Greedy longest-match-first sub-word tokenization against a vocabulary."""
 
-  # Words seen are remembered up to this many (text repeats its words a lot).
-  CACHE_SIZE = 200000
-
-  def __init__(self, vocab, unk_token=UNK_TOKEN, max_input_chars_per_word=200,
-               cache_words=True):
+  def __init__(self, vocab, unk_token=UNK_TOKEN, max_input_chars_per_word=200):
     self.vocab = vocab
     self.unk_token = unk_token
     self.max_input_chars_per_word = max_input_chars_per_word
-    self._cache = {} if cache_words else None
 
   def tokenize(self, text):
     """Splits whitespace-separated words into WordPieces.
@@ -279,25 +225,13 @@ class WordpieceTokenizer:
     `max_input_chars_per_word`, or one with any part not in the vocabulary, is one
     `unk_token`.
     """
-    return self.tokenize_words(whitespace_tokenize(convert_to_unicode(text)))
-
-  def tokenize_words(self, words):
-    """Like tokenize, for text already split into words (a BasicTokenizer's output)."""
     output = []
-    cache = self._cache
-    for word in words:
-      if cache is None:
-        output.extend(self._tokenize_word(word))
-        continue
-      pieces = cache.get(word)
-      if pieces is None:
-        if len(cache) >= self.CACHE_SIZE:
-          cache.clear()
-        pieces = cache[word] = self._tokenize_word(word)
-      output.extend(pieces)
+    for word in whitespace_tokenize(convert_to_unicode(text)):
+      output.extend(self.tokenize_word(word))
     return output
 
-  def _tokenize_word(self, word):
+  def tokenize_word(self, word):
+    """One word (no whitespace) -> its WordPieces."""
     if len(word) > self.max_input_chars_per_word:
       return [self.unk_token]
     pieces = []
@@ -322,43 +256,14 @@ class WordpieceTokenizer:
 # Character classes
 # --------------------------------------------------------------------------------------
 
-_CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
-               (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
-
-
-# The characters BasicTokenizer always separates words at: its whitespace (space, tab,
-# newline, carriage return and the Unicode space separators, Zs) and CJK ideographs.
-# Control characters that str.split() takes for whitespace (U+001C..U+001F, U+0085) are
-# not among them: BasicTokenizer drops those, joining their neighbours.
-_SPACE_SEPARATORS = "\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
-_CJK_CLASS = "".join("%s-%s" % (chr(low), chr(high)) for low, high in _CJK_RANGES)
-_WORD_SEPARATOR = re.compile("[ \t\n\r%s%s]" % (_SPACE_SEPARATORS, _CJK_CLASS))
-# The same, or an ASCII punctuation mark (a token of its own, whatever surrounds it).
-_WORD_SEPARATOR_OR_PUNCTUATION = re.compile(
-    "[ \t\n\r%s%s!-/:-@\\[-`{-~]" % (_SPACE_SEPARATORS, _CJK_CLASS))
-
-
-def word_boundary_after(text, position, do_lower_case):
-  """The first index >= position that ends a piece of `text` at a word boundary.
-
-  That is just after a whitespace character, a CJK ideograph or an ASCII punctuation
-  mark, where no word of the basic tokenizer continues; len(text) when there is none.
-  FullTokenizer then gives text[:i] and text[i:] the tokens it gives text, in two parts.
-  """
-  if position >= len(text):
-    return len(text)
-  # Lower-casing a capital sigma looks past some punctuation (Unicode's Final_Sigma
-  # rule: "Σ." before a letter is "σ.", before a space "ς."), so with one in a text that
-  # is lower-cased, a piece may not end just after a punctuation mark.
-  after_punctuation = not do_lower_case or "\u03a3" not in text
-  separator = _WORD_SEPARATOR_OR_PUNCTUATION if after_punctuation else _WORD_SEPARATOR
-  match = separator.search(text, max(position - 1, 0))
-  return match.end() if match else len(text)
+# The CJK ideograph blocks BasicTokenizer makes one word of each character of.
+CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
+              (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
 
 
 def _is_chinese_char(code):
   """True for a CJK Unified Ideograph (not Japanese kana or Korean hangul)."""
-  return any(low <= code <= high for low, high in _CJK_RANGES)
+  return any(low <= code <= high for low, high in CJK_RANGES)
 
 
 def _is_whitespace(char):

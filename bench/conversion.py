@@ -24,21 +24,26 @@ sys.path.insert(0, REPO)
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import convert_hf_checkpoint
 import tokenization
-from finetune import conversion
+import tokenization_fast
+from bench.quality import shared_data
+from finetune import fast_serialization
+from finetune import feature_workers
+from finetune import record_format
 from finetune import records
 from processors import get_processor
-from bench.quality import shared_data
 
 
 def convert(examples, vocab_file, fast, workers, output_file):
   """Seconds to convert `examples` into `output_file`."""
   started = time.time()
-  tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case=True, fast=fast)
+  tokenizer_class = tokenization_fast.FastFullTokenizer if fast else tokenization.FullTokenizer
+  tokenizer = tokenizer_class(vocab_file, do_lower_case=True)
   labels = [example.label / 5.0 for example in examples]
-  serialize = records.serialize_features if fast else records.serialize_features_proto
-  serialized = conversion.convert_examples(examples, labels, tokenizer, 128,
-                                           records.REGRESSION_LABEL, num_workers=workers,
-                                           serialize=serialize)
+  serialize = (fast_serialization.serialize_features if fast else
+               record_format.serialize_features)
+  serialized = feature_workers.convert_examples(examples, labels, tokenizer, 128,
+                                                record_format.REGRESSION_LABEL, serialize,
+                                                num_workers=workers)
   records.write_records(serialized, output_file)
   return time.time() - started
 
@@ -50,7 +55,7 @@ def main():
   vocab_file = os.path.join(convert_hf_checkpoint.packaged_model_dir(), "vocab.txt")
   examples = get_processor("stsb").get_train_examples(os.path.join(shared_data(),
                                                                    "stsbenchmark"))
-  workers = conversion.default_num_workers()
+  workers = feature_workers.default_num_workers()
   variants = [("plain (1 process, no shortcuts)", False, 1),
               ("fast tokenizer, 1 process", True, 1),
               ("fast tokenizer, %d workers" % workers, True, workers)]

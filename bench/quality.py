@@ -29,14 +29,15 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 import convert_hf_checkpoint  # pylint: disable=g-import-not-at-top,wrong-import-position
+from bench.shared_data import shared_data_dir  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def shared_data():
-  for candidate in (os.environ.get("SHARED_DATA_DIR"), os.path.join(REPO, "..", "shared", "data"),
-                    "/work/shared/data"):
-    if candidate and os.path.isdir(candidate):
-      return os.path.abspath(candidate)
-  sys.exit("error: shared data folder not found; set SHARED_DATA_DIR")
+  """The shared data folder, or exit with one line saying where it was looked for."""
+  try:
+    return shared_data_dir()
+  except FileNotFoundError as e:
+    sys.exit("error: %s" % e)
 
 
 def run(script, args, output_dir):

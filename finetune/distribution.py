@@ -20,7 +20,7 @@ from typing import Optional
 from absl import logging
 import tensorflow as tf
 
-from finetune.errors import UserError
+from common.errors import UserError
 
 DISTRIBUTIONS = ("none", "mirrored", "multi_worker")
 # --mixed_precision value -> the dtype the encoder computes in.
@@ -63,36 +63,20 @@ class Distribution:
     return global_batch // self.num_replicas
 
 
-def compute_dtype(mixed_precision, use_tpu):
-  """The encoder's compute dtype for --mixed_precision; raises UserError for a bad value."""
-  if mixed_precision not in COMPUTE_DTYPES:
-    raise UserError("--mixed_precision=%s: expected one of %s" %
-                    (mixed_precision, ", ".join(COMPUTE_DTYPES)))
-  if use_tpu and mixed_precision == "float16":
-    raise UserError("--mixed_precision=float16 with --use_tpu: TPUs compute in bfloat16; "
-                    "use --mixed_precision=bfloat16")
-  return COMPUTE_DTYPES[mixed_precision]
-
-
 def make_distribution(kind, devices=None, use_tpu=False, num_tpu_cores=8,
                       environ=os.environ):
   """Builds the Distribution for --distribution, --devices and the TPU flags.
+
+  The flags' values and combinations were checked by options.validate.
 
   Args:
     kind: one of DISTRIBUTIONS.
     devices: comma-separated device names for "mirrored" ("/gpu:0,/gpu:1"), or None.
     environ: where TF_CONFIG is read from ("multi_worker").
   Raises:
-    UserError: a combination that cannot run, a bad device list or TF_CONFIG.
+    UserError: devices this machine lacks, a bad device list or TF_CONFIG.
   """
-  if kind not in DISTRIBUTIONS:
-    raise UserError("--distribution=%s: expected one of %s" % (kind, ", ".join(DISTRIBUTIONS)))
-  if devices and kind != "mirrored":
-    raise UserError("--devices=%s is for --distribution=mirrored" % devices)
   if use_tpu:
-    if kind != "none":
-      raise UserError("--distribution=%s with --use_tpu: a TPU runs through TPUEstimator "
-                      "over --num_tpu_cores; leave --distribution=none" % kind)
     return Distribution(num_replicas=num_tpu_cores,
                         description="TPUEstimator over %d TPU cores" % num_tpu_cores)
   if kind == "mirrored":

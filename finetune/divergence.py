@@ -10,7 +10,7 @@ NanLossDuringTrainingError traceback.
 import numpy as np
 import tensorflow as tf
 
-from finetune.errors import UserError
+from common.errors import UserError
 
 tf1 = tf.compat.v1
 
@@ -22,10 +22,10 @@ class TrainingDiverged(UserError):
 class DivergenceGuard(tf1.train.SessionRunHook):
   """Raises TrainingDiverged after the first step whose loss or gradient norm is not finite.
 
-  model_fn hands it the tensors to watch (`watch`); the pipeline gives the guard to
-  Estimator.train, whose hooks run before the Estimator's own NanTensorHook. Raising
-  from a hook ends the session without the final checkpoint save, so the last
-  checkpoint is the last one saved on schedule.
+  watch() gives it the step's tensors once the graph is built. It must run before the
+  Estimator's own NanTensorHook (engines pass it first). Raising from a hook ends the
+  session without the final checkpoint save, so the last checkpoint is the last one
+  saved on schedule.
   """
 
   def __init__(self, learning_rate, total_steps, label_hint):
@@ -37,7 +37,7 @@ class DivergenceGuard(tf1.train.SessionRunHook):
     self._step = None
 
   def watch(self, loss, gradient_norm):
-    """The training step's loss and global gradient norm (called by model_fn)."""
+    """The training step's loss and global gradient norm."""
     self._fetches = {"loss": loss, "gradient_norm": gradient_norm}
 
   def after_create_session(self, session, coord):

@@ -18,8 +18,7 @@ import time
 import tensorflow as tf
 
 import modeling
-from finetune.files import copy_atomically
-from finetune.files import write_text_atomically
+from common import files
 
 tf1 = tf.compat.v1
 
@@ -35,30 +34,28 @@ def model_info(task, do_lower_case, max_seq_length):
 
 def save_model_files(output_dir, info, bert_config_file, vocab_file):
   """Writes model_info.json and copies bert_config.json and vocab.txt into output_dir."""
-  write_text_atomically(os.path.join(output_dir, MODEL_INFO),
-                        json.dumps(info, indent=2, sort_keys=True) + "\n")
+  files.write_text_atomically(os.path.join(output_dir, MODEL_INFO),
+                              json.dumps(info, indent=2, sort_keys=True) + "\n")
   for source, name in ((bert_config_file, "bert_config.json"), (vocab_file, "vocab.txt")):
     target = os.path.join(output_dir, name)
-    if os.path.abspath(source) != os.path.abspath(target):
-      copy_atomically(source, target)
+    if not files.same_file(source, target):
+      files.copy_atomically(source, target)
 
 
 def newest_version(export_base):
   """The newest <export_base>/<version>/ holding a SavedModel, or None."""
-  if not tf.io.gfile.isdir(export_base):
+  if not files.isdir(export_base):
     return None
-  versions = [name.strip("/") for name in tf.io.gfile.listdir(export_base)]
-  versions = [name for name in versions if name.isdigit() and
-              tf.io.gfile.exists(os.path.join(export_base, name, "saved_model.pb"))]
+  versions = [name for name in files.listdir(export_base) if name.isdigit() and
+              files.exists(os.path.join(export_base, name, "saved_model.pb"))]
   return os.path.join(export_base, max(versions, key=int)) if versions else None
 
 
 def read_json(path):
   """The JSON in `path`, or None when there is no such file."""
-  if not tf.io.gfile.exists(path):
+  if not files.exists(path):
     return None
-  with tf.io.gfile.GFile(path, "r") as f:
-    return json.load(f)
+  return json.loads(files.read_text(path))
 
 
 def build_serving_graph(bert_config, task):
@@ -86,11 +83,11 @@ def export_saved_model(checkpoint, bert_config, task, info, vocab_file, export_b
   if newest and read_json(os.path.join(newest, "assets.extra", MODEL_INFO)) == info:
     return newest
   version = int(time.time())
-  while tf.io.gfile.exists(os.path.join(export_base, str(version))):
+  while files.exists(os.path.join(export_base, str(version))):
     version += 1
   final = os.path.join(export_base, str(version))
   staging = os.path.join(export_base, ".tmp-%d-%d" % (version, os.getpid()))
-  tf.io.gfile.makedirs(export_base)
+  files.makedirs(export_base)
   try:
     with tf.Graph().as_default() as graph:
       inputs, outputs = build_serving_graph(bert_config, task)
@@ -105,12 +102,12 @@ def export_saved_model(checkpoint, bert_config, task, info, vocab_file, export_b
             strip_default_attrs=True)
         builder.save()
     extra = os.path.join(staging, "assets.extra")
-    tf.io.gfile.makedirs(extra)
+    files.makedirs(extra)
     tf.io.gfile.copy(vocab_file, os.path.join(extra, "vocab.txt"))
     with tf.io.gfile.GFile(os.path.join(extra, MODEL_INFO), "w") as f:
       f.write(json.dumps(info, indent=2, sort_keys=True) + "\n")
     tf.io.gfile.rename(staging, final)
   finally:
-    if tf.io.gfile.exists(staging):
+    if files.exists(staging):
       shutil.rmtree(staging, ignore_errors=True)
   return final

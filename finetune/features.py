@@ -2,6 +2,7 @@
 
 Layout: `[CLS] a [SEP] b [SEP]`, segment 0 for `[CLS] a [SEP]` and 1 for `b [SEP]`,
 zero-padded to max_seq_length with input_mask 0. A single sentence is `[CLS] a [SEP]`.
+Training, prediction and predict.py all lay pairs out through `pair_token_ids`.
 """
 
 
@@ -44,11 +45,20 @@ def truncate_seq_pair(tokens_a, tokens_b, max_length):
       tokens_b.pop()
 
 
-def pair_token_ids(tokens_a, tokens_b, tokenizer, max_seq_length):
-  """Lays out a tokenized pair; returns (input_ids, input_mask, segment_ids), padded.
+def pair_token_ids(text_a, text_b, tokenizer, max_seq_length):
+  """Tokenizes and lays out a pair; returns (input_ids, input_mask, segment_ids), padded.
 
-  Truncates the pair to fit first (tokens_a and tokens_b are modified).
+  No more than max_seq_length tokens of either sentence can be kept (truncation pops
+  from the longer one until the pair fits), so no more are made: with a tokenizer whose
+  tokenize_prefix reads only what it needs, a 10 MB sentence costs what a short one
+  costs.
+
+  Args:
+    text_a: the first sentence; text_b: the second, or None for a single sentence.
+    max_seq_length: the length of each returned list.
   """
+  tokens_a = tokenizer.tokenize_prefix(text_a, max_seq_length)
+  tokens_b = None if text_b is None else tokenizer.tokenize_prefix(text_b, max_seq_length)
   if tokens_b is not None:
     truncate_seq_pair(tokens_a, tokens_b, max_seq_length - 3)
   else:
@@ -64,21 +74,15 @@ def pair_token_ids(tokens_a, tokens_b, tokenizer, max_seq_length):
           segment_ids + [0] * padding)
 
 
-def convert_single_example(example, max_seq_length, tokenizer, encode_label):
+def convert_single_example(example, label, max_seq_length, tokenizer):
   """Converts one InputExample (or PaddingInputExample) into InputFeatures.
 
   Args:
-    encode_label: the task's function from an InputExample to its numeric label.
+    label: the example's label as the record stores it (the task's encode_label).
   """
   if isinstance(example, PaddingInputExample):
     zeros = [0] * max_seq_length
-    return InputFeatures(zeros, list(zeros), list(zeros), 0, is_real_example=False)
-  # No more than max_seq_length tokens of either sentence can be kept (truncation pops
-  # from the longer one until the pair fits), so no more are made: a 10 MB sentence
-  # costs what a short one costs.
-  tokens_a = tokenizer.tokenize(example.text_a, max_tokens=max_seq_length)
-  tokens_b = (tokenizer.tokenize(example.text_b, max_tokens=max_seq_length)
-              if example.text_b is not None else None)
-  input_ids, input_mask, segment_ids = pair_token_ids(tokens_a, tokens_b, tokenizer,
-                                                      max_seq_length)
-  return InputFeatures(input_ids, input_mask, segment_ids, encode_label(example))
+    return InputFeatures(zeros, list(zeros), list(zeros), label, is_real_example=False)
+  input_ids, input_mask, segment_ids = pair_token_ids(example.text_a, example.text_b,
+                                                      tokenizer, max_seq_length)
+  return InputFeatures(input_ids, input_mask, segment_ids, label)

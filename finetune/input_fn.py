@@ -1,4 +1,4 @@
-"""input_fn for the Estimator: TFRecords -> batches of features.
+"""input_fn, the input contract of the engines: TFRecords -> batches of features.
 
 Three batch layouts:
   "fixed"    every batch [batch_size, max_seq_length]: what a TPU needs.
@@ -12,8 +12,9 @@ The model's outputs for real tokens do not depend on trailing padding, so all th
 give the same predictions (tests/test_throughput_paths.py). Prediction batches carry
 `example_index` so that outputs can be put back in input order after bucketing.
 
-params["batch_size"] is the batch of one input pipeline's elements: per replica under a
-distribution strategy (estimator.data_parallel_estimator), per TPU core under
+The contract (finetune/engines/): `input_fn(params, input_context=None)` returns a
+tf.data.Dataset of feature dicts. params["batch_size"] is the batch of one input
+pipeline's elements: per replica under a distribution strategy, per TPU core under
 TPUEstimator. When training runs several input pipelines (one per machine of a
 multi_worker cluster, one per host of a TPU pod), each reads its own shard of the
 records, so that an epoch still sees every example once.
@@ -21,7 +22,7 @@ records, so that an epoch still sees every example once.
 
 import tensorflow as tf
 
-from finetune.records import feature_spec
+from finetune.record_format import feature_spec
 
 TOKEN_FEATURES = ("input_ids", "input_mask", "segment_ids")
 LAYOUTS = ("fixed", "trimmed", "bucketed")
@@ -83,7 +84,7 @@ def input_shard(params, input_context):
   return 1, 0
 
 
-def file_based_input_fn_builder(input_file, seq_length, label_feature, is_training,
+def file_based_input_fn_builder(input_file, *, seq_length, label_feature, is_training,
                                 drop_remainder, layout="trimmed", shuffle_buffer=10000,
                                 seed=None, fixed_shape_buckets=False):
   """Returns an input_fn(params, input_context=None) reading `input_file`.

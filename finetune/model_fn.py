@@ -1,15 +1,49 @@
-"""model_fn for TPUEstimator: BertModel + a task's head, one function for every device."""
+"""model_fn, the model contract of the engines: BertModel + a task's head -> a ModelSpec.
+
+  model_fn(features, mode, params) -> ModelSpec
+
+features: a batch of the input_fn (input_ids, input_mask, segment_ids [B, L], the label
+feature, is_real_example [B], and example_index [B] when predicting); mode TRAIN or
+PREDICT; params: the engine's params ("batch_size" per replica). Every engine
+(finetune/engines/) runs the same model_fn on one device, on each replica of a
+distribution strategy, or on TPU cores; train_batch_size is always the global batch.
+"""
+
+import dataclasses
+from typing import Callable, Dict, Optional
 
 from absl import logging
 import tensorflow as tf
 
 import modeling
 import optimization
-from finetune import progress
 
 tf1 = tf.compat.v1
 
-ModeKeys = tf.estimator.ModeKeys
+TRAIN = "train"
+PREDICT = "predict"
+
+
+@dataclasses.dataclass
+class ModelSpec:
+  """What model_fn returns, whatever engine runs it.
+
+  loss: float32 scalar, the mean loss over the real examples of this replica's batch.
+  scaffold_fn: None, or a function returning a tf1.train.Scaffold that restores the
+    initial checkpoint (TPU only: there it must run on the host).
+  TRAIN: train_op; learning_rate (scalar); gradient_norm (scalar global norm of the
+    gradient before clipping, None on TPU).
+  PREDICT: predictions {name: [B, ...]}: the task's outputs plus `loss` (per example),
+    `label`, `is_real_example` and `example_index`, from which the pipeline restores
+    input order and computes every metric exactly over the real examples.
+  """
+  mode: str
+  loss: tf.Tensor
+  scaffold_fn: Optional[Callable] = None
+  train_op: Optional[tf.Operation] = None
+  learning_rate: Optional[tf.Tensor] = None
+  gradient_norm: Optional[tf.Tensor] = None
+  predictions: Optional[Dict[str, tf.Tensor]] = None
 
 
 def restore_encoder(init_checkpoint, use_tpu):
@@ -20,7 +54,7 @@ def restore_encoder(init_checkpoint, use_tpu):
   Scaffold, which TPUEstimator builds on the host.
 
   Returns:
-    scaffold_fn for TPUEstimatorSpec, or None.
+    scaffold_fn for the ModelSpec, or None.
   """
   if not init_checkpoint:
     return None
@@ -39,51 +73,28 @@ def restore_encoder(init_checkpoint, use_tpu):
   return None
 
 
-def global_batch_mean(loss):
-  """The mean of a per-replica mean `loss` over all replicas (itself without a strategy).
+def model_fn_builder(*, bert_config, task, init_checkpoint, learning_rate, num_train_steps,
+                     num_warmup_steps, use_tpu, use_one_hot_embeddings,
+                     compute_dtype=tf.float32, adam_bias_correction=False):
+  """Returns model_fn(features, mode, params) -> ModelSpec.
 
-  Under a strategy the model_fn runs once per replica and tf.estimator keeps the first
-  replica's hooks: without this the progress line would show that replica's share.
-  """
-  replica = tf.distribute.get_replica_context()
-  if replica is None or replica.num_replicas_in_sync == 1:
-    return loss
-  # Only for the log: stop_gradient also keeps all_reduce's gradient function from
-  # looking for the other replicas' variables (it fails to find them in graph mode).
-  return replica.all_reduce(tf.distribute.ReduceOp.MEAN, tf.stop_gradient(loss))
-
-
-def model_fn_builder(bert_config, task, init_checkpoint, learning_rate, num_train_steps,
-                     num_warmup_steps, use_tpu, use_one_hot_embeddings, train_batch_size=None,
-                     log_every_n_steps=100, training_throughput=None,
-                     compute_dtype=tf.float32, divergence_guard=None,
-                     adam_bias_correction=False):
-  """Returns a model_fn(features, labels, mode, params) for TPUEstimator.
-
-  The same model_fn serves TPUEstimator (one device or TPU cores) and, through
-  estimator.data_parallel_estimator, a distribution strategy: there it runs once per
-  replica on that replica's batch. train_batch_size is the global batch.
-
-  Training logs progress every `log_every_n_steps` steps and, when given a
-  progress.Throughput, records its examples/s into it. A divergence.DivergenceGuard,
-  if given, is handed the loss and gradient norm to watch (not on TPU, where they stay
-  on the device).
-
-  compute_dtype: tf.float32, or tf.float16 / tf.bfloat16 for mixed precision (the
-  encoder computes in it; variables, the head and the loss stay float32; float16 adds
-  dynamic loss scaling).
-
-  adam_bias_correction: see optimization.AdamWeightDecayOptimizer.
-
-  TRAIN: mean task loss over real examples, create_optimizer's train op.
-  PREDICT: the task's outputs plus `loss` (per example), `label`, `is_real_example` and
-  `example_index`, from which the pipeline restores input order and computes every
-  metric exactly over the real examples.
+  Args:
+    bert_config: modeling.BertConfig.
+    task: a task of finetune/tasks.py (its head and loss).
+    init_checkpoint: checkpoint prefix the encoder starts from, or None.
+    learning_rate, num_train_steps, num_warmup_steps: the optimizer's schedule.
+    use_tpu: build for TPU (CrossShardOptimizer, checkpoint init in a scaffold, no
+      host-side summaries).
+    use_one_hot_embeddings: word lookups as one-hot matmuls (TPU).
+    compute_dtype: tf.float32, or tf.float16 / tf.bfloat16 for mixed precision (the
+      encoder computes in it; variables, the head and the loss stay float32; float16
+      adds dynamic loss scaling).
+    adam_bias_correction: see optimization.AdamWeightDecayOptimizer.
   """
 
-  def model_fn(features, labels, mode, params):
-    del labels  # they travel inside features
-    is_training = mode == ModeKeys.TRAIN
+  def model_fn(features, mode, params):
+    del params  # the batch size is the input_fn's business
+    is_training = mode == TRAIN
     model = modeling.BertModel(
         config=bert_config, is_training=is_training, input_ids=features["input_ids"],
         input_mask=features["input_mask"], token_type_ids=features["segment_ids"],
@@ -97,28 +108,20 @@ def model_fn_builder(bert_config, task, init_checkpoint, learning_rate, num_trai
     loss = tf.reduce_sum(per_example_loss * is_real) / tf.maximum(tf.reduce_sum(is_real), 1.0)
     scaffold_fn = restore_encoder(init_checkpoint, use_tpu)
 
-    if mode == ModeKeys.TRAIN:
-      train_op, current_lr, gradient_norm = optimization.build_training_op(
+    if mode == TRAIN:
+      step = optimization.build_training_op(
           loss, learning_rate, num_train_steps, num_warmup_steps, use_tpu,
           loss_scaling=compute_dtype == tf.float16, bias_correction=adam_bias_correction)
-      hooks = []
-      if not use_tpu:  # on TPU, tensors live on the device: no host-side hooks or summaries
-        tf1.summary.scalar("learning_rate", current_lr)
-        if divergence_guard is not None:
-          divergence_guard.watch(loss, gradient_norm)
-        hooks.append(progress.TrainingProgressHook(
-            global_batch_mean(loss), current_lr, num_train_steps,
-            train_batch_size or params["batch_size"], log_every_n_steps,
-            training_throughput or progress.Throughput()))
-      return tf1.estimator.tpu.TPUEstimatorSpec(mode=mode, loss=loss, train_op=train_op,
-                                                scaffold_fn=scaffold_fn, training_hooks=hooks)
-    if mode == ModeKeys.PREDICT:
+      if not use_tpu:  # on TPU, tensors live on the device: no host-side summaries
+        tf1.summary.scalar("learning_rate", step.learning_rate)
+      return ModelSpec(mode, loss, scaffold_fn, train_op=step.train_op,
+                       learning_rate=step.learning_rate, gradient_norm=step.gradient_norm)
+    if mode == PREDICT:
       predictions = dict(outputs, loss=per_example_loss, label=label_values,
                          is_real_example=features["is_real_example"])
       if "example_index" in features:  # batches grouped by length: order to restore
         predictions["example_index"] = features["example_index"]
-      return tf1.estimator.tpu.TPUEstimatorSpec(mode=mode, predictions=predictions,
-                                                scaffold_fn=scaffold_fn)
-    raise ValueError("mode %s is not used: evaluation runs through predict" % mode)
+      return ModelSpec(mode, loss, scaffold_fn, predictions=predictions)
+    raise ValueError("mode %r: expected %s or %s" % (mode, TRAIN, PREDICT))
 
   return model_fn

@@ -5,7 +5,8 @@
   - one SavedModel version folder (holding saved_model.pb);
   - a run's output_dir (checkpoint, bert_config.json, vocab.txt, model_info.json).
 `Predictor.predict(pairs)` tokenizes, batches pairs of similar length together, runs the
-model and returns the outputs in input order.
+model and returns the outputs in input order. A Predictor holds a session or a loaded
+SavedModel: close() it, or use it in a `with` block.
 """
 
 import os
@@ -14,9 +15,10 @@ import numpy as np
 import tensorflow as tf
 
 import modeling
-import tokenization
+import tokenization_fast
+from common import files
+from common.errors import UserError
 from finetune import export
-from finetune.errors import UserError
 from finetune.features import pair_token_ids
 from finetune.tasks import task_from_description
 
@@ -31,17 +33,33 @@ class Predictor:
     task: the task it describes.
   """
 
-  def __init__(self, info, vocab_file, run_batch):
+  def __init__(self, info, vocab_file, run_batch, close=None):
     self.info = info
     self.task = task_from_description(info)
-    self.tokenizer = tokenization.FullTokenizer(vocab_file, info["do_lower_case"])
+    self.tokenizer = tokenization_fast.FastFullTokenizer(vocab_file, info["do_lower_case"])
     self._run_batch = run_batch
+    self._close = close
+
+  def close(self):
+    """Releases the session or model behind the predictor."""
+    if self._close is not None:
+      self._close()
+      self._close = None
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc_info):
+    self.close()
 
   def predict(self, pairs, batch_size=32):
-    """pairs: [(text_a, text_b)] -> {output name: array [len(pairs), ...]}, in input order."""
+    """pairs: [(text_a, text_b)] -> {output name: array [len(pairs), ...]}, in input order.
+
+    Each pair is laid out as in training (features.pair_token_ids), cut to the model's
+    max_seq_length.
+    """
     max_seq_length = self.info["max_seq_length"]
-    features = [pair_token_ids(self.tokenizer.tokenize(a), self.tokenizer.tokenize(b),
-                               self.tokenizer, max_seq_length) for a, b in pairs]
+    features = [pair_token_ids(a, b, self.tokenizer, max_seq_length) for a, b in pairs]
     lengths = [sum(mask) for _, mask, _ in features]
     order = np.argsort(lengths, kind="stable")  # similar lengths share a batch
     results = {}
@@ -58,9 +76,9 @@ class Predictor:
 
 def load_predictor(path):
   """A Predictor for an export folder, a SavedModel version, or a run's output_dir."""
-  if not tf.io.gfile.isdir(path):
+  if not files.isdir(path):
     raise UserError("--model=%s: no such folder" % path)
-  saved_model = path if tf.io.gfile.exists(os.path.join(path, "saved_model.pb")) else \
+  saved_model = path if files.exists(os.path.join(path, "saved_model.pb")) else \
       export.newest_version(path)
   if saved_model:
     return _saved_model_predictor(saved_model)
@@ -102,4 +120,4 @@ def _checkpoint_predictor(output_dir):
   def run_batch(batch):
     return session.run(outputs, {inputs[name]: value for name, value in batch.items()})
 
-  return Predictor(info, os.path.join(output_dir, "vocab.txt"), run_batch)
+  return Predictor(info, os.path.join(output_dir, "vocab.txt"), run_batch, session.close)

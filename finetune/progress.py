@@ -53,11 +53,13 @@ class Throughput:
 
 
 class TrainingProgressHook(tf1.train.SessionRunHook):
-  """Logs step/total, loss, learning rate, examples/s and ETA every `every_n_steps` steps."""
+  """Logs step/total, loss, learning rate, examples/s and ETA every `every_n_steps` steps.
 
-  def __init__(self, loss, learning_rate, total_steps, batch_size, every_n_steps, throughput):
-    self._fetches = {"loss": loss, "learning_rate": learning_rate,
-                     "step": tf1.train.get_global_step()}
+  watch() gives it the step's tensors once the graph is built.
+  """
+
+  def __init__(self, total_steps, batch_size, every_n_steps, throughput):
+    self._fetches = None
     self._total_steps = total_steps
     self._batch_size = batch_size
     self._every_n_steps = max(int(every_n_steps), 1)
@@ -65,13 +67,22 @@ class TrainingProgressHook(tf1.train.SessionRunHook):
     self._window_start = None
     self._window_examples = 0
 
+  def watch(self, loss, learning_rate):
+    """The loss (mean over the global batch) and learning rate of the graph's training step."""
+    self._fetches = {"loss": loss, "learning_rate": learning_rate,
+                     "step": tf1.train.get_global_step()}
+
   def before_run(self, run_context):
+    if self._fetches is None:
+      return None
     self._throughput.start()
     if self._window_start is None:
       self._window_start = time.time()
     return tf1.train.SessionRunArgs(self._fetches)
 
   def after_run(self, run_context, run_values):
+    if self._fetches is None:
+      return
     self._throughput.end(self._batch_size)
     self._window_examples += self._batch_size
     values = run_values.results

@@ -3,30 +3,43 @@
 A task owns its output head (variables `output_weights`, `output_bias`, as in Google's
 scripts), its loss, how labels become record values, its metrics, and how predictions
 are written. The pipeline (pipeline.py) does everything else the same way for both.
+Tasks are immutable: what evaluation decides (classification's threshold with
+--threshold=auto) comes back as a result, and `task.apply(evaluation)` gives the task
+that uses it.
 
 Interface used by the pipeline:
   label_feature                      TFRecord feature holding the label
   head_variable_shapes(hidden_size)  {name: shape} of the head's variables
   encode_label(example, required)    InputExample -> number stored in the record
   build_head(pooled, labels, is_training) -> (per_example_loss [B], outputs {name: [B,...]})
-  evaluate(outputs)                  numpy outputs of real dev examples -> {metric: value}
+  evaluate(outputs)                  numpy outputs of real dev examples -> Evaluation
+  apply(evaluation)                  the task using what the evaluation decided
+  needs_dev_evaluation               True while predicting needs a value chosen on dev
   prediction_table(examples, outputs, original_format) -> (header or None, rows)
-  needs_dev_evaluation               True when predicting needs a value chosen on dev
   serving_outputs(pooled)            the exported model's outputs, in the user's terms
   describe()                         a JSON-able dict; task_from_description() inverts it
   divergence_hint(train_labels)      what in the labels could make training diverge, or None
+
+Each script's task settings (--use_sigmoid_act, --threshold, ...) are declared here, in
+RegressionOptions and ClassificationOptions.
 """
 
 import collections
+import dataclasses
 import math
+from typing import Optional
 
 import numpy as np
 import tensorflow as tf
 
+from common import checks
+from common import cli
+from common import settings
+from common.errors import UserError
+from common.settings import setting
 from finetune import metrics
-from finetune.errors import UserError
-from finetune.records import CLASSIFICATION_LABEL
-from finetune.records import REGRESSION_LABEL
+from finetune.record_format import CLASSIFICATION_LABEL
+from finetune.record_format import REGRESSION_LABEL
 from modeling import create_initializer
 
 tf1 = tf.compat.v1
@@ -35,6 +48,38 @@ HEAD_DROPOUT = 0.1
 # Scores (in the model's units) above this size make a freshly initialized linear head
 # start with a squared error large enough to diverge at the usual learning rates.
 LARGE_SCORE = 100.0
+
+
+@dataclasses.dataclass(frozen=True)
+class RegressionOptions:
+  """run_reg.py's head settings."""
+  use_sigmoid_act: bool = setting(
+      True, "Sigmoid output, in 0..1 (false: a linear output for an unbounded target).",
+      cli.MODEL)
+  label_min: Optional[float] = setting(
+      None, "With --label_max: scores in [label_min, label_max] are mapped into 0..1 and "
+      "predictions back (STS-B: 0 and 5).", cli.MODEL, checks.Finite())
+  label_max: Optional[float] = setting(
+      None, "Upper end of the score range (see --label_min).", cli.MODEL, checks.Finite())
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassificationOptions:
+  """run_classifier.py's head settings."""
+  threshold: str = setting(
+      "0.5", "Two labels: predict the positive label when its probability is >= this; "
+      "'auto': the F1-best threshold on dev.", cli.MODEL, checks.NumberOrWord(0, 1, "auto"))
+  positive_label: Optional[str] = setting(
+      None, "Two labels: which one is positive (default \"1\" if it is a label, else the "
+      "second label).", cli.MODEL,
+      unchecked="checked against the processor's get_labels() when the task is made")
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+  """What evaluating dev gives: the metrics, and a threshold it chose (or None)."""
+  metrics: dict
+  threshold: Optional[float] = None
 
 
 def _output_layer(pooled_output, num_outputs, is_training):
@@ -72,6 +117,7 @@ class RegressionTask:
   needs_dev_evaluation = False
 
   def __init__(self, use_sigmoid_act=True, label_min=None, label_max=None):
+    settings.validate(RegressionOptions(use_sigmoid_act, label_min, label_max))
     if (label_min is None) != (label_max is None):
       raise UserError("--label_min and --label_max go together; give both or neither")
     if label_min is not None and not label_min < label_max:
@@ -79,6 +125,11 @@ class RegressionTask:
     self.use_sigmoid_act = use_sigmoid_act
     self.label_min = label_min
     self.label_max = label_max
+
+  @classmethod
+  def from_options(cls, options):
+    """The task of a RegressionOptions."""
+    return cls(options.use_sigmoid_act, options.label_min, options.label_max)
 
   def head_variable_shapes(self, hidden_size):
     return {"output_weights": [1, hidden_size], "output_bias": [1]}
@@ -115,12 +166,17 @@ class RegressionTask:
     return ("training scores too large for the linear head (up to %g): map them into 0..1 "
             "with --label_min and --label_max" % largest)
 
-  def to_label_units(self, values):
-    """Model units -> the user's units (undoes the label range mapping)."""
-    values = np.asarray(values, np.float64)
+  def to_label_units(self, scores):
+    """Model units -> the user's units (undoes the label range mapping).
+
+    Works on tensors and on numbers alike (numbers become a float64 array): the
+    exported model maps its scores with this same function.
+    """
+    if not tf.is_tensor(scores):
+      scores = np.asarray(scores, np.float64)
     if self.label_min is None:
-      return values
-    return values * (self.label_max - self.label_min) + self.label_min
+      return scores
+    return scores * (self.label_max - self.label_min) + self.label_min
 
   def _score(self, pooled_output, is_training):
     """pooled_output [B, H] -> score [B] in the model's units."""
@@ -135,10 +191,7 @@ class RegressionTask:
 
   def serving_outputs(self, pooled_output):
     """{"score": float [B]} in the user's units (the label range mapped back)."""
-    score = self._score(pooled_output, is_training=False)
-    if self.label_min is not None:
-      score = score * (self.label_max - self.label_min) + self.label_min
-    return {"score": score}
+    return {"score": self.to_label_units(self._score(pooled_output, is_training=False))}
 
   def describe(self):
     return {"task": "regression", "use_sigmoid_act": self.use_sigmoid_act,
@@ -148,7 +201,12 @@ class RegressionTask:
     """Pearson, Spearman, MAE and RMSE in the user's units over all real dev examples."""
     result = metrics.regression_metrics(self.to_label_units(outputs["score"]),
                                         self.to_label_units(outputs["label"]))
-    return {"eval_" + name: value for name, value in result.items()}
+    return Evaluation({"eval_" + name: value for name, value in result.items()})
+
+  def apply(self, evaluation):
+    """Evaluation decides nothing for regression: this task."""
+    del evaluation
+    return self
 
   def prediction_table(self, examples, outputs, original_format):
     scores = self.to_label_units(outputs["score"])
@@ -159,30 +217,37 @@ class RegressionTask:
     return ["guid", "prediction", "text_a", "text_b"], rows
 
 
+def decide(probabilities, positive_index, threshold, ops=np):
+  """Class ids [N] from probabilities [N, K]: the decision rule of every path.
+
+  Two labels (positive_index given): the positive one when its probability is
+  >= threshold. More labels: the argmax. `ops` is numpy for evaluation and written
+  predictions, tensorflow in the exported model.
+  """
+  if positive_index is None:
+    return ops.argmax(probabilities, axis=-1)
+  return ops.where(probabilities[:, positive_index] >= threshold, positive_index,
+                   1 - positive_index)
+
+
 class ClassificationTask:
   """Softmax over the processor's labels, cross-entropy loss.
 
   With two labels the decision is P(positive) >= threshold; `threshold="auto"` takes
-  the threshold that maximises F1 on dev (chosen by `evaluate`). With more labels the
-  decision is the argmax.
+  the threshold that maximises F1 on dev (chosen by `evaluate`, applied by `apply`).
+  With more labels the decision is the argmax.
   """
 
   label_feature = CLASSIFICATION_LABEL
 
   def __init__(self, labels, threshold="0.5", positive_label=None):
+    settings.validate(ClassificationOptions(str(threshold), positive_label))
     if not labels:
       raise UserError("this task has no class labels (a regression task?); use run_reg.py")
     self.labels = [str(label) for label in labels]
     self.label_ids = {label: index for index, label in enumerate(self.labels)}
     self.auto_threshold = str(threshold).strip().lower() == "auto"
-    self.threshold = None
-    if not self.auto_threshold:
-      try:
-        self.threshold = float(threshold)
-      except ValueError:
-        raise UserError("--threshold=%s: expected a number in 0..1 or 'auto'" % threshold) from None
-      if not 0.0 <= self.threshold <= 1.0:
-        raise UserError("--threshold=%s: expected a number in 0..1 or 'auto'" % threshold)
+    self.threshold = None if self.auto_threshold else float(threshold)
     self.positive_index = None
     if len(self.labels) == 2:
       positive = positive_label if positive_label is not None else (
@@ -191,6 +256,11 @@ class ClassificationTask:
         raise UserError("--positive_label=%s is not one of the labels %s" %
                         (positive, ", ".join(self.labels)))
       self.positive_index = self.label_ids[positive]
+
+  @classmethod
+  def from_options(cls, labels, options):
+    """The task of a ClassificationOptions over the processor's labels."""
+    return cls(labels, options.threshold, options.positive_label)
 
   @property
   def needs_dev_evaluation(self):
@@ -230,11 +300,8 @@ class ClassificationTask:
       raise UserError("--threshold=auto has no threshold yet: evaluate dev first "
                       "(--do_eval=true) before exporting")
     probabilities = tf.exp(self._log_probabilities(pooled_output, is_training=False))
-    if self.positive_index is None:
-      label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
-    else:
-      positive = probabilities[:, self.positive_index] >= self.threshold
-      label_id = tf.where(positive, self.positive_index, 1 - self.positive_index)
+    label_id = tf.cast(decide(probabilities, self.positive_index, self.threshold, ops=tf),
+                       tf.int32)
     return {"probabilities": probabilities, "label_id": label_id,
             "label": tf.gather(tf.constant(self.labels), label_id)}
 
@@ -249,30 +316,41 @@ class ClassificationTask:
     return None
 
   def decide(self, probabilities):
-    """Predicted class ids [N] from probabilities [N, K]."""
-    probabilities = np.asarray(probabilities)
-    if self.positive_index is None:
-      return np.argmax(probabilities, axis=1)
-    negative_index = 1 - self.positive_index
-    positive = probabilities[:, self.positive_index] >= self.threshold
-    return np.where(positive, self.positive_index, negative_index)
+    """Predicted class ids [N] from probabilities [N, K], with this task's threshold."""
+    return decide(np.asarray(probabilities), self.positive_index, self.threshold)
 
   def evaluate(self, outputs):
-    """Accuracy; for two labels also precision, recall, F1, AUC and the threshold used."""
+    """Accuracy; for two labels also precision, recall, F1, AUC and the threshold used.
+
+    With --threshold=auto the F1-best threshold is chosen here and returned in the
+    Evaluation; the metrics are those of deciding with it.
+    """
     probabilities, labels = outputs["probabilities"], np.asarray(outputs["label"])
+    threshold = self.threshold
     result = collections.OrderedDict()
     if self.positive_index is not None:
       is_positive = labels == self.positive_index
       positive_scores = probabilities[:, self.positive_index]
       if self.auto_threshold:
-        self.threshold, _ = metrics.best_f1_threshold(is_positive, positive_scores)
-      precision, recall, f1 = metrics.precision_recall_f1(
-          is_positive, self.decide(probabilities) == self.positive_index)
+        threshold, _ = metrics.best_f1_threshold(is_positive, positive_scores)
+      decided = decide(probabilities, self.positive_index, threshold)
+      precision, recall, f1 = metrics.precision_recall_f1(is_positive,
+                                                          decided == self.positive_index)
       result.update(eval_precision=precision, eval_recall=recall, eval_f1=f1,
                     eval_auc=metrics.roc_auc(is_positive, positive_scores),
-                    eval_threshold=self.threshold)
-    result["eval_accuracy"] = float(np.mean(self.decide(probabilities) == labels))
-    return dict(result)
+                    eval_threshold=threshold)
+    else:
+      decided = decide(probabilities, None, None)
+    result["eval_accuracy"] = float(np.mean(decided == labels))
+    return Evaluation(dict(result), threshold if self.auto_threshold else None)
+
+  def apply(self, evaluation):
+    """The task deciding with the threshold `evaluation` chose, if it chose one."""
+    if evaluation.threshold is None:
+      return self
+    decided = ClassificationTask.__new__(ClassificationTask)
+    decided.__dict__.update(self.__dict__, threshold=evaluation.threshold)
+    return decided
 
   def prediction_table(self, examples, outputs, original_format):
     probabilities = outputs["probabilities"]
@@ -291,5 +369,7 @@ def task_from_description(description):
     return RegressionTask(description["use_sigmoid_act"], description["label_min"],
                           description["label_max"])
   threshold = description["threshold"]
-  return ClassificationTask(description["labels"], "auto" if threshold is None else threshold,
+  task = ClassificationTask(description["labels"], "auto" if threshold is None else "0.5",
                             description["positive_label"])
+  # The exact threshold, not its text: a float of dev probabilities is kept to the bit.
+  return task if threshold is None else task.apply(Evaluation({}, threshold))

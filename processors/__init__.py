@@ -10,11 +10,11 @@ import importlib
 import importlib.util
 import os
 
-from finetune.errors import UserError
+from common.errors import UserError
+from common.tsv import Row
+from common.tsv import read_tsv
 from processors.base import DataProcessor
 from processors.base import InputExample
-from processors.base import Row
-from processors.base import read_tsv
 from processors.glue import ColaProcessor
 from processors.glue import MnliProcessor
 from processors.glue import MrpcProcessor
@@ -68,7 +68,7 @@ def _load_class(reference):
   module_name, _, class_name = reference.rpartition(":")
   try:
     if module_name.endswith(".py") or os.sep in module_name:
-      if not os.path.isfile(module_name):
+      if not os.path.isfile(module_name):  # Python loads modules from the local disk only
         raise UserError("--task_name=%s: file %s not found" % (reference, module_name))
       spec = importlib.util.spec_from_file_location(
           os.path.splitext(os.path.basename(module_name))[0], module_name)

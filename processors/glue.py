@@ -3,10 +3,11 @@
 import hashlib
 import os
 
+from common import files
+from common.tsv import check_columns
 from processors.base import DataProcessor
 from processors.base import InputExample
 from processors.base import TsvSplitsProcessor
-from processors.base import check_columns
 
 # Size of GLUE's MRPC dev split, which GLUE also carved out of msr_paraphrase_train.txt.
 MRPC_DEV_SIZE = 408
@@ -26,22 +27,33 @@ class MrpcProcessor(DataProcessor):
   a double quote as the token "<QUOTE>"; it is read as '"', the text of GLUE's files.
   """
 
+  ORIGINAL_FILES = {"train": "msr_paraphrase_train.txt", "dev": "msr_paraphrase_train.txt",
+                    "test": "msr_paraphrase_test.txt"}
+
+  def split_file(self, data_dir, split):
+    """GLUE's <split>.tsv, else the original release's file holding the split."""
+    glue_path = os.path.join(data_dir, "%s.tsv" % split)
+    if files.exists(glue_path):
+      return glue_path
+    return os.path.join(data_dir, self.ORIGINAL_FILES[split])
+
   def get_train_examples(self, data_dir):
-    if os.path.exists(os.path.join(data_dir, "train.tsv")):
-      return self._create_examples(os.path.join(data_dir, "train.tsv"), "train")
-    train, _ = self._split_original(data_dir)
+    path = self.split_file(data_dir, "train")
+    if path.endswith(".tsv"):
+      return self._create_examples(path, "train")
+    train, _ = self._split_original(path)
     return train
 
   def get_dev_examples(self, data_dir):
-    if os.path.exists(os.path.join(data_dir, "dev.tsv")):
-      return self._create_examples(os.path.join(data_dir, "dev.tsv"), "dev")
-    _, dev = self._split_original(data_dir)
+    path = self.split_file(data_dir, "dev")
+    if path.endswith(".tsv"):
+      return self._create_examples(path, "dev")
+    _, dev = self._split_original(path)
     return dev
 
   def get_test_examples(self, data_dir):
-    if os.path.exists(os.path.join(data_dir, "test.tsv")):
-      return self._create_examples(os.path.join(data_dir, "test.tsv"), "test", labelled=False)
-    return self._create_examples(os.path.join(data_dir, "msr_paraphrase_test.txt"), "test")
+    path = self.split_file(data_dir, "test")
+    return self._create_examples(path, "test", labelled=path.endswith(".txt"))
 
   def get_labels(self):
     return ["0", "1"]
@@ -52,14 +64,13 @@ class MrpcProcessor(DataProcessor):
       check_columns(row, 5, 5, "quality, #1 ID, #2 ID, #1 String, #2 String")
       label = row[0].strip() if labelled else None
       example = InputExample("%s-%d" % (set_type, row.line), _unquote(row[3]),
-                             _unquote(row[4]), label)
+                             _unquote(row[4]), label, path=row.path, line=row.line)
       example.pair_id = "%s\t%s" % (row[1].strip(), row[2].strip())
       examples.append(example)
     return examples
 
-  def _split_original(self, data_dir):
-    examples = self._create_examples(os.path.join(data_dir, "msr_paraphrase_train.txt"),
-                                     "train")
+  def _split_original(self, path):
+    examples = self._create_examples(path, "train")
     by_digest = sorted(examples,
                        key=lambda e: hashlib.md5(e.pair_id.encode("utf-8")).hexdigest())
     dev_guids = {example.guid for example in by_digest[:MRPC_DEV_SIZE]}
@@ -89,12 +100,13 @@ class ColaProcessor(TsvSplitsProcessor):
     if set_type == "test":
       for row in self._read_tsv(path)[1:]:
         check_columns(row, 2, 2, "index, sentence")
-        examples.append(InputExample("test-%d" % row.line, row[1]))
+        examples.append(InputExample("test-%d" % row.line, row[1], path=row.path,
+                                     line=row.line))
       return examples
     for row in self._read_tsv(path):
       check_columns(row, 4, 4, "source, label, original mark, sentence")
       examples.append(InputExample("%s-%d" % (set_type, row.line), row[3],
-                                   label=row[1].strip()))
+                                   label=row[1].strip(), path=row.path, line=row.line))
     return examples
 
 
@@ -114,7 +126,8 @@ class MnliProcessor(TsvSplitsProcessor):
     examples = []
     for row in self._read_tsv(path)[1:]:
       label = None if set_type == "test" else row[-1].strip()
-      examples.append(InputExample("%s-%d" % (set_type, row.line), row[8], row[9], label))
+      examples.append(InputExample("%s-%d" % (set_type, row.line), row[8], row[9], label,
+                                   path=row.path, line=row.line))
     return examples
 
 
@@ -133,10 +146,11 @@ class QqpProcessor(TsvSplitsProcessor):
     if set_type == "test":
       for row in self._read_tsv(path)[1:]:
         check_columns(row, 3, 3, "id, question1, question2")
-        examples.append(InputExample("test-%d" % row.line, row[1], row[2]))
+        examples.append(InputExample("test-%d" % row.line, row[1], row[2], path=row.path,
+                                     line=row.line))
       return examples
     for row in self._read_tsv(path)[1:]:
       check_columns(row, 6, 6, "id, qid1, qid2, question1, question2, is_duplicate")
       examples.append(InputExample("%s-%d" % (set_type, row.line), row[3], row[4],
-                                   row[5].strip()))
+                                   row[5].strip(), path=row.path, line=row.line))
     return examples

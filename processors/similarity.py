@@ -4,12 +4,13 @@ import os
 
 from absl import logging
 
+from common import files
+from common.tsv import check_columns
+from common.tsv import looks_like_header
+from common.tsv import parse_score
 from processors.base import DataProcessor
 from processors.base import InputExample
 from processors.base import TsvSplitsProcessor
-from processors.base import check_columns
-from processors.base import looks_like_header
-from processors.base import parse_score
 
 
 class SimProcessor(TsvSplitsProcessor):
@@ -37,7 +38,8 @@ class SimProcessor(TsvSplitsProcessor):
         logging.info("%s:1: header line skipped", path)
         continue
       label = self._label(row) if len(row) == 3 else None
-      examples.append(InputExample("%s-%d" % (set_type, row.line), row[0], row[1], label))
+      examples.append(InputExample("%s-%d" % (set_type, row.line), row[0], row[1], label,
+                                   path=row.path, line=row.line))
     return examples
 
 
@@ -78,21 +80,27 @@ class StsbProcessor(DataProcessor):
   def get_labels(self):
     return None
 
+  def split_file(self, data_dir, split):
+    """GLUE's <split>.tsv, else the original sts-<split>.csv when only that exists."""
+    glue_path = os.path.join(data_dir, "%s.tsv" % split)
+    csv_path = os.path.join(data_dir, "sts-%s.csv" % split)
+    return glue_path if files.exists(glue_path) or not files.exists(csv_path) else csv_path
+
   def _create_examples(self, data_dir, set_type):
-    glue_path = os.path.join(data_dir, "%s.tsv" % set_type)
-    csv_path = os.path.join(data_dir, "sts-%s.csv" % set_type)
+    path = self.split_file(data_dir, set_type)
     examples = []
-    if os.path.exists(glue_path) or not os.path.exists(csv_path):
+    if path.endswith(".tsv"):
       labelled = set_type != "test"
-      for row in self._read_tsv(glue_path)[1:]:
+      for row in self._read_tsv(path)[1:]:
         check_columns(row, 10 if labelled else 9, 10,
                       "GLUE STS-B: index ... sentence1, sentence2" + (", score" if labelled
                                                                        else ""))
         score = parse_score(row, 9) if labelled else None
-        examples.append(InputExample("%s-%d" % (set_type, row.line), row[7], row[8], score))
+        examples.append(InputExample("%s-%d" % (set_type, row.line), row[7], row[8], score,
+                                     path=row.path, line=row.line))
     else:
-      for row in self._read_tsv(csv_path):
+      for row in self._read_tsv(path):
         check_columns(row, 7, 9, "genre, file, year, id, score, sentence1, sentence2")
         examples.append(InputExample("%s-%d" % (set_type, row.line), row[5], row[6],
-                                     parse_score(row, 4)))
+                                     parse_score(row, 4), path=row.path, line=row.line))
     return examples

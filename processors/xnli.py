@@ -2,9 +2,9 @@
 
 import os
 
+from common.tsv import check_columns
 from processors.base import DataProcessor
 from processors.base import InputExample
-from processors.base import check_columns
 
 
 class XnliProcessor(DataProcessor):
@@ -20,22 +20,28 @@ class XnliProcessor(DataProcessor):
   def __init__(self, language="zh"):
     self.language = language
 
+  def split_file(self, data_dir, split):
+    if split == "train":
+      return os.path.join(data_dir, "multinli", "multinli.train.%s.tsv" % self.language)
+    return os.path.join(data_dir, "xnli.%s.tsv" % split)
+
   def get_train_examples(self, data_dir):
-    path = os.path.join(data_dir, "multinli", "multinli.train.%s.tsv" % self.language)
+    path = self.split_file(data_dir, "train")
     examples = []
     for row in self._read_tsv(path)[1:]:
       check_columns(row, 3, 3, "premise, hypothesis, label")
       label = row[2].strip()
       if label == "contradictory":
         label = "contradiction"
-      examples.append(InputExample("train-%d" % row.line, row[0], row[1], label))
+      examples.append(InputExample("train-%d" % row.line, row[0], row[1], label,
+                                   path=row.path, line=row.line))
     return examples
 
   def get_dev_examples(self, data_dir):
-    return self._xnli_examples(os.path.join(data_dir, "xnli.dev.tsv"), "dev")
+    return self._xnli_examples(self.split_file(data_dir, "dev"), "dev")
 
   def get_test_examples(self, data_dir):
-    return self._xnli_examples(os.path.join(data_dir, "xnli.test.tsv"), "test")
+    return self._xnli_examples(self.split_file(data_dir, "test"), "test")
 
   def get_labels(self):
     return ["contradiction", "entailment", "neutral"]
@@ -46,5 +52,5 @@ class XnliProcessor(DataProcessor):
       if row[0].strip() != self.language:
         continue
       examples.append(InputExample("%s-%d" % (set_type, row.line), row[6], row[7],
-                                   row[1].strip()))
+                                   row[1].strip(), path=row.path, line=row.line))
     return examples

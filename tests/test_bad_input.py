@@ -11,56 +11,47 @@ import shutil
 
 import pytest
 
-from conftest import REPO_ROOT
-from test_run_scripts import ZH_DATA, model_flags, run_script
-
-GOOD_TRAIN = open(os.path.join(ZH_DATA, "train.tsv"), encoding="utf-8").read()
-GOOD_DEV = open(os.path.join(ZH_DATA, "dev.tsv"), encoding="utf-8").read()
-GOOD_LINES = GOOD_TRAIN.splitlines(keepends=True)
+from helpers import REPO_ROOT, lcqmc, model_flags, run_script, with_line, zh_text
 
 
-def with_line(number, text, lines=GOOD_LINES):
-  """The good train.tsv with line `number` (1-based) replaced."""
-  changed = list(lines)
-  changed[number - 1] = text + "\n"
-  return "".join(changed)
+def dev_lines():
+  return zh_text("dev").splitlines(True)
 
 
-def lcqmc(text):
-  return "".join("%s\t%s\t%d\n" % (a, b, float(s) >= 0.7) for a, b, s in
-                 (line.split("\t") for line in text.splitlines()))
-
-
+# Each case: the files that replace the good ones (None: deleted; "<dir>": a folder), the
+# script, task and extra flags, and the message the last line must match. Callables are
+# called when the case runs (no file is read at import time).
 CASES = {
     "too_few_columns": dict(
-        files={"train.tsv": with_line(2, "只有一列\t还有一列")},
+        files={"train.tsv": lambda: with_line(2, "只有一列\t还有一列")},
         message=r"train.tsv:2: expected 3 tab-separated columns "
                 r"\(sentence_a<TAB>sentence_b<TAB>score\), found 2$"),
     "too_many_columns": dict(
-        files={"train.tsv": with_line(5, "a\tb\t0.5\textra")},
+        files={"train.tsv": lambda: with_line(5, "a\tb\t0.5\textra")},
         message=r"train.tsv:5: expected 3 tab-separated columns .*found 4 \(a tab inside a "
                 r"sentence\?\)$"),
     "unparsable_score": dict(
-        files={"train.tsv": with_line(3, "问题一\t问题二\thigh")},
+        files={"train.tsv": lambda: with_line(3, "问题一\t问题二\thigh")},
         message=r"train.tsv:3: expected a real number score in column 3, found 'high'$"),
     "nan_score": dict(
-        files={"train.tsv": with_line(4, "问题一\t问题二\tnan")},
+        files={"train.tsv": lambda: with_line(4, "问题一\t问题二\tnan")},
         message=r"train.tsv:4: expected a finite score in column 3, found 'nan'$"),
     "inf_score": dict(
-        files={"dev.tsv": with_line(7, "问题一\t问题二\t-inf", GOOD_DEV.splitlines(True))},
+        files={"dev.tsv": lambda: with_line(7, "问题一\t问题二\t-inf", dev_lines())},
         message=r"dev.tsv:7: expected a finite score in column 3, found '-inf'$"),
     "score_outside_sigmoid_range": dict(
-        files={"train.tsv": with_line(9, "问题一\t问题二\t4")},
+        files={"train.tsv": lambda: with_line(9, "问题一\t问题二\t4")},
         message=r"train.tsv:9: score 4 is outside 0..1, the range of the sigmoid output; "
                 r"map your scale with --label_min and --label_max"),
     "score_outside_label_range": dict(
-        files={"train.tsv": with_line(9, "问题一\t问题二\t6")},
+        files={"train.tsv": lambda: with_line(9, "问题一\t问题二\t6")},
         args=["--label_min=0", "--label_max=5"],
         message=r"train.tsv:9: score 6 is outside --label_min=0..--label_max=5$"),
     "label_not_in_get_labels": dict(
         script="run_classifier.py", task="lcqmc",
-        files={"train.tsv": lcqmc(GOOD_TRAIN),
-               "dev.tsv": with_line(4, "问题一\t问题二\t2", lcqmc(GOOD_DEV).splitlines(True))},
+        files={"train.tsv": lambda: lcqmc(zh_text("train")),
+               "dev.tsv": lambda: with_line(4, "问题一\t问题二\t2",
+                                            lcqmc(zh_text("dev")).splitlines(True))},
         message=r"dev.tsv:4: label '2' is not one of get_labels\(\): 0, 1$"),
     "empty_file": dict(
         files={"train.tsv": ""},
@@ -76,7 +67,7 @@ CASES = {
         files={"dev.tsv": "<dir>"},
         message=r"dev.tsv: is a directory; expected a text file$"),
     "gbk_encoded_file": dict(
-        files={"dev.tsv": GOOD_DEV.encode("gbk")},
+        files={"dev.tsv": lambda: zh_text("dev").encode("gbk")},
         message=r"dev.tsv:1: not valid UTF-8 \(byte 0x\w\w\); expected a UTF-8 text file. "
                 r"Convert it first, e.g. iconv -f GBK -t UTF-8$"),
     "excel_workbook_for_a_file": dict(
@@ -117,9 +108,11 @@ def test_bad_input_is_one_clear_line(case, zh_model, tmp_path):
   spec = CASES[case]
   data_dir = tmp_path / "data"
   data_dir.mkdir()
-  (data_dir / "train.tsv").write_text(GOOD_TRAIN, encoding="utf-8")
-  (data_dir / "dev.tsv").write_text(GOOD_DEV, encoding="utf-8")
+  (data_dir / "train.tsv").write_text(zh_text("train"), encoding="utf-8")
+  (data_dir / "dev.tsv").write_text(zh_text("dev"), encoding="utf-8")
   for name, content in spec.get("files", {}).items():
+    if callable(content):
+      content = content()
     if content is None:
       os.remove(data_dir / name)
     elif content == "<dir>":
@@ -152,3 +145,56 @@ def test_bad_input_is_one_clear_line(case, zh_model, tmp_path):
   assert "Traceback" not in result.stderr
   written = os.listdir(output_dir) if os.path.exists(output_dir) else []
   assert written == []  # nothing half-done left behind
+
+
+BUGGY_PROCESSOR = '''"""A processor with a bug of its own: a misspelt method name."""
+
+import os
+
+from processors import DataProcessor, InputExample
+
+
+class Buggy(DataProcessor):
+
+  def get_train_examples(self, data_dir):
+    examples = []
+    for row in self._read_tsv(os.path.join(data_dir, "train.tsv")):
+      examples.append(InputExample("train-%d" % row.line, row[0], row[1],
+                                   self.parse_scroe(row[2])))
+    return examples
+
+  def get_dev_examples(self, data_dir):
+    return self.get_train_examples(data_dir)
+
+  def get_test_examples(self, data_dir):
+    return self.get_train_examples(data_dir)
+
+  def get_labels(self):
+    return None
+
+  def parse_score(self, text):
+    return float(text)
+'''
+
+
+def test_a_bug_in_a_users_processor_is_reported_against_its_own_file(zh_model, tmp_path):
+  processor_file = tmp_path / "buggy_processor.py"
+  processor_file.write_text(BUGGY_PROCESSOR, encoding="utf-8")
+  data_dir = tmp_path / "data"
+  data_dir.mkdir()
+  (data_dir / "train.tsv").write_text(zh_text("train"), encoding="utf-8")
+  result = run_script("run_reg.py", "--task_name=%s:Buggy" % processor_file,
+                      "--data_dir=%s" % data_dir, "--output_dir=%s" % (tmp_path / "out"),
+                      "--do_train=true", "--max_seq_length=32", *model_flags(zh_model),
+                      check=False)
+  last_line = result.stderr.strip().splitlines()[-1]
+  assert result.returncode == 1, result.stderr[-2000:]
+  assert "Traceback" not in result.stderr
+  # The line of the misspelt call in the processor's file, not a line of train.tsv.
+  line = BUGGY_PROCESSOR.splitlines().index(
+      "                                   self.parse_scroe(row[2])))") + 1
+  assert last_line.startswith("error: %s:%d: AttributeError: " % (processor_file, line)), \
+      last_line
+  assert "'Buggy' object has no attribute 'parse_scroe'" in last_line
+  assert "train.tsv:" not in last_line
+  assert not os.path.exists(tmp_path / "out")

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 import convert_hf_checkpoint
 import modeling
-from conftest import REPO_ROOT, TINY_VOCAB
+from helpers import REPO_ROOT, TINY_VOCAB
 
 HIDDEN, INTERMEDIATE, LAYERS, VOCAB = 8, 12, 2, len(TINY_VOCAB)
 

@@ -19,15 +19,17 @@ import tensorflow as tf
 
 import modeling
 import optimization
-from conftest import CHINESE_VOCAB, REPO_ROOT, make_tiny_model
+from common.errors import UserError
 from finetune import distribution as distribution_lib
 from finetune import pipeline
-from finetune.errors import UserError
-from finetune.estimator import session_config
+from finetune.engines import session_config
 from finetune.input_fn import input_shard
+from finetune.options import make_run_options
 from finetune.tasks import RegressionTask
+from helpers import CHINESE_VOCAB, REPO_ROOT, ZH_DATA, make_tiny_model, model_flags
+from helpers import prediction_scores, read_eval_results, read_tsv, run_script
+from helpers import scaled_scores_data
 from processors import get_processor
-from test_run_scripts import ZH_DATA, model_flags, read_eval_results, read_tsv, run_script
 
 tf1 = tf.compat.v1
 
@@ -62,22 +64,10 @@ def deterministic_model(tmp_path_factory):
   return directory
 
 
-def shifted_scores_data(directory):
-  """examples/sim_zh with every score + 3: far from a fresh linear head's outputs, so the
-  gradients are large and clipping to norm 1 is in play."""
-  os.makedirs(directory)
-  for split in ("train", "dev"):
-    rows = read_tsv(os.path.join(ZH_DATA, split + ".tsv"))
-    with open(os.path.join(directory, split + ".tsv"), "w", encoding="utf-8") as f:
-      f.writelines("%s\t%s\t%g\n" % (a, b, float(score) + 3) for a, b, score in rows)
-  shutil.copyfile(os.path.join(ZH_DATA, "test.tsv"), os.path.join(directory, "test.tsv"))
-  return directory
-
-
 def train_evaluate_predict(model_dir, data_dir, output_dir, **more_options):
   """pipeline.run with every phase; returns the eval metrics."""
-  options = pipeline.RunOptions(
-      data_dir=data_dir, output_dir=output_dir,
+  options = make_run_options(
+      data_dir=data_dir, task_name="sim", output_dir=output_dir,
       bert_config_file=os.path.join(model_dir, "bert_config.json"),
       vocab_file=os.path.join(model_dir, "vocab.txt"),
       init_checkpoint=os.path.join(model_dir, "bert_model.ckpt"), max_seq_length=32,
@@ -101,7 +91,9 @@ def test_mirrored_over_two_cpus_matches_one_device(adam_bias_correction, determi
   gradients here are clipped at every step: clipping each replica's half before the sum
   (the order of Google's code) moved variables by 3e-3 and failed this test.
   """
-  data_dir = shifted_scores_data(str(tmp_path / "data"))
+  # Every score + 3: far from a fresh linear head's outputs, so the gradients are large
+  # and clipping to norm 1 is in play.
+  data_dir = scaled_scores_data(str(tmp_path / "data"), shift=3)
   single_dir, mirrored_dir = str(tmp_path / "single"), str(tmp_path / "mirrored")
   single = train_evaluate_predict(deterministic_model, data_dir, single_dir,
                                   adam_bias_correction=adam_bias_correction)
@@ -112,9 +104,7 @@ def test_mirrored_over_two_cpus_matches_one_device(adam_bias_correction, determi
   assert single["global_step"] == mirrored["global_step"] == int(100 / 8 * 0.5)
   assert mirrored["eval_num_examples"] == 28
   assert mirrored["eval_loss"] == pytest.approx(single["eval_loss"], rel=1e-4)
-  predictions = [np.array([float(row[1]) for row in
-                           read_tsv(os.path.join(directory, "test_results.tsv"))[1:]])
-                 for directory in (single_dir, mirrored_dir)]
+  predictions = [prediction_scores(directory) for directory in (single_dir, mirrored_dir)]
   assert len(predictions[1]) == 12
   np.testing.assert_allclose(predictions[1], predictions[0], atol=1e-4)
 
@@ -248,28 +238,24 @@ def test_a_global_batch_the_replicas_cannot_share_is_one_error_line(zh_model, tm
   assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("kind,devices,use_tpu,environ,message", [
-    ("ring", None, False, {}, "--distribution=ring: expected one of none, mirrored, "
-     "multi_worker"),
-    ("none", "/gpu:0", False, {}, "--devices=/gpu:0 is for --distribution=mirrored"),
-    ("mirrored", None, True, {}, "--distribution=mirrored with --use_tpu: a TPU runs "
-     "through TPUEstimator"),
-    ("mirrored", "/cpu:0,gpu", False, {}, "--devices: 'gpu' is not a device name"),
-    ("mirrored", "/cpu:0,/cpu:0", False, {}, "--devices=/cpu:0,/cpu:0 names a device twice"),
-    ("mirrored", "/gpu:99", False, {}, "--devices: /gpu:99 does not exist; this machine has"),
-    ("multi_worker", None, False, {}, "--distribution=multi_worker needs the TF_CONFIG"),
-    ("multi_worker", None, False, {"TF_CONFIG": "{\"cluster\": {}}"},
+@pytest.mark.parametrize("kind,devices,environ,message", [
+    ("mirrored", "/cpu:0,gpu", {}, "--devices: 'gpu' is not a device name"),
+    ("mirrored", "/cpu:0,/cpu:0", {}, "--devices=/cpu:0,/cpu:0 names a device twice"),
+    ("mirrored", "/gpu:99", {}, "--devices: /gpu:99 does not exist; this machine has"),
+    ("multi_worker", None, {}, "--distribution=multi_worker needs the TF_CONFIG"),
+    ("multi_worker", None, {"TF_CONFIG": "{\"cluster\": {}}"},
      "TF_CONFIG is not valid (KeyError: 'task')"),
-    ("multi_worker", None, False, {"TF_CONFIG": json.dumps(
+    ("multi_worker", None, {"TF_CONFIG": json.dumps(
         {"cluster": {"worker": ["a:1"], "evaluator": ["b:2"]},
          "task": {"type": "worker", "index": 0}})}, "TF_CONFIG: job 'evaluator' in the cluster"),
-    ("multi_worker", None, False, {"TF_CONFIG": json.dumps(
+    ("multi_worker", None, {"TF_CONFIG": json.dumps(
         {"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 1}})},
      "TF_CONFIG: task worker 1 is not in the cluster"),
 ])
-def test_distribution_mistakes_are_user_errors(kind, devices, use_tpu, environ, message):
+def test_distribution_mistakes_are_user_errors(kind, devices, environ, message):
+  """Mistakes only the machine can show (the flags' own checks: test_pipeline.py)."""
   with pytest.raises(UserError) as error:
-    distribution_lib.make_distribution(kind, devices, use_tpu, environ=environ)
+    distribution_lib.make_distribution(kind, devices, environ=environ)
   assert str(error.value).startswith(message)
 
 

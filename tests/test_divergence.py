@@ -10,7 +10,7 @@ import tensorflow as tf
 
 import optimization
 from finetune import divergence
-from test_run_scripts import ZH_DATA, model_flags, run_script
+from helpers import ZH_DATA, model_flags, run_script
 
 tf1 = tf.compat.v1
 

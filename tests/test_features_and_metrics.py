@@ -5,8 +5,8 @@ import pytest
 from scipy import stats
 
 import tokenization
+from common.errors import InputFileError, UserError
 from finetune import features, metrics
-from finetune.errors import InputFileError, UserError
 from finetune.tasks import ClassificationTask, RegressionTask
 from processors import InputExample
 
@@ -14,7 +14,7 @@ from processors import InputExample
 def test_pair_layout_and_padding(tiny_vocab_file):
   tokenizer = tokenization.FullTokenizer(tiny_vocab_file)
   example = InputExample("g", "The man", "a dog", label=0.5)
-  feature = features.convert_single_example(example, 10, tokenizer, lambda e: e.label)
+  feature = features.convert_single_example(example, example.label, 10, tokenizer)
   tokens = tokenizer.convert_ids_to_tokens(feature.input_ids[:feature.length])
   assert tokens == ["[CLS]", "the", "man", "[SEP]", "a", "dog", "[SEP]"]
   assert feature.input_mask == [1] * 7 + [0] * 3
@@ -26,18 +26,17 @@ def test_pair_layout_and_padding(tiny_vocab_file):
 def test_truncation_pops_from_the_longer_side(tiny_vocab_file):
   tokenizer = tokenization.FullTokenizer(tiny_vocab_file)
   example = InputExample("g", "a b c d e f", "the man")
-  feature = features.convert_single_example(example, 9, tokenizer, lambda e: 0)
+  feature = features.convert_single_example(example, 0, 9, tokenizer)
   tokens = tokenizer.convert_ids_to_tokens(feature.input_ids)
   assert tokens == ["[CLS]", "a", "b", "c", "d", "[SEP]", "the", "man", "[SEP]"]
-  single = features.convert_single_example(InputExample("g", "a b c d e f"), 5, tokenizer,
-                                           lambda e: 0)
+  single = features.convert_single_example(InputExample("g", "a b c d e f"), 0, 5, tokenizer)
   assert tokenizer.convert_ids_to_tokens(single.input_ids) == ["[CLS]", "a", "b", "c", "[SEP]"]
   assert single.segment_ids == [0] * 5
 
 
 def test_padding_example_is_not_real(tiny_vocab_file):
   tokenizer = tokenization.FullTokenizer(tiny_vocab_file)
-  fake = features.convert_single_example(features.PaddingInputExample(), 6, tokenizer, None)
+  fake = features.convert_single_example(features.PaddingInputExample(), 0, 6, tokenizer)
   assert fake.input_ids == [0] * 6 and fake.input_mask == [0] * 6 and not fake.is_real_example
 
 
@@ -90,11 +89,14 @@ def test_classification_threshold_rules():
   assert three.decide(np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])).tolist() == [2, 0]
   auto = ClassificationTask(["0", "1"], threshold="auto")
   assert auto.needs_dev_evaluation
-  result = auto.evaluate({"probabilities": np.array([[0.9, 0.1], [0.6, 0.4], [0.8, 0.2],
-                                                     [0.3, 0.7]]),
-                          "label": np.array([0, 1, 0, 1])})
-  assert result["eval_f1"] == 1.0 and 0.2 < auto.threshold <= 0.4
-  assert not auto.needs_dev_evaluation
+  evaluation = auto.evaluate({"probabilities": np.array([[0.9, 0.1], [0.6, 0.4], [0.8, 0.2],
+                                                         [0.3, 0.7]]),
+                              "label": np.array([0, 1, 0, 1])})
+  assert evaluation.metrics["eval_f1"] == 1.0 and 0.2 < evaluation.threshold <= 0.4
+  assert evaluation.metrics["eval_threshold"] == evaluation.threshold
+  assert auto.needs_dev_evaluation and auto.threshold is None  # evaluating changed nothing
+  decided = auto.apply(evaluation)
+  assert not decided.needs_dev_evaluation and decided.threshold == evaluation.threshold
   for bad in ("1.5", "high"):
     with pytest.raises(UserError, match="--threshold=%s: expected a number in 0..1 or 'auto'"
                        % bad):

@@ -18,12 +18,12 @@ import time
 import numpy as np
 import tensorflow as tf
 
-import tokenization
-from conftest import REPO_ROOT
-from finetune import files, pipeline
-from finetune.tasks import RegressionTask
+import tokenization_fast
+from common import files
+from finetune import records
+from finetune.record_format import REGRESSION_LABEL
+from helpers import REPO_ROOT, ZH_DATA, model_flags, read_eval_results, run_script
 from processors import get_processor
-from test_run_scripts import ZH_DATA, model_flags, read_eval_results, run_script
 
 
 def start_script(script, args, log_path):
@@ -135,10 +135,10 @@ def test_killed_while_writing_records_leaves_no_half_file(zh_model, tmp_path):
   vocab_file = os.path.join(zh_model, "vocab.txt")
   # What an earlier run on the original 100 rows left: their records and cache key.
   old = get_processor("sim").get_train_examples(ZH_DATA)
-  options = pipeline.RunOptions(data_dir=ZH_DATA, output_dir=output_dir, bert_config_file="",
-                                vocab_file=vocab_file, max_seq_length=32)
-  pipeline.write_examples(old, [e.label for e in old], tokenization.FullTokenizer(vocab_file),
-                          options, RegressionTask(), record_file)
+  settings = records.RecordSettings(
+      tokenizer=tokenization_fast.FastFullTokenizer(vocab_file), vocab_file=vocab_file,
+      do_lower_case=True, max_seq_length=32, label_feature=REGRESSION_LABEL)
+  records.write_record_file(old, [e.label for e in old], record_file, settings)
   with open(record_file, "rb") as f:
     old_records = f.read()
   assert os.path.exists(record_file + ".key")
@@ -184,7 +184,7 @@ def test_a_result_file_killed_mid_write_keeps_its_old_content(tmp_path):
   path = str(tmp_path / "eval_results.txt")
   with open(path, "w", encoding="utf-8") as f:
     f.write("eval_loss = 0.1\n")
-  writer = ("import sys, time\nsys.path.insert(0, %r)\nfrom finetune import files\n"
+  writer = ("import sys, time\nsys.path.insert(0, %r)\nfrom common import files\n"
             "with files.atomic_output(%r) as temporary:\n"
             "  with open(temporary, 'w') as f:\n"
             "    f.write('eval_lo')\n"

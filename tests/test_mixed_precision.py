@@ -9,14 +9,15 @@ import tensorflow as tf
 
 import modeling
 from finetune import pipeline
+from finetune.options import make_run_options
 from finetune.tasks import RegressionTask
+from helpers import ZH_DATA, prediction_scores
 from processors import get_processor
-from test_run_scripts import ZH_DATA, read_tsv
 
 
 def run(zh_model, output_dir, mixed_precision, **phases):
-  options = pipeline.RunOptions(
-      data_dir=ZH_DATA, output_dir=output_dir,
+  options = make_run_options(
+      data_dir=ZH_DATA, task_name="sim", output_dir=output_dir,
       bert_config_file=os.path.join(zh_model, "bert_config.json"),
       vocab_file=os.path.join(zh_model, "vocab.txt"),
       init_checkpoint=os.path.join(zh_model, "bert_model.ckpt"),  # a Google-format one
@@ -55,12 +56,10 @@ def test_mixed_precision_trains_and_checkpoints_stay_float32(zh_model, tmp_path,
   assert np.abs(trained["bert/pooler/dense/kernel"] -
                 start["bert/pooler/dense/kernel"]).max() > 1e-4
 
-  mixed_scores = [float(row[1]) for row in read_tsv(os.path.join(output_dir,
-                                                                 "test_results.tsv"))[1:]]
+  mixed_scores = prediction_scores(output_dir)
   # The same checkpoint, predicted in float32.
   run(zh_model, output_dir, "none", do_predict=True)
-  float32_scores = [float(row[1]) for row in read_tsv(os.path.join(output_dir,
-                                                                   "test_results.tsv"))[1:]]
+  float32_scores = prediction_scores(output_dir)
   assert len(mixed_scores) == len(float32_scores) == 12
   tolerance = {"bfloat16": 2e-2, "float16": 2e-3}[mixed_precision]  # 8 and 11 mantissa bits
   np.testing.assert_allclose(mixed_scores, float32_scores, atol=tolerance)

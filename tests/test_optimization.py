@@ -5,11 +5,8 @@ import pytest
 import tensorflow as tf
 
 import optimization
+from helpers import ZH_DATA, classification_data, model_flags, run_script
 from processors import get_processor
-from test_run_scripts import ZH_DATA
-from test_run_scripts import classification_data
-from test_run_scripts import model_flags
-from test_run_scripts import run_script
 
 tf1 = tf.compat.v1
 

@@ -4,46 +4,15 @@ import os
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
-import modeling
-import tokenization
-from finetune import pipeline
-from finetune.errors import UserError
-from finetune.estimator import make_estimator
+import tokenization_fast
+from common.errors import UserError
+from finetune import options as options_lib
+from finetune import records
 from finetune.input_fn import file_based_input_fn_builder
-from finetune.model_fn import model_fn_builder
 from finetune.tasks import RegressionTask
+from helpers import ZH_DATA, predict_dev
 from processors import get_processor
-from test_run_scripts import ZH_DATA
-
-
-def predict_dev(zh_model, output_dir, use_tpu_layout, batch_size, count=28, layout=None,
-                max_seq_length=32):
-  """Predicts `count` dev pairs with the chosen batch layout.
-
-  TPU layout: fake padding examples, fixed shapes, one-hot lookups (TPUEstimator itself
-  runs with use_tpu=False: there is no TPU here).
-  Returns (outputs, number of records written, examples).
-  """
-  config = modeling.BertConfig.from_json_file(os.path.join(zh_model, "bert_config.json"))
-  tokenizer = tokenization.FullTokenizer(os.path.join(zh_model, "vocab.txt"))
-  task = RegressionTask()
-  examples = get_processor("sim").get_dev_examples(ZH_DATA)[:count]
-  split = pipeline.Split(examples, [task.encode_label(e, True) for e in examples])
-  os.makedirs(output_dir)
-  options = pipeline.RunOptions(data_dir=ZH_DATA, output_dir=output_dir, bert_config_file="",
-                                vocab_file=os.path.join(zh_model, "vocab.txt"),
-                                max_seq_length=max_seq_length, use_tpu=use_tpu_layout,
-                                batch_layout=layout)
-  model_fn = model_fn_builder(config, task, os.path.join(zh_model, "bert_model.ckpt"), 1e-5,
-                              1, 0, use_tpu=False, use_one_hot_embeddings=use_tpu_layout)
-  estimator = make_estimator(model_fn, output_dir, False, 8, batch_size, seed=7)
-  outputs = pipeline.predict_split(estimator, split, tokenizer, task, options, batch_size,
-                                   "predict.tf_record")
-  records = sum(1 for _ in tf.compat.v1.io.tf_record_iterator(
-      os.path.join(output_dir, "predict.tf_record")))
-  return outputs, records, examples
 
 
 def test_tpu_layout_pads_with_fake_examples_and_counts_each_once(zh_model, tmp_path):
@@ -58,19 +27,20 @@ def test_tpu_layout_pads_with_fake_examples_and_counts_each_once(zh_model, tmp_p
 
 
 def test_batches_are_trimmed_to_their_longest_pair(zh_model, tmp_path):
-  tokenizer = tokenization.FullTokenizer(os.path.join(zh_model, "vocab.txt"))
+  tokenizer = tokenization_fast.FastFullTokenizer(os.path.join(zh_model, "vocab.txt"))
   task = RegressionTask()
   examples = get_processor("sim").get_dev_examples(ZH_DATA)
   record_file = str(tmp_path / "dev.tf_record")
-  options = pipeline.RunOptions(data_dir=ZH_DATA, output_dir=str(tmp_path), bert_config_file="",
-                                vocab_file=os.path.join(zh_model, "vocab.txt"),
-                                max_seq_length=64)
-  pipeline.write_examples(examples, [e.label for e in examples], tokenizer, options, task,
-                          record_file)
+  settings = records.RecordSettings(tokenizer=tokenizer,
+                                    vocab_file=os.path.join(zh_model, "vocab.txt"),
+                                    do_lower_case=True, max_seq_length=64,
+                                    label_feature=task.label_feature)
+  records.write_record_file(examples, [e.label for e in examples], record_file, settings)
   lengths = [len(tokenizer.tokenize(e.text_a)) + len(tokenizer.tokenize(e.text_b)) + 3
              for e in examples]
   for layout in ("trimmed", "fixed"):
-    input_fn = file_based_input_fn_builder(record_file, 64, task.label_feature,
+    input_fn = file_based_input_fn_builder(record_file, seq_length=64,
+                                           label_feature=task.label_feature,
                                            is_training=False, drop_remainder=False,
                                            layout=layout)
     batches = list(input_fn({"batch_size": 8}).as_numpy_iterator())
@@ -82,13 +52,44 @@ def test_batches_are_trimmed_to_their_longest_pair(zh_model, tmp_path):
       assert set(widths) == {64}
 
 
+def run_options(**values):
+  """Options that pass every check but the one under test."""
+  values = dict(dict(data_dir=ZH_DATA, task_name="sim", output_dir="/tmp/unused",
+                     bert_config_file=__file__, vocab_file=__file__, do_train=True),
+                **values)
+  return options_lib.make_run_options(**values)
+
+
 def test_batch_layout_defaults_and_checks():
-  def options(**kwargs):
-    return pipeline.RunOptions(data_dir="", output_dir="", bert_config_file="", vocab_file="",
-                               **kwargs)
-  assert options().layout == "bucketed"
-  assert options(use_tpu=True).layout == "fixed"
-  assert options(batch_layout="trimmed").layout == "trimmed"
-  pipeline.check_batch_layout(options(batch_layout="fixed", use_tpu=True))
+  assert run_options().runtime.layout == "bucketed"
+  assert run_options(use_tpu=True).runtime.layout == "fixed"
+  assert run_options(batch_layout="trimmed").runtime.layout == "trimmed"
+  options_lib.validate(run_options(batch_layout="fixed", use_tpu=True))
   with pytest.raises(UserError, match=r"--batch_layout=trimmed with --use_tpu: a TPU"):
-    pipeline.check_batch_layout(options(batch_layout="trimmed", use_tpu=True))
+    options_lib.validate(run_options(batch_layout="trimmed", use_tpu=True))
+
+
+@pytest.mark.parametrize("values,message", [
+    (dict(distribution="ring"), "--distribution=ring: expected one of none, mirrored, "
+     "multi_worker"),
+    (dict(devices="/gpu:0"), "--devices=/gpu:0 is for --distribution=mirrored"),
+    (dict(distribution="mirrored", use_tpu=True), "--distribution=mirrored with --use_tpu: "
+     "a TPU runs through TPUEstimator"),
+    (dict(mixed_precision="float16", use_tpu=True), "--mixed_precision=float16 with "
+     "--use_tpu: TPUs compute in bfloat16"),
+    (dict(mixed_precision="half"), "--mixed_precision=half: expected one of none, float16, "
+     "bfloat16"),
+    (dict(do_train=False), "nothing to do: set at least one of --do_train"),
+    (dict(train_batch_size=0), "--train_batch_size=0: expected an integer >= 1"),
+    (dict(warmup_proportion=1.5), "--warmup_proportion=1.5: expected a number from 0 to 1"),
+    (dict(max_seq_length=2), "--max_seq_length=2: expected an integer >= 3"),
+])
+def test_settings_and_combinations_that_cannot_run_are_user_errors(values, message):
+  with pytest.raises(UserError) as error:
+    options_lib.validate(run_options(**values))
+  assert str(error.value).startswith(message)
+
+
+def test_make_run_options_refuses_unknown_names():
+  with pytest.raises(TypeError, match="not settings of a run: trian_batch_size"):
+    options_lib.make_run_options(trian_batch_size=8)

@@ -5,9 +5,9 @@ import os
 import pytest
 
 import processors
-from conftest import MRPC_DIR, STSB_DIR
-from finetune.errors import InputFileError, UserError
-from processors import base
+from common import tsv
+from common.errors import InputFileError, ShortRowError, UserError
+from helpers import MRPC_DIR, STSB_DIR
 
 
 def write(directory, name, text):
@@ -41,7 +41,7 @@ def test_reader_handles_bom_crlf_blank_lines_and_no_final_newline(tmp_path):
   path = os.path.join(str(tmp_path), "train.tsv")
   with open(path, "wb") as f:
     f.write("\ufeffa\tb\t0.1\r\n\r\n   \nc\td\t0.2".encode("utf-8"))
-  rows = base.read_tsv(path)
+  rows = tsv.read_tsv(path)
   assert [list(row) for row in rows] == [["a", "b", "0.1"], ["c", "d", "0.2"]]
   assert [row.line for row in rows] == [1, 4]
 
@@ -51,24 +51,39 @@ def test_reader_rejects_gbk_and_binary_with_the_line(tmp_path):
   with open(path, "wb") as f:
     f.write("a\tb\t0.1\n".encode("utf-8") + "支付宝\t微信\t0.5\n".encode("gbk"))
   with pytest.raises(InputFileError, match=r"train.tsv:2: not valid UTF-8 .*iconv -f GBK"):
-    base.read_tsv(path)
+    tsv.read_tsv(path)
   with open(path, "wb") as f:
     f.write(b"a\tb\t1\n\x89PNG\x00\x00")
   with pytest.raises(InputFileError, match=r"train.tsv:2: contains a NUL byte"):
-    base.read_tsv(path)
+    tsv.read_tsv(path)
 
 
 def test_row_index_error_names_file_and_line(tmp_path):
-  rows = base.read_tsv(write(tmp_path, "x.tsv", "one\ttwo\n"))
+  rows = tsv.read_tsv(write(tmp_path, "x.tsv", "one\ttwo\n"))
   with pytest.raises(InputFileError, match=r"x.tsv:1: expected at least 4 tab-separated "
                                            r"columns, found 2"):
     rows[0][3]  # pylint: disable=pointless-statement
+  # Still an IndexError, for processors that catch it for an optional column.
+  with pytest.raises(IndexError):
+    rows[0][2]  # pylint: disable=pointless-statement
+  assert issubclass(ShortRowError, IndexError)
 
 
 def test_examples_made_from_rows_know_their_place(tmp_path):
-  rows = base.read_tsv(write(tmp_path, "x.tsv", "h\th\nu\tv\n"))
+  """Made from a row's cells, as processors written for Google's scripts make them."""
+  rows = tsv.read_tsv(write(tmp_path, "x.tsv", "h\th\nu\tv\n"))
   example = processors.InputExample("g", rows[1][0], rows[1][1])
   assert (os.path.basename(example.path), example.line) == ("x.tsv", 2)
+  assert type(example.text_a) is str and example.text_a == "u"  # pylint: disable=unidiomatic-typecheck
+  unlocated = processors.InputExample("g", "u", "v")
+  assert (unlocated.path, unlocated.line) == (None, None)
+
+
+def test_built_in_processors_locate_every_example(tmp_path):
+  write(tmp_path, "train.tsv", "a\tb\t0.5\nc\td\t0.25\n")
+  examples = processors.get_processor("sim").get_train_examples(str(tmp_path))
+  assert [(os.path.basename(e.path), e.line) for e in examples] == [("train.tsv", 1),
+                                                                   ("train.tsv", 2)]
 
 
 def test_stsb_original_csv_and_glue_tsv(tmp_path):

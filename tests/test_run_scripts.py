@@ -2,57 +2,12 @@
 
 import os
 import re
-import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import CHINESE_VOCAB, REPO_ROOT
-
-ZH_DATA = os.path.join(REPO_ROOT, "examples", "sim_zh")
-
-
-def run_script(script, *args, check=True):
-  """Runs a script; returns the CompletedProcess (stdout, stderr as text)."""
-  result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, script)] + list(args),
-                          capture_output=True, text=True, check=False, cwd=REPO_ROOT)
-  if check and result.returncode != 0:
-    raise AssertionError("%s failed:\n%s" % (script, result.stderr[-3000:]))
-  return result
-
-
-def model_flags(model_dir):
-  return ["--vocab_file=" + os.path.join(model_dir, "vocab.txt"),
-          "--bert_config_file=" + os.path.join(model_dir, "bert_config.json"),
-          "--init_checkpoint=" + os.path.join(model_dir, "bert_model.ckpt")]
-
-
-def read_eval_results(output_dir):
-  values = {}
-  with open(os.path.join(output_dir, "eval_results.txt"), encoding="utf-8") as f:
-    for line in f:
-      key, value = line.rstrip("\n").split(" = ")
-      values[key] = float(value)
-  return values
-
-
-def read_tsv(path):
-  with open(path, encoding="utf-8") as f:
-    return [line.rstrip("\n").split("\t") for line in f]
-
-
-def classification_data(directory):
-  """examples/sim_zh as an LCQMC-style 0/1 task: score >= 0.7 means the same question."""
-  os.makedirs(directory, exist_ok=True)
-  for split in ("train", "dev"):
-    rows = read_tsv(os.path.join(ZH_DATA, split + ".tsv"))
-    with open(os.path.join(directory, split + ".tsv"), "w", encoding="utf-8") as f:
-      for a, b, score in rows:
-        f.write("%s\t%s\t%d\n" % (a, b, float(score) >= 0.7))
-  shutil.copyfile(os.path.join(ZH_DATA, "test.tsv"), os.path.join(directory, "test.tsv"))
-  return str(directory)
+from helpers import CHINESE_VOCAB, REPO_ROOT, ZH_DATA, classification_data, model_flags
+from helpers import read_eval_results, read_tsv, run_script, scaled_scores_data
 
 
 def test_seed_command_runs_verbatim_and_resumes(zh_model, tmp_path):
@@ -84,13 +39,7 @@ def test_seed_command_runs_verbatim_and_resumes(zh_model, tmp_path):
 
 def test_regression_predict_sigmoid_and_label_range(zh_model, tmp_path):
   """12 test pairs at predict batch 5: every pair once, in order, scores in the label range."""
-  data_dir = tmp_path / "data"
-  data_dir.mkdir()
-  for split in ("train", "dev"):  # scores on a 0..5 scale
-    rows = read_tsv(os.path.join(ZH_DATA, split + ".tsv"))
-    (data_dir / (split + ".tsv")).write_text(
-        "".join("%s\t%s\t%g\n" % (a, b, float(s) * 5) for a, b, s in rows), encoding="utf-8")
-  shutil.copyfile(os.path.join(ZH_DATA, "test.tsv"), data_dir / "test.tsv")
+  data_dir = scaled_scores_data(str(tmp_path / "data"), scale=5)  # scores on a 0..5 scale
   output_dir = str(tmp_path / "out")
   run_script("run_reg.py", "--task_name=sim", "--do_train=true", "--do_eval=true",
              "--do_predict=true", "--data_dir=%s" % data_dir, "--output_dir=" + output_dir,
@@ -110,13 +59,7 @@ def test_regression_predict_sigmoid_and_label_range(zh_model, tmp_path):
 
 
 def test_regression_linear_head(zh_model, tmp_path):
-  data_dir = tmp_path / "data"
-  data_dir.mkdir()
-  rows = read_tsv(os.path.join(ZH_DATA, "train.tsv"))
-  text = "".join("%s\t%s\t%g\n" % (a, b, float(s) + 3) for a, b, s in rows)  # 3..4
-  (data_dir / "train.tsv").write_text(text, encoding="utf-8")
-  (data_dir / "test.tsv").write_text(open(os.path.join(ZH_DATA, "test.tsv"),
-                                          encoding="utf-8").read(), encoding="utf-8")
+  data_dir = scaled_scores_data(str(tmp_path / "data"), shift=3, splits=("train",))  # 3..4
   output_dir = str(tmp_path / "out")
   run_script("run_reg.py", "--task_name=sim", "--do_train=true", "--do_predict=true",
              "--use_sigmoid_act=false", "--data_dir=%s" % data_dir,

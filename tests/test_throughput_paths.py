@@ -9,14 +9,16 @@ import pytest
 import tensorflow as tf
 
 import tokenization
-from conftest import CHINESE_VOCAB, STSB_DIR
-from finetune import conversion, pipeline, records
+import tokenization_fast
+from finetune import fast_serialization
+from finetune import feature_workers
+from finetune import record_cache
+from finetune import record_format
+from finetune import records
+from finetune.features import InputFeatures
 from finetune.input_fn import file_based_input_fn_builder
-from finetune.tasks import RegressionTask
+from helpers import CHINESE_VOCAB, HARD_TEXTS, STSB_DIR, ZH_DATA, predict_dev, stsb_sentences
 from processors import InputExample, get_processor
-from test_pipeline import predict_dev
-from test_run_scripts import ZH_DATA
-from test_tokenization import HARD_TEXTS, stsb_sentences
 
 
 def test_bucketed_and_trimmed_predictions_equal_padded_ones(zh_model, tmp_path):
@@ -31,14 +33,15 @@ def test_bucketed_and_trimmed_predictions_equal_padded_ones(zh_model, tmp_path):
 
 
 def test_training_buckets_hold_similar_lengths_and_full_batches(tmp_path):
-  tokenizer = tokenization.FullTokenizer(CHINESE_VOCAB)
+  tokenizer = tokenization_fast.FastFullTokenizer(CHINESE_VOCAB)
   examples = get_processor("sim").get_train_examples(ZH_DATA)
   record_file = str(tmp_path / "train.tf_record")
   lengths = []
-  records.write_records(conversion.convert_examples(
-      examples, [e.label for e in examples], tokenizer, 64, records.REGRESSION_LABEL,
-      lengths=lengths), record_file)
-  input_fn = file_based_input_fn_builder(record_file, 64, records.REGRESSION_LABEL,
+  records.write_records(feature_workers.convert_examples(
+      examples, [e.label for e in examples], tokenizer, 64, record_format.REGRESSION_LABEL,
+      fast_serialization.serialize_features, lengths=lengths), record_file)
+  input_fn = file_based_input_fn_builder(record_file, seq_length=64,
+                                         label_feature=record_format.REGRESSION_LABEL,
                                          is_training=True, drop_remainder=False,
                                          layout="bucketed", seed=1)
   seen = []
@@ -52,12 +55,12 @@ def test_training_buckets_hold_similar_lengths_and_full_batches(tmp_path):
 
 
 def write_cached(tmp_path, examples, labels, vocab_file, lower=True, max_seq_length=32):
-  options = pipeline.RunOptions(data_dir="", output_dir=str(tmp_path), bert_config_file="",
-                                vocab_file=vocab_file, do_lower_case=lower,
-                                max_seq_length=max_seq_length)
-  tokenizer = tokenization.FullTokenizer(vocab_file, lower)
+  settings = records.RecordSettings(
+      tokenizer=tokenization_fast.FastFullTokenizer(vocab_file, lower), vocab_file=vocab_file,
+      do_lower_case=lower, max_seq_length=max_seq_length,
+      label_feature=record_format.REGRESSION_LABEL)
   record_file = str(tmp_path / "train.tf_record")
-  pipeline.write_examples(examples, labels, tokenizer, options, RegressionTask(), record_file)
+  records.write_record_file(examples, labels, record_file, settings)
   with open(record_file, "rb") as f:
     return os.stat(record_file).st_mtime_ns, hashlib.sha256(f.read()).hexdigest()
 
@@ -96,25 +99,31 @@ def test_records_are_reused_only_when_nothing_changed(tmp_path):
 def test_a_run_killed_between_records_and_key_is_not_trusted(tmp_path):
   examples = [InputExample("t-%d" % i, "支付宝", "微信", 0.5) for i in range(3)]
   record_file = str(tmp_path / "train.tf_record")
-  key = records.cache_key(examples, [0.5] * 3, CHINESE_VOCAB, True, 32, "vals")
+  key = record_cache.cache_key(examples, [0.5] * 3, CHINESE_VOCAB, True, 32, "vals")
   records.write_records([b"old"], record_file)
-  records.remember(record_file, key, 1)
-  assert records.is_cached(record_file, key)
-  records.forget(record_file)  # what write_examples does before rewriting the records
+  record_cache.remember(record_file, key, 1)
+  assert record_cache.is_cached(record_file, key)
+  record_cache.forget(record_file)  # what write_record_file does before rewriting
   records.write_records([b"new", b"records"], record_file)  # ... and here the run dies
-  assert not records.is_cached(record_file, key)
-  records.remember(record_file, key, 1)
+  assert not record_cache.is_cached(record_file, key)
+  record_cache.remember(record_file, key, 1)
   with open(record_file, "ab") as f:
     f.write(b"x")  # a record file changed behind our back
-  assert not records.is_cached(record_file, key)
+  assert not record_cache.is_cached(record_file, key)
 
 
 def convert_to_bytes(examples, labels, vocab_file, lower, fast, workers):
-  tokenizer = tokenization.FullTokenizer(vocab_file, lower, fast=fast)
-  serialize = records.serialize_features if fast else records.serialize_features_proto
-  return b"".join(conversion.convert_examples(examples, labels, tokenizer, 128,
-                                              records.REGRESSION_LABEL, num_workers=workers,
-                                              serialize=serialize))
+  """The records of `examples`: the plain way (Google's tokenizer, the protobuf API) or the
+  fast one (fast tokenizer, wire-format serializer), in `workers` processes."""
+  if fast:
+    tokenizer = tokenization_fast.FastFullTokenizer(vocab_file, lower)
+    serialize = fast_serialization.serialize_features
+  else:
+    tokenizer = tokenization.FullTokenizer(vocab_file, lower)
+    serialize = record_format.serialize_features
+  return b"".join(feature_workers.convert_examples(examples, labels, tokenizer, 128,
+                                                   record_format.REGRESSION_LABEL, serialize,
+                                                   num_workers=workers))
 
 
 def test_fast_parallel_conversion_is_byte_identical_to_the_plain_path(minilm_hf_dir):
@@ -137,16 +146,19 @@ def test_fast_conversion_identical_on_chinese_and_hard_text(lower):
 
 
 def test_ascii_shortcut_gives_the_unicode_path_tokens():
+  ascii_sentences = [sentence for sentence in stsb_sentences() +
+                     ["a\x00b\x7fc\x1fd\x0be\x0cf\tg\r\nh", "~`!@#$%^&*()"]
+                     if sentence.isascii()]
+  assert len(ascii_sentences) > 10000
   for lower in (True, False):
-    basic = tokenization.BasicTokenizer(do_lower_case=lower)
-    for sentence in stsb_sentences() + ["a\x00b\x7fc\x1fd\x0be\x0cf\tg\r\nh", "~`!@#$%^&*()"]:
-      if sentence.isascii():
-        assert basic._tokenize_ascii(sentence) == basic._tokenize_unicode(sentence), sentence  # pylint: disable=protected-access
+    plain = tokenization.BasicTokenizer(do_lower_case=lower)
+    fast = tokenization_fast.FastBasicTokenizer(do_lower_case=lower)
+    for sentence in ascii_sentences:
+      assert fast.tokenize_ascii(sentence) == plain.tokenize(sentence), sentence
 
 
 def test_serializer_is_byte_identical_to_protobuf_and_parses():
   rng = np.random.RandomState(0)
-  from finetune.features import InputFeatures  # pylint: disable=g-import-not-at-top
   for index in range(500):
     length = rng.randint(0, 65)
     high = [100, 30522, 200000, 2**40][index % 4]
@@ -156,9 +168,10 @@ def test_serializer_is_byte_identical_to_protobuf_and_parses():
                             [0] * (length // 2) + [1] * (length - length // 2) + [0] * (64 - length),
                             float(rng.randn()) if regression else int(rng.randint(0, 3)),
                             bool(index % 3))
-    label_feature = records.REGRESSION_LABEL if regression else records.CLASSIFICATION_LABEL
-    fast = records.serialize_features(feature, label_feature)
-    assert fast == records.serialize_features_proto(feature, label_feature)
-  parsed = tf.io.parse_single_example(fast, records.feature_spec(64, label_feature))
+    label_feature = (record_format.REGRESSION_LABEL if regression
+                     else record_format.CLASSIFICATION_LABEL)
+    fast = fast_serialization.serialize_features(feature, label_feature)
+    assert fast == record_format.serialize_features(feature, label_feature)
+  parsed = tf.io.parse_single_example(fast, record_format.feature_spec(64, label_feature))
   assert parsed["input_ids"].numpy().tolist() == ids
   assert int(parsed["is_real_example"]) == int(feature.is_real_example)

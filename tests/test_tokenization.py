@@ -7,7 +7,8 @@ from tokenizers import BertWordPieceTokenizer
 from tokenizers.models import WordPiece
 
 import tokenization
-from conftest import CHINESE_VOCAB, STSB_DIR
+import tokenization_fast
+from helpers import CHINESE_VOCAB, HARD_TEXTS, stsb_sentences
 
 
 def test_basic_tokenizer_rules():
@@ -91,18 +92,11 @@ def reference_tokenizer(vocab_file, lower):
   return lambda text: reference.encode(text, add_special_tokens=False)
 
 
-def stsb_sentences():
-  sentences = []
-  for name in ("sts-train.csv", "sts-dev.csv"):
-    with open(os.path.join(STSB_DIR, name), encoding="utf-8") as f:
-      for line in f:
-        sentences.extend(line.rstrip("\n").split("\t")[5:7])
-  return sentences
-
-
-def test_parity_on_every_stsb_sentence(minilm_hf_dir):
+@pytest.mark.parametrize("tokenizer_class", [tokenization.FullTokenizer,
+                                             tokenization_fast.FastFullTokenizer])
+def test_parity_on_every_stsb_sentence(minilm_hf_dir, tokenizer_class):
   vocab_file = os.path.join(minilm_hf_dir, "vocab.txt")
-  ours = tokenization.FullTokenizer(vocab_file, do_lower_case=True)
+  ours = tokenizer_class(vocab_file, do_lower_case=True)
   reference = reference_tokenizer(vocab_file, lower=True)
   sentences = stsb_sentences()
   assert len(sentences) > 14000
@@ -115,25 +109,11 @@ def test_parity_on_every_stsb_sentence(minilm_hf_dir):
   assert not mismatches, mismatches[:5]
 
 
-HARD_TEXTS = [
-    "支付宝怎么充值", "微信怎么充值？", "我今天用iPhone 14 Pro拍了张照片，效果very good!",
-    "北京大学的BERT模型在GLUE上得了80.5分。", "混合English和中文mixed的sentence。",
-    "Café crème brûlée, naïve résumé", "ÀÉÎÕÜ ñ ç ø å ß", "combining a\u0301 e\u0300 n\u0303",
-    "我爱你😀❤️👍🏽 emoji测试🎉", "👨‍👩‍👧 family",
-    "tab\there\r\nnewline\x00nul\x07bell\u200bzwsp\ufeffbom\ufffdrepl",
-    "\u2028line sep\u2029para sep\u0085nel", "\x1c\x1d\x1e\x1f separators",
-    "\ue000 private use \U000f0000", "全角ＡＢＣ１２３，。！", "\u3000全角空格\u3000",
-    "日本語のテキストとカタカナ", "한국어 텍스트", "𠀀𠀁 ext-B chars 𪜀",
-    "Ελληνικά κείμενο Ἀθῆναι", "русский текст Ёё", "عربي نص", "हिन्दी",
-    "x" * 250, "  ", "", "don't stop-believing... (really) [yes] {no} <maybe> #tag @u $5 ^_^",
-    "«quotes» „German“ ‘single’ — dash – en … ellipsis", "①②③ ⅰⅱ ㎡ ℃ ¥100 €5",
-    "Ⅻ ﬁ ligature ＡＢ", "İstanbul ǅ ǈ",
-]
-
-
+@pytest.mark.parametrize("tokenizer_class", [tokenization.FullTokenizer,
+                                             tokenization_fast.FastFullTokenizer])
 @pytest.mark.parametrize("lower", [True, False])
-def test_parity_on_chinese_mixed_accented_emoji_and_control_text(lower):
-  ours = tokenization.FullTokenizer(CHINESE_VOCAB, do_lower_case=lower)
+def test_parity_on_chinese_mixed_accented_emoji_and_control_text(lower, tokenizer_class):
+  ours = tokenizer_class(CHINESE_VOCAB, do_lower_case=lower)
   reference = reference_tokenizer(CHINESE_VOCAB, lower)
   for text in HARD_TEXTS:
     expected = reference(text)

@@ -1,4 +1,4 @@
-"""Examples -> serialized TFRecord records: tokenize, lay out, serialize; in parallel.
+"""Examples -> serialized TFRecord records in worker processes: tokenize, lay out, serialize.
 
 Tokenization is pure Python and dominates the time of feature conversion, so large
 inputs are split into chunks that worker processes convert while the parent writes, in
@@ -13,7 +13,6 @@ import time
 from absl import logging
 
 from finetune import features as features_lib
-from finetune import records
 
 # Below this many examples, starting workers costs more than it saves.
 MIN_EXAMPLES_FOR_WORKERS = 2000
@@ -42,8 +41,7 @@ def _convert_range(bounds):
   serialized, lengths = [], []
   for example, label in zip(_worker_state["examples"][start:end],
                             _worker_state["labels"][start:end]):
-    feature = features_lib.convert_single_example(example, max_seq_length, tokenizer,
-                                                  lambda _, label=label: label)
+    feature = features_lib.convert_single_example(example, label, max_seq_length, tokenizer)
     serialized.append(serialize(feature, label_feature))
     lengths.append(feature.length)
   return serialized, lengths
@@ -67,19 +65,18 @@ class _Progress:
                  self.total, rate, (self.total - done) / max(rate, 1e-9))
 
 
-def convert_examples(examples, labels, tokenizer, max_seq_length, label_feature,
-                     num_workers=None, name="records", lengths=None,
-                     serialize=records.serialize_features):
+def convert_examples(examples, labels, tokenizer, max_seq_length, label_feature, serialize,
+                     num_workers=None, name="records", lengths=None):
   """Yields serialized records for `examples` (labels already encoded), in order.
 
   Args:
     examples: InputExamples (or PaddingInputExamples).
     labels: the encoded label of each example.
+    serialize: (InputFeatures, label_feature) -> bytes, e.g.
+      fast_serialization.serialize_features or record_format.serialize_features.
     num_workers: worker processes; None for one per core, 1 for none.
     name: what to call the conversion in progress lines.
     lengths: if a list, the real length of each example is appended to it.
-    serialize: InputFeatures -> bytes (records.serialize_features_proto gives the same
-      bytes the slow way).
   """
   total = len(examples)
   chunks = [(start, min(start + CHUNK_SIZE, total)) for start in range(0, total, CHUNK_SIZE)]

@@ -17,3 +17,11 @@ class InputFileError(UserError):
     self.message = message
     where = path if line is None else "%s:%d" % (path, line)
     super().__init__("%s: %s" % (where, message))
+
+
+class ShortRowError(InputFileError, IndexError):
+  """A row read with fewer columns than a processor asked for.
+
+  An IndexError too, so that processors written for Google's scripts which catch
+  IndexError for an optional column keep working.
+  """

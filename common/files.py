@@ -1,9 +1,11 @@
-"""Whole-or-nothing file writing: write to a temporary name, rename when complete.
+"""The one file API of the project: local paths and gs:// alike, whole-or-nothing writes.
 
-A run killed mid-write leaves at most a `*.tmp-<pid>` file, never a half file under the
-real name that a later run would trust; the next run in the folder deletes such files
-(remove_stale_temporaries). Works on local disks and, through tf.io.gfile, on gs://
-paths (where rename is a copy, still only done once the data is complete).
+Every read and write goes through tf.io.gfile here, so a `gs://` data or output folder
+behaves as a local one everywhere. Writes go to a temporary name and are renamed when
+complete: a run killed mid-write leaves at most a `*.tmp-<pid>` file, never a half file
+under the real name that a later run would trust; the next run in the folder deletes
+such files (remove_stale_temporaries). On gs:// a rename is a copy, still only done once
+the data is complete.
 """
 
 import contextlib
@@ -14,6 +16,58 @@ from absl import logging
 import tensorflow as tf
 
 _TEMPORARY_NAME = re.compile(r"\.tmp-(\d+)$")
+
+
+def exists(path):
+  return tf.io.gfile.exists(path)
+
+
+def isdir(path):
+  return tf.io.gfile.isdir(path)
+
+
+def isfile(path):
+  return tf.io.gfile.exists(path) and not tf.io.gfile.isdir(path)
+
+
+def listdir(path):
+  """Names in a folder (without a trailing "/" for sub-folders)."""
+  return [name.rstrip("/") for name in tf.io.gfile.listdir(path)]
+
+
+def makedirs(path):
+  tf.io.gfile.makedirs(path)
+
+
+def remove(path):
+  tf.io.gfile.remove(path)
+
+
+def size(path):
+  """Bytes in a file."""
+  return tf.io.gfile.stat(path).length
+
+
+def read_bytes(path):
+  with tf.io.gfile.GFile(path, "rb") as f:
+    return f.read()
+
+
+def read_text(path):
+  """A UTF-8 file's text."""
+  with tf.io.gfile.GFile(path, "r") as f:
+    return f.read()
+
+
+def is_local(path):
+  return "://" not in path
+
+
+def same_file(first, second):
+  """True when two paths name one file (for local paths; else compares the strings)."""
+  if is_local(first) and is_local(second):
+    return os.path.abspath(first) == os.path.abspath(second)
+  return first == second
 
 
 def temporary_name(path, pid):
@@ -46,7 +100,8 @@ def copy_atomically(source, target):
     tf.io.gfile.copy(source, temporary, overwrite=True)
 
 
-def _process_is_alive(pid):
+def process_is_alive(pid):
+  """True when a process with this pid runs on this machine."""
   try:
     os.kill(pid, 0)
   except ProcessLookupError:
@@ -63,17 +118,17 @@ def remove_stale_temporaries(directory):
   writing into the same folder keeps its files. Remote folders (gs://...) are left
   alone: their writers' pids mean nothing here.
   """
-  if "://" in directory or not tf.io.gfile.isdir(directory):
+  if not is_local(directory) or not isdir(directory):
     return []
   removed = []
-  for name in sorted(tf.io.gfile.listdir(directory)):
+  for name in sorted(listdir(directory)):
     match = _TEMPORARY_NAME.search(name)
-    if match is None or _process_is_alive(int(match.group(1))):
+    if match is None or process_is_alive(int(match.group(1))):
       continue
     path = os.path.join(directory, name)
-    if tf.io.gfile.isdir(path):
+    if isdir(path):
       continue
-    tf.io.gfile.remove(path)
+    remove(path)
     removed.append(name)
   if removed:
     logging.info("removed %d unfinished file(s) of an interrupted run from %s: %s",

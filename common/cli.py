@@ -1,0 +1,103 @@
+"""Command-line plumbing of every script: flags from settings, grouped --help, one-line errors.
+
+Flags are defined from the settings of option dataclasses (common/settings.py), so a
+flag's name, default, help and check are declared once. `run_app` runs a script's main:
+a UserError it raises ends the script with one line, `error: <message>`, and exit
+status 1, never a traceback.
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+
+from common import settings
+from common.errors import UserError
+
+# --help shows the flags in these groups, in this order.
+REQUIRED = "Required"
+RUN = "What to run"
+MODEL = "Model and task"
+TRAINING = "Training"
+SPEED = "Speed (CPU/GPU)"
+DISTRIBUTION = "Several devices or machines"
+TPU = "TPU"
+OUTPUT = "Output"
+GROUPS = (REQUIRED, RUN, MODEL, TRAINING, SPEED, DISTRIBUTION, TPU, OUTPUT)
+
+_DEFINE = {"string": flags.DEFINE_string, "bool": flags.DEFINE_bool,
+           "integer": flags.DEFINE_integer, "float": flags.DEFINE_float}
+_group_of_flag = {}
+
+
+def define_flags(options_class, defaults=None, flag_values=flags.FLAGS):
+  """Defines a flag for every setting of `options_class` (nested groups included).
+
+  Args:
+    defaults: {setting name: value} replacing the declared default for this script
+      (run_classifier.py's --adam_bias_correction, say).
+  """
+  defaults = defaults or {}
+  unknown = set(defaults) - {field.name for field in settings.settings_of(options_class)}
+  if unknown:
+    raise ValueError("defaults for unknown settings: %s" % ", ".join(sorted(unknown)))
+  required = []
+  for field in settings.settings_of(options_class):
+    group = field.metadata["group"]
+    if group not in GROUPS:
+      raise ValueError("setting %s: unknown flag group %r" % (field.name, group))
+    _DEFINE[settings.kind_of(field)](field.name, defaults.get(field.name, field.default),
+                                     field.metadata["help"], flag_values=flag_values)
+    _group_of_flag[field.name] = group
+    if field.metadata["required"]:
+      required.append(field.name)
+  if required:
+    flags.mark_flags_as_required(required, flag_values=flag_values)
+
+
+def options_from_flags(options_class, flag_values=flags.FLAGS):
+  """An instance of `options_class` holding the parsed flags' values."""
+  return settings.build(options_class, {field.name: flag_values[field.name].value
+                                        for field in settings.settings_of(options_class)})
+
+
+def grouped_help(flag_values, description):
+  """The --help text: the description, then each group's flags, one line each."""
+  lines = [description.strip(), ""]
+  for group in GROUPS:
+    names = [name for name, flag_group in _group_of_flag.items()
+             if flag_group == group and name in flag_values]
+    if not names:
+      continue
+    lines.append(group + ":")
+    for name in names:
+      flag = flag_values[name]
+      default = "" if flag.default is None else "=%s" % str(flag.default).lower() \
+          if isinstance(flag.default, bool) else "=%s" % flag.default
+      lines.append("  --%-28s %s" % (name + default, flag.help))
+    lines.append("")
+  return "\n".join(lines)
+
+
+def exit_with_error(message):
+  """Ends the process with `error: <message>` as the last line of stderr, status 1."""
+  sys.stderr.flush()
+  sys.exit("error: %s" % message)
+
+
+def run_app(main_function, description, flag_values=flags.FLAGS):
+  """absl's app.run with grouped --help; a UserError from main is one line and exit 1."""
+
+  def parse(argv):
+    if any(arg in ("-h", "--help", "-help", "--helpshort", "--helpfull") for arg in argv[1:]):
+      print(grouped_help(flag_values, description))
+      sys.exit(0)
+    return app.parse_flags_with_usage(argv)
+
+  def guarded_main(argv):
+    try:
+      return main_function(argv)
+    except UserError as e:
+      exit_with_error(e)
+
+  app.run(guarded_main, flags_parser=parse)

@@ -1,0 +1,65 @@
+"""The engine seam: what drives training and prediction of a model_fn.
+
+An engine takes the model contract (finetune/model_fn.py: model_fn(features, mode,
+params) -> ModelSpec) and the input contract (finetune/input_fn.py: input_fn(params,
+input_context=None) -> tf.data.Dataset), and offers two calls:
+
+  train(input_fn, max_steps, monitors)
+      trains until the global step reaches max_steps, resuming from the latest
+      checkpoint in output_dir; saves checkpoints every save_checkpoints_steps and at
+      the end, and TensorBoard summaries.
+  predict(input_fn, batch_size, monitors)
+      restores the latest checkpoint of output_dir (else the initial checkpoint) and
+      yields the model's predictions batch by batch, {name: numpy array [B, ...]}.
+
+`monitors` (finetune/monitors.py) watch the step: the engine calls
+monitors.attach(spec) once the graph is built and runs monitors.session_hooks().
+
+Engines: "estimator" (engines/estimator.py: TPUEstimator on one device or a TPU,
+tf.estimator with a distribution strategy). A new engine is a module here with a class
+offering the two calls, and a line in make_engine.
+"""
+
+import tensorflow as tf
+
+tf1 = tf.compat.v1
+
+ENGINES = ("estimator",)
+
+
+def session_config(intra_op_threads=0, inter_op_threads=0, use_xla=False, cpu_devices=1):
+  """ConfigProto for an engine's sessions (0 threads: TensorFlow's choice).
+
+  Args:
+    intra_op_threads: threads inside one op (a matmul); the machine's cores is best.
+    inter_op_threads: ops run at the same time.
+    use_xla: compile the graph with XLA (auto-clustering, ON_1).
+    cpu_devices: CPU devices a session exposes; above 1 for a strategy over /cpu:0,
+      /cpu:1, ... (tests and CPU-only machines).
+  """
+  config = tf1.ConfigProto(intra_op_parallelism_threads=intra_op_threads,
+                           inter_op_parallelism_threads=inter_op_threads,
+                           allow_soft_placement=True)
+  if cpu_devices > 1:
+    # Without it /cpu:1 does not exist, and soft placement quietly puts every replica
+    # on /cpu:0.
+    config.device_count["CPU"] = cpu_devices
+  if use_xla:
+    config.graph_options.optimizer_options.global_jit_level = tf1.OptimizerOptions.ON_1
+  return config
+
+
+def make_engine(kind, *, model_fn, output_dir, distribution, training, runtime):
+  """The engine `kind` (one of ENGINES) for model_fn, writing to output_dir.
+
+  Args:
+    distribution: a distribution.Distribution (replicas, strategy, chief).
+    training: options.TrainingOptions (batch, checkpoints, seed, log cadence).
+    runtime: options.RuntimeOptions (threads, XLA, TPU).
+  """
+  if kind == "estimator":
+    from finetune.engines import estimator  # pylint: disable=g-import-not-at-top
+    return estimator.EstimatorEngine(model_fn=model_fn, output_dir=output_dir,
+                                     distribution=distribution, training=training,
+                                     runtime=runtime)
+  raise ValueError("engine %r: expected one of %s" % (kind, ", ".join(ENGINES)))

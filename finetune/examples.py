@@ -1,0 +1,84 @@
+"""Reading a split through the task's processor: examples with their encoded labels.
+
+Every split a run needs is read and its labels checked before any work starts, so a bad
+row stops the run with one line naming its file and line. A processor's own bug (an
+exception that is not a located input error) is reported against the processor's file
+and line instead: the data is not to blame for it.
+"""
+
+import dataclasses
+import inspect
+import os
+import traceback
+from typing import List
+
+from common.errors import UserError
+
+SPLITS = ("train", "dev", "test")
+
+
+@dataclasses.dataclass
+class Split:
+  """The examples of one split and their labels as the records store them."""
+  name: str
+  examples: List
+  labels: List
+
+
+class ProcessorError(UserError):
+  """A processor raised something other than a located input error: a bug in its code."""
+
+
+def _processor_frame(processor, error):
+  """(path, line, function) of the deepest traceback frame in the processor's own file.
+
+  Falls back to the deepest frame of all when the processor's file is not on the
+  traceback (a processor calling into a library that failed).
+  """
+  frames = traceback.extract_tb(error.__traceback__)
+  try:
+    source = os.path.realpath(inspect.getsourcefile(type(processor)))
+  except (TypeError, OSError):
+    source = None
+  own = [frame for frame in frames
+         if source and os.path.realpath(frame.filename) == source]
+  frame = (own or frames)[-1]
+  return frame.filename, frame.lineno, frame.name
+
+
+def read_examples(processor, data_dir, split):
+  """The examples of `split` ("train", "dev" or "test"), as a list.
+
+  Raises:
+    InputFileError: a located problem in a data file (the processor's rows raise these).
+    ProcessorError: any other exception of the processor, located in its own code.
+    UserError: a split without examples.
+  """
+  get_examples = {"train": processor.get_train_examples, "dev": processor.get_dev_examples,
+                  "test": processor.get_test_examples}[split]
+  try:
+    examples = get_examples(data_dir)
+  except UserError:
+    raise
+  except Exception as e:  # pylint: disable=broad-except
+    path, line, function = _processor_frame(processor, e)
+    raise ProcessorError(
+        "%s:%d: %s: %s (in %s of processor %s, reading the %s split of %s)" %
+        (path, line, type(e).__name__, e, function, type(processor).__name__, split,
+         data_dir)) from None
+  if not examples:
+    split_file = getattr(processor, "split_file", None)
+    source = (split_file(data_dir, split) if split_file else None) or data_dir
+    raise UserError("%s: the %s split has no examples; expected at least one row" %
+                    (source, split))
+  return list(examples)
+
+
+def read_split(processor, task, data_dir, split):
+  """Split `split` with every label encoded by the task (and so checked).
+
+  Labels are required for train and dev; test examples may have none.
+  """
+  examples = read_examples(processor, data_dir, split)
+  labels = [task.encode_label(example, split != "test") for example in examples]
+  return Split(split, examples, labels)

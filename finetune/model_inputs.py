@@ -1,0 +1,129 @@
+"""The pre-trained model's files, read and checked against each other before any work.
+
+bert_config.json, vocab.txt, --init_checkpoint and a checkpoint already in output_dir
+must fit one another: a vocabulary longer than the config's vocab_size (whose ids would
+fail on CPU and silently read zeros on GPU), a max_seq_length beyond the position
+table, or checkpoint variables of other shapes each stop the run with one line.
+"""
+
+import dataclasses
+from typing import Optional
+
+import tensorflow as tf
+
+import modeling
+import tokenization
+import tokenization_fast
+from common import files
+from common.errors import InputFileError
+from common.errors import UserError
+
+
+@dataclasses.dataclass
+class ModelInputs:
+  """What the model is built from.
+
+  bert_config: modeling.BertConfig.
+  tokenizer: a tokenizer of vocab_file (the fast one, equal to Google's).
+  init_checkpoint: checkpoint prefix to start from, or None.
+  """
+  bert_config: modeling.BertConfig
+  tokenizer: tokenization.FullTokenizer
+  init_checkpoint: Optional[str]
+
+
+def load_bert_config(path, max_seq_length):
+  """Reads bert_config.json and checks max_seq_length against it."""
+  if not files.exists(path):
+    raise InputFileError(path, None, "file not found; expected bert_config.json")
+  try:
+    config = modeling.BertConfig.from_json_file(path)
+  except ValueError as e:
+    raise UserError(str(e)) from None
+  if max_seq_length > config.max_position_embeddings:
+    raise InputFileError(
+        path, None, "--max_seq_length=%d is above max_position_embeddings=%d; expected "
+        "--max_seq_length <= %d" % (max_seq_length, config.max_position_embeddings,
+                                    config.max_position_embeddings))
+  return config
+
+
+def load_tokenizer(vocab_file, do_lower_case, bert_config, bert_config_file):
+  """The fast tokenizer, after checking that every id of the vocabulary fits the model."""
+  if not files.exists(vocab_file):
+    raise InputFileError(vocab_file, None, "file not found; expected vocab.txt")
+  try:
+    tokenizer = tokenization_fast.FastFullTokenizer(vocab_file, do_lower_case)
+  except tokenization.VocabError as e:
+    raise UserError(str(e)) from None
+  if tokenizer.vocab_size > bert_config.vocab_size:
+    # Past the table, an id fails on CPU and silently reads zeros on GPU.
+    raise InputFileError(
+        vocab_file, bert_config.vocab_size + 1,
+        "%d tokens, but %s says vocab_size %d; expected a vocabulary of at most %d lines "
+        "(does this vocab belong to this model?)" % (tokenizer.vocab_size, bert_config_file,
+                                                      bert_config.vocab_size,
+                                                      bert_config.vocab_size))
+  return tokenizer
+
+
+def resolve_checkpoint(path, flag_name):
+  """A checkpoint prefix from a prefix or a folder; raises UserError if there is none."""
+  if files.isdir(path):
+    latest = tf.train.latest_checkpoint(path)
+    if latest is None:
+      raise UserError("%s=%s: folder holds no checkpoint" % (flag_name, path))
+    return latest
+  if not files.exists(path + ".index"):
+    raise UserError("%s=%s: no checkpoint found (expected %s.index)" %
+                    (flag_name, path, path))
+  return path
+
+
+def check_checkpoint_fits(checkpoint, expected_shapes, bert_config_file, what):
+  """Raises UserError when `checkpoint` holds model variables with other shapes."""
+  held = dict(tf.train.list_variables(checkpoint))
+  mismatches = ["%s %s (model: %s)" % (name, held[name], shape)
+                for name, shape in sorted(expected_shapes.items())
+                if name in held and list(held[name]) != list(shape)]
+  if mismatches:
+    raise InputFileError(checkpoint, None, "%s does not fit %s: %s" %
+                         (what, bert_config_file, "; ".join(mismatches)))
+  if not any(name in held for name in expected_shapes):
+    raise InputFileError(checkpoint, None, "%s holds none of the model's variables; "
+                         "expected a BERT checkpoint" % what)
+
+
+def load(model_options, task, output_dir, will_train):
+  """Reads and cross-checks the model's files; returns ModelInputs.
+
+  Args:
+    model_options: options.ModelOptions.
+    task: the task, whose head variables are part of the model.
+    output_dir: a checkpoint there must fit too (a rerun resumes from it).
+    will_train: without training, a model must come from output_dir or init_checkpoint.
+  """
+  bert_config = load_bert_config(model_options.bert_config_file,
+                                 model_options.max_seq_length)
+  tokenizer = load_tokenizer(model_options.vocab_file, model_options.do_lower_case,
+                             bert_config, model_options.bert_config_file)
+  try:
+    tokenization.validate_case_matches_checkpoint(model_options.do_lower_case,
+                                                  model_options.init_checkpoint)
+  except ValueError as e:
+    raise UserError(str(e)) from None
+  expected_shapes = dict(modeling.variable_shapes(bert_config),
+                         **task.head_variable_shapes(bert_config.hidden_size))
+  init_checkpoint = None
+  if model_options.init_checkpoint:
+    init_checkpoint = resolve_checkpoint(model_options.init_checkpoint, "--init_checkpoint")
+    check_checkpoint_fits(init_checkpoint, expected_shapes, model_options.bert_config_file,
+                          "--init_checkpoint")
+  own_checkpoint = tf.train.latest_checkpoint(output_dir) if files.isdir(output_dir) else None
+  if own_checkpoint:
+    check_checkpoint_fits(own_checkpoint, expected_shapes, model_options.bert_config_file,
+                          "the checkpoint in --output_dir (use a new --output_dir)")
+  elif not will_train and not init_checkpoint:
+    raise UserError("%s holds no trained model and there is no --init_checkpoint; train "
+                    "first (--do_train=true)" % output_dir)
+  return ModelInputs(bert_config, tokenizer, init_checkpoint)

@@ -1,0 +1,72 @@
+"""What watches a run, passed to the engine as one object.
+
+An engine gets a monitors object with train() or predict(). Once it has built the
+model's graph it calls `attach(spec)` with the model_fn's ModelSpec, then runs the
+session with `session_hooks()`; afterwards the caller reads `throughput`. Nothing else
+travels between the model_fn and the pipeline.
+
+  TrainingMonitors     progress lines, training throughput, the divergence guard
+  PredictionMonitors   prediction throughput
+"""
+
+import tensorflow as tf
+
+from finetune import divergence
+from finetune import progress
+
+
+def global_batch_mean(loss):
+  """The mean of a per-replica mean `loss` over all replicas (itself without a strategy).
+
+  Under a strategy the model_fn runs once per replica; the progress line and the guard
+  must see the whole global batch, not one replica's share.
+  """
+  replica = tf.distribute.get_replica_context()
+  if replica is None or replica.num_replicas_in_sync == 1:
+    return loss
+  # Only for watching: stop_gradient also keeps all_reduce's gradient function from
+  # looking for the other replicas' variables (it fails to find them in graph mode).
+  return replica.all_reduce(tf.distribute.ReduceOp.MEAN, tf.stop_gradient(loss))
+
+
+class TrainingMonitors:
+  """Progress, throughput and divergence of a training run.
+
+  Args:
+    total_steps: the planned number of steps (for progress and messages).
+    batch_size: global examples per step.
+    log_every_n_steps: steps between progress lines.
+    learning_rate: the peak learning rate (named in divergence messages).
+    label_hint: the task's divergence_hint for the training labels, or None.
+  """
+
+  def __init__(self, *, total_steps, batch_size, log_every_n_steps, learning_rate,
+               label_hint=None):
+    self.throughput = progress.Throughput()
+    self._guard = divergence.DivergenceGuard(learning_rate, total_steps, label_hint)
+    self._progress = progress.TrainingProgressHook(total_steps, batch_size,
+                                                   log_every_n_steps, self.throughput)
+
+  def attach(self, spec):
+    """Watches the training step of a ModelSpec (called where model_fn ran)."""
+    loss = global_batch_mean(spec.loss)
+    self._progress.watch(loss, spec.learning_rate)
+    if spec.gradient_norm is not None:
+      self._guard.watch(loss, spec.gradient_norm)
+
+  def session_hooks(self):
+    """The hooks, the guard first (it must see a NaN before anything else reacts)."""
+    return [self._guard, self._progress]
+
+
+class PredictionMonitors:
+  """Times the prediction batches; the caller counts the examples."""
+
+  def __init__(self):
+    self.throughput = progress.Throughput()
+
+  def attach(self, spec):
+    del spec  # prediction watches no tensor
+
+  def session_hooks(self):
+    return [progress.PredictionTimerHook(self.throughput)]

@@ -1,0 +1,47 @@
+"""The TFRecord features of Google's scripts, and the reference way to write one record.
+
+Each record holds `input_ids`, `input_mask`, `segment_ids` (int64 [max_seq_length]),
+`is_real_example` (int64) and the label: `label_ids` (int64) for classification or
+`vals` (float32) for regression. fast_serialization.py writes the same bytes faster.
+"""
+
+import collections
+
+import tensorflow as tf
+
+CLASSIFICATION_LABEL = "label_ids"
+REGRESSION_LABEL = "vals"
+
+
+def feature_spec(max_seq_length, label_feature):
+  """The parsing spec for tf.io.parse_single_example."""
+  label_dtype = tf.float32 if label_feature == REGRESSION_LABEL else tf.int64
+  return {
+      "input_ids": tf.io.FixedLenFeature([max_seq_length], tf.int64),
+      "input_mask": tf.io.FixedLenFeature([max_seq_length], tf.int64),
+      "segment_ids": tf.io.FixedLenFeature([max_seq_length], tf.int64),
+      label_feature: tf.io.FixedLenFeature([], label_dtype),
+      "is_real_example": tf.io.FixedLenFeature([], tf.int64),
+  }
+
+
+def serialize_features(feature, label_feature):
+  """InputFeatures -> tf.train.Example bytes, through the protobuf API.
+
+  Map entries are written in key order (deterministic), as fast_serialization does.
+  """
+
+  def ints(values):
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
+
+  record = collections.OrderedDict()
+  record["input_ids"] = ints(feature.input_ids)
+  record["input_mask"] = ints(feature.input_mask)
+  record["segment_ids"] = ints(feature.segment_ids)
+  if label_feature == REGRESSION_LABEL:
+    record[label_feature] = tf.train.Feature(float_list=tf.train.FloatList(value=[feature.label]))
+  else:
+    record[label_feature] = ints([feature.label])
+  record["is_real_example"] = ints([int(feature.is_real_example)])
+  example = tf.train.Example(features=tf.train.Features(feature=record))
+  return example.SerializeToString(deterministic=True)

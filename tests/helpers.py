@@ -1,0 +1,234 @@
+"""What several test modules share: paths, a tiny model, running the scripts, data helpers.
+
+Test modules import from here (and take fixtures from conftest.py), never from each
+other. Nothing here reads a file when imported.
+"""
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+from bench.shared_data import shared_data_dir
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_DATA = shared_data_dir()
+CHINESE_VOCAB = os.path.join(SHARED_DATA, "vocab", "bert-base-chinese-vocab.txt")
+STSB_DIR = os.path.join(SHARED_DATA, "stsbenchmark")
+MRPC_DIR = os.path.join(SHARED_DATA, "mrpc")
+ZH_DATA = os.path.join(REPO_ROOT, "examples", "sim_zh")
+
+# A vocabulary of about 100 tokens: specials, letters, a few words and pieces, CJK.
+TINY_VOCAB = (
+    ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] +
+    list("abcdefghijklmnopqrstuvwxyz") + ["##" + c for c in "abcdefghijklmnopqrstuvwxyz"] +
+    ["the", "a", "man", "woman", "is", "playing", "guitar", "dog", "cat", "runs", "un",
+     "##aff", "##able", "want", "##ed", "##ing", "how", "to", "pay", ".", ",", "?", "!"] +
+    list("支付宝怎么充值微信") + list("0123456789"))
+
+
+def tiny_config_dict():
+  """2 layers, hidden 32: a model that builds and trains in a second."""
+  return {
+      "vocab_size": len(TINY_VOCAB), "hidden_size": 32, "num_hidden_layers": 2,
+      "num_attention_heads": 4, "intermediate_size": 37, "hidden_act": "gelu",
+      "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
+      "max_position_embeddings": 64, "type_vocab_size": 2, "initializer_range": 0.02,
+  }
+
+
+def make_tiny_model(directory, vocab_file, vocab_size=None, seed=0, **overrides):
+  """Writes bert_config.json, vocab.txt and a randomly initialized bert_model.ckpt.
+
+  Returns the folder. A stand-in for a pre-trained checkpoint where only the plumbing
+  is under test.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import modeling  # pylint: disable=g-import-not-at-top
+  import tokenization  # pylint: disable=g-import-not-at-top
+  os.makedirs(directory, exist_ok=True)
+  config = tiny_config_dict()
+  config["vocab_size"] = vocab_size or tokenization.FullTokenizer(vocab_file).vocab_size
+  config.update(overrides)
+  with open(os.path.join(directory, "bert_config.json"), "w") as f:
+    f.write(modeling.BertConfig.from_dict(config).to_json_string())
+  shutil.copyfile(vocab_file, os.path.join(directory, "vocab.txt"))
+  with tf.Graph().as_default():
+    tf.compat.v1.set_random_seed(seed)
+    modeling.BertModel(modeling.BertConfig.from_dict(config), is_training=False,
+                       input_ids=tf.compat.v1.placeholder(tf.int32, [None, None]))
+    with tf.compat.v1.Session() as session:
+      session.run(tf.compat.v1.global_variables_initializer())
+      tf.compat.v1.train.Saver().save(session, os.path.join(directory, "bert_model.ckpt"),
+                                      write_meta_graph=False, write_state=False)
+  return str(directory)
+
+
+# ------------------------------------------------------------------------------------
+# Running the scripts as a user does, and reading what they write.
+# ------------------------------------------------------------------------------------
+
+
+def run_script(script, *args, check=True, stdin=None):
+  """Runs a script of the repository; returns the CompletedProcess (stdout, stderr as text)."""
+  result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, script)] + list(args),
+                          input=stdin, capture_output=True, text=True, check=False,
+                          cwd=REPO_ROOT)
+  if check and result.returncode != 0:
+    raise AssertionError("%s failed:\n%s" % (script, result.stderr[-3000:]))
+  return result
+
+
+def last_error_line(result):
+  """The last line of a script's stderr."""
+  return result.stderr.strip().splitlines()[-1]
+
+
+def model_flags(model_dir):
+  return ["--vocab_file=" + os.path.join(model_dir, "vocab.txt"),
+          "--bert_config_file=" + os.path.join(model_dir, "bert_config.json"),
+          "--init_checkpoint=" + os.path.join(model_dir, "bert_model.ckpt")]
+
+
+def read_eval_results(output_dir):
+  values = {}
+  with open(os.path.join(output_dir, "eval_results.txt"), encoding="utf-8") as f:
+    for line in f:
+      key, value = line.rstrip("\n").split(" = ")
+      values[key] = float(value)
+  return values
+
+
+def read_tsv(path):
+  with open(path, encoding="utf-8") as f:
+    return [line.rstrip("\n").split("\t") for line in f]
+
+
+def prediction_scores(output_dir):
+  """The prediction column of a regression run's test_results.tsv, as floats."""
+  return np.array([float(row[1]) for row in
+                   read_tsv(os.path.join(output_dir, "test_results.tsv"))[1:]])
+
+
+# ------------------------------------------------------------------------------------
+# Data: examples/sim_zh and variations of it.
+# ------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def zh_text(split):
+  """examples/sim_zh/<split>.tsv as text."""
+  with open(os.path.join(ZH_DATA, split + ".tsv"), encoding="utf-8") as f:
+    return f.read()
+
+
+def with_line(number, text, lines=None):
+  """The good train.tsv (or `lines`) with line `number` (1-based) replaced."""
+  changed = list(lines if lines is not None else zh_text("train").splitlines(keepends=True))
+  changed[number - 1] = text + "\n"
+  return "".join(changed)
+
+
+def lcqmc(text):
+  """sim lines as LCQMC lines: score >= 0.7 means the same question (label 1)."""
+  return "".join("%s\t%s\t%d\n" % (a, b, float(s) >= 0.7) for a, b, s in
+                 (line.split("\t") for line in text.splitlines()))
+
+
+def classification_data(directory):
+  """examples/sim_zh as an LCQMC-style 0/1 task: score >= 0.7 means the same question."""
+  os.makedirs(directory, exist_ok=True)
+  for split in ("train", "dev"):
+    with open(os.path.join(directory, split + ".tsv"), "w", encoding="utf-8") as f:
+      f.write(lcqmc(zh_text(split)))
+  shutil.copyfile(os.path.join(ZH_DATA, "test.tsv"), os.path.join(directory, "test.tsv"))
+  return str(directory)
+
+
+def scaled_scores_data(directory, scale=1.0, shift=0.0, splits=("train", "dev")):
+  """examples/sim_zh with each score s of `splits` written as s * scale + shift; test.tsv kept."""
+  os.makedirs(directory, exist_ok=True)
+  for split in splits:
+    rows = read_tsv(os.path.join(ZH_DATA, split + ".tsv"))
+    with open(os.path.join(directory, split + ".tsv"), "w", encoding="utf-8") as f:
+      f.writelines("%s\t%s\t%g\n" % (a, b, float(s) * scale + shift) for a, b, s in rows)
+  shutil.copyfile(os.path.join(ZH_DATA, "test.tsv"), os.path.join(directory, "test.tsv"))
+  return str(directory)
+
+
+def stsb_sentences():
+  """Every sentence of STS-B train and dev (about 14,500)."""
+  sentences = []
+  for name in ("sts-train.csv", "sts-dev.csv"):
+    with open(os.path.join(STSB_DIR, name), encoding="utf-8") as f:
+      for line in f:
+        sentences.extend(line.rstrip("\n").split("\t")[5:7])
+  return sentences
+
+
+# Text that makes tokenizers trip: Chinese, mixed scripts, accents, emoji, controls.
+HARD_TEXTS = [
+    "支付宝怎么充值", "微信怎么充值？", "我今天用iPhone 14 Pro拍了张照片，效果very good!",
+    "北京大学的BERT模型在GLUE上得了80.5分。", "混合English和中文mixed的sentence。",
+    "Café crème brûlée, naïve résumé", "ÀÉÎÕÜ ñ ç ø å ß", "combining a\u0301 e\u0300 n\u0303",
+    "我爱你😀❤️👍🏽 emoji测试🎉", "👨‍👩‍👧 family",
+    "tab\there\r\nnewline\x00nul\x07bell\u200bzwsp\ufeffbom\ufffdrepl",
+    "\u2028line sep\u2029para sep\u0085nel", "\x1c\x1d\x1e\x1f separators",
+    "\ue000 private use \U000f0000", "全角ＡＢＣ１２３，。！", "\u3000全角空格\u3000",
+    "日本語のテキストとカタカナ", "한국어 텍스트", "𠀀𠀁 ext-B chars 𪜀",
+    "Ελληνικά κείμενο Ἀθῆναι", "русский текст Ёё", "عربي نص", "हिन्दी",
+    "x" * 250, "  ", "", "don't stop-believing... (really) [yes] {no} <maybe> #tag @u $5 ^_^",
+    "«quotes» „German“ ‘single’ — dash – en … ellipsis", "①②③ ⅰⅱ ㎡ ℃ ¥100 €5",
+    "Ⅻ ﬁ ligature ＡＢ", "İstanbul ǅ ǈ",
+]
+
+
+# ------------------------------------------------------------------------------------
+# The pipeline in this process.
+# ------------------------------------------------------------------------------------
+
+
+def predict_dev(zh_model, output_dir, use_tpu_layout, batch_size, count=28, layout=None,
+                max_seq_length=32):
+  """Predicts `count` dev pairs of examples/sim_zh with the chosen batch layout.
+
+  TPU layout: fake padding examples, fixed shapes, one-hot lookups, run by TPUEstimator
+  with use_tpu=False on this CPU (there is no TPU here).
+  Returns (outputs, number of records written, examples).
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from finetune import examples as examples_lib  # pylint: disable=g-import-not-at-top
+  from finetune import options as options_lib  # pylint: disable=g-import-not-at-top
+  from finetune import pipeline  # pylint: disable=g-import-not-at-top
+  from finetune.engines import make_engine  # pylint: disable=g-import-not-at-top
+  from finetune.model_fn import model_fn_builder  # pylint: disable=g-import-not-at-top
+  from finetune.tasks import RegressionTask  # pylint: disable=g-import-not-at-top
+  from processors import get_processor  # pylint: disable=g-import-not-at-top
+  task = RegressionTask()
+  processor = get_processor("sim")
+  examples = processor.get_dev_examples(ZH_DATA)[:count]
+  split = examples_lib.Split("dev", examples, [task.encode_label(e, True) for e in examples])
+  options = options_lib.make_run_options(
+      data_dir=ZH_DATA, task_name="sim", output_dir=output_dir, do_predict=True,
+      bert_config_file=os.path.join(zh_model, "bert_config.json"),
+      vocab_file=os.path.join(zh_model, "vocab.txt"),
+      init_checkpoint=os.path.join(zh_model, "bert_model.ckpt"),
+      max_seq_length=max_seq_length, use_tpu=use_tpu_layout, num_tpu_cores=1,
+      predict_batch_size=batch_size, batch_layout=layout, conversion_workers=1, seed=7)
+  prepared = pipeline.prepare(task, processor, options)
+  model_fn = model_fn_builder(
+      bert_config=prepared.model.bert_config, task=task,
+      init_checkpoint=prepared.model.init_checkpoint, learning_rate=1e-5, num_train_steps=1,
+      num_warmup_steps=0, use_tpu=False, use_one_hot_embeddings=use_tpu_layout)
+  on_cpu = options_lib.replace(options, use_tpu=False)
+  engine = make_engine("estimator", model_fn=model_fn, output_dir=output_dir,
+                       distribution=prepared.distribution, training=on_cpu.training,
+                       runtime=on_cpu.runtime)
+  outputs = pipeline.predict_split(engine, prepared, task, split, batch_size,
+                                   "predict.tf_record")
+  records = sum(1 for _ in tf.compat.v1.io.tf_record_iterator(
+      os.path.join(output_dir, "predict.tf_record")))
+  return outputs, records, examples
