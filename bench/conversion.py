@@ -9,6 +9,10 @@ Each variant converts STS-B train (5,749 pairs, max_seq_length 128, MiniLM's unc
 vocabulary) to a TFRecord file; the best of --repeats runs is kept, the variants
 alternating. Prints pairs/s, the ratio to plain, and whether the file's bytes equal
 the plain path's.
+
+--long_line instead times one pair whose first sentence is a 10 MB line (a file whose
+line breaks were lost) of several kinds, through the fast tokenizer at max_seq_length
+128: the seconds each takes to become features.
 """
 
 import argparse
@@ -41,17 +45,46 @@ def convert(examples, vocab_file, fast, workers, output_file):
   labels = [example.label / 5.0 for example in examples]
   serialize = (fast_serialization.serialize_features if fast else
                record_format.serialize_features)
-  serialized = feature_workers.convert_examples(examples, labels, tokenizer, 128,
-                                                record_format.REGRESSION_LABEL, serialize,
-                                                num_workers=workers)
+  serialized = feature_workers.convert_examples(
+      examples, labels, tokenizer=tokenizer, max_seq_length=128,
+      label_feature=record_format.REGRESSION_LABEL, serialize=serialize, num_workers=workers)
   records.write_records(serialized, output_file)
   return time.time() - started
+
+
+LONG_LINE_UNITS = {
+    "Chinese": "支付宝怎么充值，微信怎么充值？",
+    "English": "How do I pay with it? ",
+    "one word of ASCII letters": "a",
+    "one word of accented letters": "é",
+    "letters and commas": "a,",
+    "letters and non-ASCII punctuation, no space": "a«",
+}
+
+
+def time_long_lines(vocab_file):
+  """Prints the seconds a 10 MB first sentence of each kind takes to become features."""
+  from finetune import features  # pylint: disable=g-import-not-at-top
+  from processors import InputExample  # pylint: disable=g-import-not-at-top
+  tokenizer = tokenization_fast.FastFullTokenizer(vocab_file, do_lower_case=True)
+  for kind, unit in LONG_LINE_UNITS.items():
+    text = unit * (10 * 1000 * 1000 // len(unit.encode("utf-8")))
+    started = time.time()
+    feature = features.convert_single_example(InputExample("long", text, "How?"), 0.5, 128,
+                                              tokenizer)
+    print("10 MB line, %-46s %6.2f s (%d tokens kept)" % (kind + ":", time.time() - started,
+                                                         feature.length))
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--repeats", type=int, default=3)
+  parser.add_argument("--long_line", action="store_true",
+                      help="time 10 MB lines instead (see the module docstring)")
   args = parser.parse_args()
+  if args.long_line:
+    time_long_lines(os.path.join(convert_hf_checkpoint.packaged_model_dir(), "vocab.txt"))
+    return
   vocab_file = os.path.join(convert_hf_checkpoint.packaged_model_dir(), "vocab.txt")
   examples = get_processor("stsb").get_train_examples(os.path.join(shared_data(),
                                                                    "stsbenchmark"))

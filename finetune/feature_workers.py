@@ -65,7 +65,7 @@ class _Progress:
                  self.total, rate, (self.total - done) / max(rate, 1e-9))
 
 
-def convert_examples(examples, labels, tokenizer, max_seq_length, label_feature, serialize,
+def convert_examples(examples, labels, *, tokenizer, max_seq_length, label_feature, serialize,
                      num_workers=None, name="records", lengths=None):
   """Yields serialized records for `examples` (labels already encoded), in order.
 

@@ -110,7 +110,8 @@ def model_fn_builder(*, bert_config, task, init_checkpoint, learning_rate, num_t
 
     if mode == TRAIN:
       step = optimization.build_training_op(
-          loss, learning_rate, num_train_steps, num_warmup_steps, use_tpu,
+          loss, init_lr=learning_rate, num_train_steps=num_train_steps,
+          num_warmup_steps=num_warmup_steps, use_tpu=use_tpu,
           loss_scaling=compute_dtype == tf.float16, bias_correction=adam_bias_correction)
       if not use_tpu:  # on TPU, tensors live on the device: no host-side summaries
         tf1.summary.scalar("learning_rate", step.learning_rate)

@@ -92,7 +92,8 @@ def prepare(task, processor, options):
   options_lib.validate(options)
   runtime = options.runtime
   distribution = distribution_lib.make_distribution(
-      runtime.distribution, runtime.devices, runtime.use_tpu, runtime.num_tpu_cores)
+      runtime.distribution, devices=runtime.devices, use_tpu=runtime.use_tpu,
+      num_tpu_cores=runtime.num_tpu_cores)
   check_batch_sizes(options, distribution)
   model = model_inputs.load(options.model, task, options.data.output_dir, options.do_train)
   needed = []

@@ -62,9 +62,9 @@ def write_record_file(examples, labels, path, settings):
   started = time.time()
   lengths = []
   serialized = feature_workers.convert_examples(
-      examples, labels, settings.tokenizer, settings.max_seq_length, settings.label_feature,
-      fast_serialization.serialize_features, num_workers=settings.workers,
-      name=os.path.basename(path), lengths=lengths)
+      examples, labels, tokenizer=settings.tokenizer, max_seq_length=settings.max_seq_length,
+      label_feature=settings.label_feature, serialize=fast_serialization.serialize_features,
+      num_workers=settings.workers, name=os.path.basename(path), lengths=lengths)
   count = write_records(serialized, path)
   record_cache.remember(path, key, count)
   seconds = time.time() - started

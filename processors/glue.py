@@ -38,18 +38,10 @@ class MrpcProcessor(DataProcessor):
     return os.path.join(data_dir, self.ORIGINAL_FILES[split])
 
   def get_train_examples(self, data_dir):
-    path = self.split_file(data_dir, "train")
-    if path.endswith(".tsv"):
-      return self._create_examples(path, "train")
-    train, _ = self._split_original(path)
-    return train
+    return self._labelled_split(data_dir, "train")
 
   def get_dev_examples(self, data_dir):
-    path = self.split_file(data_dir, "dev")
-    if path.endswith(".tsv"):
-      return self._create_examples(path, "dev")
-    _, dev = self._split_original(path)
-    return dev
+    return self._labelled_split(data_dir, "dev")
 
   def get_test_examples(self, data_dir):
     path = self.split_file(data_dir, "test")
@@ -68,6 +60,14 @@ class MrpcProcessor(DataProcessor):
       example.pair_id = "%s\t%s" % (row[1].strip(), row[2].strip())
       examples.append(example)
     return examples
+
+  def _labelled_split(self, data_dir, split):
+    """train or dev: GLUE's file, else that part of the original release's train file."""
+    path = self.split_file(data_dir, split)
+    if path.endswith(".tsv"):
+      return self._create_examples(path, split)
+    train, dev = self._split_original(path)
+    return train if split == "train" else dev
 
   def _split_original(self, path):
     examples = self._create_examples(path, "train")

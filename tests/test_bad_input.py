@@ -13,6 +13,9 @@ import pytest
 
 from helpers import REPO_ROOT, lcqmc, model_flags, run_script, with_line, zh_text
 
+# Each test runs a script: seconds, not milliseconds.
+pytestmark = pytest.mark.slow
+
 
 def dev_lines():
   return zh_text("dev").splitlines(True)

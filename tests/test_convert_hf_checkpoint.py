@@ -175,6 +175,7 @@ def test_failed_conversion_leaves_an_existing_output_untouched(tmp_path):
   assert (out / "bert_config.json").read_text() == "old"
 
 
+@pytest.mark.slow
 def test_command_line_error_is_one_line(tmp_path):
   tensors = hf_tensors()
   tensors.pop("bert.embeddings.LayerNorm.bias")

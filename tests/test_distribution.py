@@ -31,6 +31,7 @@ from helpers import prediction_scores, read_eval_results, read_tsv, run_script
 from helpers import scaled_scores_data
 from processors import get_processor
 
+
 tf1 = tf.compat.v1
 
 
@@ -81,6 +82,7 @@ def train_evaluate_predict(model_dir, data_dir, output_dir, **more_options):
 
 # Google's update (run_reg.py's default) and Adam's with bias correction
 # (run_classifier.py's), which reads the global step inside each variable's update.
+@pytest.mark.slow
 @pytest.mark.parametrize("adam_bias_correction", [False, True])
 def test_mirrored_over_two_cpus_matches_one_device(adam_bias_correction, deterministic_model,
                                                    tmp_path):
@@ -173,6 +175,7 @@ def free_port():
     return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_multi_worker_two_local_processes_write_one_checkpoint(zh_model, tmp_path):
   """Two workers of run_reg.py on loopback, sharing --output_dir as on a shared disk.
 
@@ -226,6 +229,7 @@ def test_multi_worker_two_local_processes_write_one_checkpoint(zh_model, tmp_pat
   assert len(read_tsv(os.path.join(output_dir, "test_results.tsv"))) == 13
 
 
+@pytest.mark.slow
 def test_a_global_batch_the_replicas_cannot_share_is_one_error_line(zh_model, tmp_path):
   result = run_script("run_reg.py", "--task_name=sim", "--do_train=true",
                       "--data_dir=" + ZH_DATA, "--output_dir=" + str(tmp_path / "out"),

@@ -15,6 +15,9 @@ from finetune.predictor import load_predictor
 from helpers import REPO_ROOT, classification_data, model_flags, read_eval_results, read_tsv
 from helpers import run_script, scaled_scores_data
 
+# Each test runs the scripts or trains a model: seconds, not milliseconds.
+pytestmark = pytest.mark.slow
+
 
 def run_predict(*args, stdin=None, check=True):
   return run_script("predict.py", *args, stdin=stdin, check=check)
@@ -147,6 +150,22 @@ def test_predict_py_mistakes_are_one_line(regression_run, tmp_path):
   bad = run_predict("--model=" + output_dir, "--input=%s" % bad_file, check=False)
   assert re.search(r"pairs.tsv:2: expected sentence_a<TAB>sentence_b, found 1 column",
                    bad.stderr.strip().splitlines()[-1])
+  # stdin lines are numbered as the user sees them: blank lines count.
+  from_stdin = run_predict("--model=" + output_dir, stdin="a\tb\n\n\nonly one column\n",
+                           check=False)
+  assert from_stdin.stderr.strip().splitlines()[-1] == (
+      "error: stdin:4: expected sentence_a<TAB>sentence_b, found 1 column(s)")
+
+
+def test_predict_py_reads_a_long_sentence_only_as_far_as_the_model_needs(regression_run):
+  """A pair with a 5 MB sentence (a file whose line breaks were lost) scores like its
+  first max_seq_length tokens."""
+  output_dir, _, _ = regression_run
+  first, second = "支付宝怎么充值", "微信怎么充值"
+  cut = run_predict("--model=" + output_dir + "/export", first * 40, second)
+  long = run_predict("--model=" + output_dir + "/export", stdin="%s\t%s\n" % (
+      first * (5 * 1000 * 1000 // 21), second))
+  assert float(long.stdout) == pytest.approx(float(cut.stdout), abs=1e-4)
 
 
 @pytest.mark.parametrize("script", ["run_reg.py", "run_classifier.py", "predict.py",

@@ -119,6 +119,7 @@ def test_a_hostile_file_stops_the_run_with_one_located_line(case, zh_model, tmp_
   assert not os.path.exists(output_dir) or os.listdir(output_dir) == []
 
 
+@pytest.mark.slow
 def test_bom_crlf_cr_blank_lines_no_final_newline_and_a_10_mb_line_are_read_as_meant(
     zh_model, tmp_path):
   """Through run_reg.py: every row is read once, with its text as written."""

@@ -16,6 +16,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import tokenization_fast
@@ -24,6 +25,9 @@ from finetune import records
 from finetune.record_format import REGRESSION_LABEL
 from helpers import REPO_ROOT, ZH_DATA, model_flags, read_eval_results, run_script
 from processors import get_processor
+
+# Each test runs the scripts or trains a model: seconds, not milliseconds.
+pytestmark = pytest.mark.slow
 
 
 def start_script(script, args, log_path):

@@ -14,6 +14,9 @@ from finetune.tasks import RegressionTask
 from helpers import ZH_DATA, prediction_scores
 from processors import get_processor
 
+# Each test runs the scripts or trains a model: seconds, not milliseconds.
+pytestmark = pytest.mark.slow
+
 
 def run(zh_model, output_dir, mixed_precision, **phases):
   options = make_run_options(

@@ -1,4 +1,5 @@
-"""create_optimizer and AdamWeightDecayOptimizer against the rules of SPEC.md."""
+"""create_optimizer and AdamWeightDecayOptimizer against the rules of Google's optimizer:
+Adam without bias correction, decoupled weight decay, warmup then linear decay, clipping."""
 
 import numpy as np
 import pytest
@@ -185,6 +186,7 @@ def first_step_of_output_bias(script, zh_model, tmp_path, *flags):
 
 # The first Adam step of a bias is 0.1 / sqrt(0.001) = 3.16 lr in Google's update, lr
 # with the correction.
+@pytest.mark.slow
 @pytest.mark.parametrize("script,flags,first_step", [
     ("run_reg.py", [], 1e-3 * 0.1 / np.sqrt(0.001)),
     ("run_classifier.py", [], 1e-3),

@@ -9,6 +9,9 @@ import pytest
 from helpers import CHINESE_VOCAB, REPO_ROOT, ZH_DATA, classification_data, model_flags
 from helpers import read_eval_results, read_tsv, run_script, scaled_scores_data
 
+# Each test runs the scripts or trains a model: seconds, not milliseconds.
+pytestmark = pytest.mark.slow
+
 
 def test_seed_command_runs_verbatim_and_resumes(zh_model, tmp_path):
   """The seed's command, unchanged, on Chinese sim data with the bert-base-chinese vocab."""

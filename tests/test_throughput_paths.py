@@ -38,8 +38,9 @@ def test_training_buckets_hold_similar_lengths_and_full_batches(tmp_path):
   record_file = str(tmp_path / "train.tf_record")
   lengths = []
   records.write_records(feature_workers.convert_examples(
-      examples, [e.label for e in examples], tokenizer, 64, record_format.REGRESSION_LABEL,
-      fast_serialization.serialize_features, lengths=lengths), record_file)
+      examples, [e.label for e in examples], tokenizer=tokenizer, max_seq_length=64,
+      label_feature=record_format.REGRESSION_LABEL,
+      serialize=fast_serialization.serialize_features, lengths=lengths), record_file)
   input_fn = file_based_input_fn_builder(record_file, seq_length=64,
                                          label_feature=record_format.REGRESSION_LABEL,
                                          is_training=True, drop_remainder=False,
@@ -121,9 +122,10 @@ def convert_to_bytes(examples, labels, vocab_file, lower, fast, workers):
   else:
     tokenizer = tokenization.FullTokenizer(vocab_file, lower)
     serialize = record_format.serialize_features
-  return b"".join(feature_workers.convert_examples(examples, labels, tokenizer, 128,
-                                                   record_format.REGRESSION_LABEL, serialize,
-                                                   num_workers=workers))
+  return b"".join(feature_workers.convert_examples(
+      examples, labels, tokenizer=tokenizer, max_seq_length=128,
+      label_feature=record_format.REGRESSION_LABEL, serialize=serialize,
+      num_workers=workers))
 
 
 def test_fast_parallel_conversion_is_byte_identical_to_the_plain_path(minilm_hf_dir):

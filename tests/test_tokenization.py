@@ -1,4 +1,4 @@
-"""FullTokenizer: the rules of SPEC.md, and parity with the `tokenizers` library."""
+"""FullTokenizer: the rules of Google's tokenizer, and parity with the `tokenizers` library."""
 
 import os
 

@@ -160,9 +160,11 @@ def test_a_capital_sigma_before_punctuation_is_lowered_as_in_the_whole_text(tmp_
                                   "##ν", "##α", "ο", "##ς", ":"]
   # Why: cut after the full stop, the sigma would be lowered as a final one.
   assert plain.tokenize("ΑΣ.") + plain.tokenize("Β") != plain.tokenize("ΑΣ.Β")
-  for cut in range(len(text) + 1):
-    if tokenization_fast.word_boundary_after(text, cut, True) == cut:
-      assert plain.tokenize(text[:cut]) + plain.tokenize(text[cut:]) == plain.tokenize(text)
+  boundaries = [cut for cut in range(len(text) + 1)
+                if tokenization_fast.word_boundary_after(text, cut, True) == cut]
+  assert boundaries == [5, 14, 17]  # after each space, and the end: never after a mark
+  for cut in boundaries:
+    assert plain.tokenize(text[:cut]) + plain.tokenize(text[cut:]) == plain.tokenize(text)
 
 
 def test_letter_runs_hold_no_character_that_could_end_a_word():

@@ -80,8 +80,9 @@ class EstimatorEngine:
     """
     runtime, training, distribution = self._runtime, self._training, self._distribution
     model_fn = self._estimator_model_fn(monitors)
-    config_proto = session_config(runtime.intra_op_threads, runtime.inter_op_threads,
-                                  runtime.use_xla, distribution.cpu_devices)
+    config_proto = session_config(
+        intra_op_threads=runtime.intra_op_threads, inter_op_threads=runtime.inter_op_threads,
+        use_xla=runtime.use_xla, cpu_devices=distribution.cpu_devices)
     common = dict(
         model_dir=self._output_dir,
         save_checkpoints_steps=training.save_checkpoints_steps,
