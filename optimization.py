@@ -5,9 +5,9 @@
 `<variable>/adam_v`, the names in Google's checkpoints.
 
 Several replicas (MirroredStrategy, MultiWorkerMirroredStrategy, TPU cores through
-`CrossShardOptimizer`): each replica differentiates its share of the mean loss
-(`compute_gradients` divides by the replica count), the gradients are summed across
-replicas, and only then does the optimizer clip and apply them. The update is therefore
+`CrossShardOptimizer`): each replica differentiates its share of the mean loss (the
+loss divided by the replica count), the gradients are summed across replicas, and only
+then does the optimizer clip and apply them. The update is therefore
 the one a single device makes for the same global batch: the gradient of the mean loss
 over the global batch, clipped on its global norm.
 
@@ -92,10 +92,13 @@ def build_training_op(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
     train_op = optimizer.apply_gradients(optimizer.compute_gradients(loss, variables),
                                          global_step=global_step)
     return TrainingOp(train_op, learning_rate, None)
-  # compute_gradients, not tf.gradients: under a strategy it divides the loss by the
-  # number of replicas, so that summed gradients are those of the mean over the global
-  # batch.
-  grads_and_vars = adam.compute_gradients(adam.scale_loss(loss), variables)
+  # Each replica differentiates its share of the mean over the global batch, so that
+  # the gradients summed over replicas are the global mean's. Done here, not left to
+  # Optimizer.compute_gradients, which scales only when tf.estimator has told the
+  # strategy to: every engine gets the same update.
+  replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+  scaled_loss = adam.scale_loss(loss) / float(replicas)
+  grads_and_vars = list(zip(tf.gradients(scaled_loss, variables), variables))
   if tf.distribute.has_strategy():
     # Summing sparse gradients across machines all-gathers rows whose count differs
     # from replica to replica, which the collective ops refused (shape mismatch). The

@@ -19,11 +19,12 @@ REQUIRED = "Required"
 RUN = "What to run"
 MODEL = "Model and task"
 TRAINING = "Training"
+ENGINE = "Engine"
 SPEED = "Speed (CPU/GPU)"
 DISTRIBUTION = "Several devices or machines"
 TPU = "TPU"
 OUTPUT = "Output"
-GROUPS = (REQUIRED, RUN, MODEL, TRAINING, SPEED, DISTRIBUTION, TPU, OUTPUT)
+GROUPS = (REQUIRED, RUN, MODEL, TRAINING, ENGINE, SPEED, DISTRIBUTION, TPU, OUTPUT)
 
 _DEFINE = {"string": flags.DEFINE_string, "bool": flags.DEFINE_bool,
            "integer": flags.DEFINE_integer, "float": flags.DEFINE_float}

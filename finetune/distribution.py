@@ -22,6 +22,10 @@ import tensorflow as tf
 
 from common.errors import UserError
 
+# The graph-mode (TF1) strategies: both engines drive them from a tf.compat.v1 graph, and
+# only they make one input iterator per worker (make_input_fn_iterator).
+tf1_distribute = tf.compat.v1.distribute
+
 DISTRIBUTIONS = ("none", "mirrored", "multi_worker")
 # --mixed_precision value -> the dtype the encoder computes in.
 COMPUTE_DTYPES = {"none": tf.float32, "float16": tf.float16, "bfloat16": tf.bfloat16}
@@ -33,13 +37,15 @@ TRAINING_TASKS = ("chief", "worker")
 class Distribution:
   """The training engine's layout.
 
-  strategy: a tf.distribute.Strategy for a plain Estimator, or None (TPUEstimator).
+  strategy: a graph-mode tf.distribute strategy, or None (one device, or TPUEstimator).
   num_replicas: copies of the model trained in sync, over all machines.
   num_workers: processes (machines) taking part.
   is_chief: this process writes the checkpoints, evaluates and predicts.
   cpu_devices: CPU devices the sessions must expose (2 for mirrored over /cpu:0,/cpu:1).
   description: for the log, e.g. "mirrored over /gpu:0, /gpu:1".
   task: this process in the cluster, e.g. "worker 1".
+  cluster: the TF_CONFIG cluster {job: [host:port]} of a multi-worker run, else None.
+  task_type, task_index: this process's place in `cluster`.
   """
   strategy: Optional[object] = None
   num_replicas: int = 1
@@ -48,10 +54,27 @@ class Distribution:
   cpu_devices: int = 1
   description: str = "one device"
   task: str = "worker 0"
+  cluster: Optional[dict] = None
+  task_type: str = "worker"
+  task_index: int = 0
+  _server: Optional[object] = dataclasses.field(default=None, repr=False)
 
   @property
   def multi_worker(self):
     return self.num_workers > 1
+
+  def server(self, session_config):
+    """This worker's gRPC server in the cluster, started once per process.
+
+    A graph-mode session of a multi-worker run connects to it (its `target`); the
+    session config must be the strategy's (update_config_proto).
+    """
+    if self._server is None:
+      self._server = tf.distribute.Server(tf.train.ClusterSpec(self.cluster),
+                                          job_name=self.task_type,
+                                          task_index=self.task_index,
+                                          config=session_config, start=True)
+    return self._server
 
   def per_replica_batch(self, global_batch, flag="--train_batch_size"):
     """Examples per replica per step; raises UserError if the replicas cannot share it."""
@@ -64,7 +87,7 @@ class Distribution:
 
 
 def make_distribution(kind, devices=None, use_tpu=False, num_tpu_cores=8,
-                      environ=os.environ):
+                      environ=os.environ, engine="estimator"):
   """Builds the Distribution for --distribution, --devices and the TPU flags.
 
   The flags' values and combinations were checked by options.validate.
@@ -73,6 +96,8 @@ def make_distribution(kind, devices=None, use_tpu=False, num_tpu_cores=8,
     kind: one of DISTRIBUTIONS.
     devices: comma-separated device names for "mirrored" ("/gpu:0,/gpu:1"), or None.
     environ: where TF_CONFIG is read from ("multi_worker").
+    engine: the resolved engine ("estimator" or "session"), which starts a multi-worker
+      cluster's servers differently.
   Raises:
     UserError: devices this machine lacks, a bad device list or TF_CONFIG.
   """
@@ -82,7 +107,7 @@ def make_distribution(kind, devices=None, use_tpu=False, num_tpu_cores=8,
   if kind == "mirrored":
     return _mirrored(devices)
   if kind == "multi_worker":
-    return _multi_worker(environ)
+    return _multi_worker(environ, engine)
   return Distribution()
 
 
@@ -107,7 +132,7 @@ def _parse_devices(devices):
 def _mirrored(devices):
   """MirroredStrategy over `devices` (None: every local GPU, else the CPU)."""
   if not devices:
-    strategy = tf.distribute.MirroredStrategy()
+    strategy = tf1_distribute.MirroredStrategy()
     names = list(strategy.extended.worker_devices)
     return Distribution(strategy, strategy.num_replicas_in_sync,
                         description="mirrored over %s" % ", ".join(names))
@@ -123,10 +148,10 @@ def _mirrored(devices):
     # context, where the strategy would place state on them once that context has run
     # anything (a second run in one process): build it outside the eager context.
     with tf.Graph().as_default():
-      strategy = tf.distribute.MirroredStrategy(
+      strategy = tf1_distribute.MirroredStrategy(
           names, cross_device_ops=tf.distribute.ReductionToOneDevice())
   else:
-    strategy = tf.distribute.MirroredStrategy(names)  # NCCL all-reduce between GPUs
+    strategy = tf1_distribute.MirroredStrategy(names)  # NCCL all-reduce between GPUs
   return Distribution(strategy, len(names), cpu_devices=max(cpu_indices, default=0) + 1,
                       description="mirrored over %s" % ", ".join(names))
 
@@ -155,17 +180,25 @@ def _read_tf_config(environ):
   return cluster, task_type, task_index
 
 
-def _multi_worker(environ):
+def _multi_worker(environ, engine):
   """MultiWorkerMirroredStrategy over the cluster in TF_CONFIG."""
   cluster, task_type, task_index = _read_tf_config(environ)
   # TensorFlow's rule: the chief job if there is one, else worker 0.
   is_chief = task_type == "chief" or ("chief" not in cluster and task_index == 0)
   num_workers = sum(len(cluster[job]) for job in cluster)
-  # Starts this worker's server on its TF_CONFIG address.
-  strategy = tf.distribute.MultiWorkerMirroredStrategy()
+  if engine == "estimator":
+    # Made in the eager context, the strategy starts this worker's server on its
+    # TF_CONFIG address, which tf.estimator's sessions use.
+    strategy = tf1_distribute.experimental.MultiWorkerMirroredStrategy()
+  else:
+    # Made in a graph, it starts none: the session engine starts the server with the
+    # strategy's session config (Distribution.server).
+    with tf.Graph().as_default():
+      strategy = tf1_distribute.experimental.MultiWorkerMirroredStrategy()
   logging.info("multi_worker: %s %d of %d workers%s", task_type, task_index, num_workers,
                " (chief)" if is_chief else "")
   return Distribution(strategy, strategy.num_replicas_in_sync, num_workers=num_workers,
                       is_chief=is_chief, task="%s %d" % (task_type, task_index),
                       description="multi_worker over %d workers, %d replicas in all" %
-                      (num_workers, strategy.num_replicas_in_sync))
+                      (num_workers, strategy.num_replicas_in_sync), cluster=cluster,
+                      task_type=task_type, task_index=task_index)

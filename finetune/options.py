@@ -16,6 +16,8 @@ combinations before any work. Build options in code with `make_run_options(**fla
 import dataclasses
 from typing import Optional
 
+import tensorflow as tf
+
 from common import checks
 from common import cli
 from common import files
@@ -24,6 +26,8 @@ from common.errors import UserError
 from common.settings import setting
 from finetune.distribution import COMPUTE_DTYPES
 from finetune.distribution import DISTRIBUTIONS
+from finetune.engines import ENGINES
+from finetune.engines import resolve_engine
 from finetune.input_fn import LAYOUTS
 from processors import PROCESSORS
 
@@ -115,7 +119,12 @@ class TrainingOptions:
 
 @dataclasses.dataclass(frozen=True)
 class RuntimeOptions:
-  """How and where the work runs: batches of the predict passes, threads, devices, TPU."""
+  """How and where the work runs: engine, batches of the predict passes, threads, devices."""
+  engine: str = setting(
+      "auto", "What drives training and prediction: estimator (tf.estimator and "
+      "TPUEstimator, TensorFlow <= 2.15), session (TensorFlow's MonitoredTrainingSession, "
+      "every TensorFlow from 2.15 on) or auto (estimator where it exists).", cli.ENGINE,
+      checks.OneOf(ENGINES))
   eval_batch_size: int = setting(8, "Evaluation batch size.", cli.TRAINING, checks.AtLeast(1))
   predict_batch_size: int = setting(8, "Prediction batch size.", cli.TRAINING,
                                     checks.AtLeast(1))
@@ -229,3 +238,8 @@ def validate(options):
                     "over --num_tpu_cores; leave --distribution=none" % runtime.distribution)
   if runtime.devices and runtime.distribution != "mirrored":
     raise UserError("--devices=%s is for --distribution=mirrored" % runtime.devices)
+  if resolve_engine(runtime.engine) == "session":
+    if runtime.use_tpu:
+      raise UserError("--use_tpu needs the estimator engine: TPUs run through TPUEstimator, "
+                      "on TensorFlow 2.15 (Python <= 3.11); this is TensorFlow %s" %
+                      tf.__version__)

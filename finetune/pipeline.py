@@ -35,6 +35,7 @@ from finetune import options as options_lib
 from finetune import outputs as outputs_lib
 from finetune import records
 from finetune.engines import make_engine
+from finetune.engines import resolve_engine
 from finetune.features import PaddingInputExample
 from finetune.input_fn import file_based_input_fn_builder
 from finetune.model_fn import model_fn_builder
@@ -50,7 +51,7 @@ class PreparedRun:
   record_settings: records.RecordSettings
 
 
-def run(task, processor, options, engine="estimator"):
+def run(task, processor, options):
   """Trains, evaluates, exports and predicts as `options` say. Returns eval metrics or None."""
   prepared = prepare(task, processor, options)
   num_train_steps, num_warmup_steps = (training_steps(len(prepared.splits["train"].examples),
@@ -64,7 +65,7 @@ def run(task, processor, options, engine="estimator"):
       use_one_hot_embeddings=options.runtime.use_tpu,
       compute_dtype=distribution_lib.COMPUTE_DTYPES[options.runtime.mixed_precision],
       adam_bias_correction=options.training.adam_bias_correction)
-  engine = make_engine(engine, model_fn=model_fn, output_dir=options.data.output_dir,
+  engine = make_engine(options.runtime.engine, model_fn=model_fn, output_dir=options.data.output_dir,
                        distribution=prepared.distribution, training=options.training,
                        runtime=options.runtime)
 
@@ -93,7 +94,7 @@ def prepare(task, processor, options):
   runtime = options.runtime
   distribution = distribution_lib.make_distribution(
       runtime.distribution, devices=runtime.devices, use_tpu=runtime.use_tpu,
-      num_tpu_cores=runtime.num_tpu_cores)
+      num_tpu_cores=runtime.num_tpu_cores, engine=resolve_engine(runtime.engine))
   check_batch_sizes(options, distribution)
   model = model_inputs.load(options.model, task, options.data.output_dir, options.do_train)
   needed = []
@@ -106,7 +107,8 @@ def prepare(task, processor, options):
     needed.append("test")
   splits = {split: examples_lib.read_split(processor, task, options.data.data_dir, split)
             for split in needed}
-  logging.info("engine: %s; computing in %s", distribution.description,
+  logging.info("engine: %s, %s; computing in %s", resolve_engine(runtime.engine),
+               distribution.description,
                runtime.mixed_precision if runtime.mixed_precision != "none" else "float32")
   files.makedirs(options.data.output_dir)
   files.remove_stale_temporaries(options.data.output_dir)

@@ -15,6 +15,15 @@ import numpy as np
 from bench.shared_data import shared_data_dir
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _available_engines():
+  from finetune.engines import estimator_available  # pylint: disable=g-import-not-at-top
+  return ("estimator", "session") if estimator_available() else ("session",)
+
+
+# The engines this TensorFlow runs: both on 2.15, the session engine alone from 2.16 on.
+ENGINES = _available_engines()
 SHARED_DATA = shared_data_dir()
 CHINESE_VOCAB = os.path.join(SHARED_DATA, "vocab", "bert-base-chinese-vocab.txt")
 STSB_DIR = os.path.join(SHARED_DATA, "stsbenchmark")
@@ -192,11 +201,11 @@ HARD_TEXTS = [
 
 
 def predict_dev(zh_model, output_dir, use_tpu_layout, batch_size, count=28, layout=None,
-                max_seq_length=32):
+                max_seq_length=32, engine="auto"):
   """Predicts `count` dev pairs of examples/sim_zh with the chosen batch layout.
 
   TPU layout: fake padding examples, fixed shapes, one-hot lookups, run by TPUEstimator
-  with use_tpu=False on this CPU (there is no TPU here).
+  with use_tpu=False on this CPU (there is no TPU here; TensorFlow <= 2.15 only).
   Returns (outputs, number of records written, examples).
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -224,7 +233,7 @@ def predict_dev(zh_model, output_dir, use_tpu_layout, batch_size, count=28, layo
       init_checkpoint=prepared.model.init_checkpoint, learning_rate=1e-5, num_train_steps=1,
       num_warmup_steps=0, use_tpu=False, use_one_hot_embeddings=use_tpu_layout)
   on_cpu = options_lib.replace(options, use_tpu=False)
-  engine = make_engine("estimator", model_fn=model_fn, output_dir=output_dir,
+  engine = make_engine(engine, model_fn=model_fn, output_dir=output_dir,
                        distribution=prepared.distribution, training=on_cpu.training,
                        runtime=on_cpu.runtime)
   outputs = pipeline.predict_split(engine, prepared, task, split, batch_size,

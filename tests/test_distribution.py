@@ -22,11 +22,13 @@ import optimization
 from common.errors import UserError
 from finetune import distribution as distribution_lib
 from finetune import pipeline
-from finetune.engines import session_config
+from finetune.engines import make_engine
+from finetune.model_fn import ModelSpec
+from finetune.monitors import TrainingMonitors
 from finetune.input_fn import input_shard
 from finetune.options import make_run_options
 from finetune.tasks import RegressionTask
-from helpers import CHINESE_VOCAB, REPO_ROOT, ZH_DATA, make_tiny_model, model_flags
+from helpers import CHINESE_VOCAB, ENGINES, REPO_ROOT, ZH_DATA, make_tiny_model, model_flags
 from helpers import prediction_scores, read_eval_results, read_tsv, run_script
 from helpers import scaled_scores_data
 from processors import get_processor
@@ -80,12 +82,22 @@ def train_evaluate_predict(model_dir, data_dir, output_dir, **more_options):
   return pipeline.run(task, get_processor("sim"), options)
 
 
-# Google's update (run_reg.py's default) and Adam's with bias correction
-# (run_classifier.py's), which reads the global step inside each variable's update.
+def assert_same_variables(checkpoint, expected, rtol, atol):
+  """Every variable of `checkpoint` equals `expected`'s (same names, values within tol)."""
+  values = modeling.checkpoint_variables(checkpoint)
+  assert set(values) == set(expected)
+  for name, value in expected.items():
+    np.testing.assert_allclose(values[name], value, rtol=rtol, atol=atol, err_msg=name)
+
+
+# Google's update (run_reg.py's default) on every engine, and Adam's with bias
+# correction (run_classifier.py's), which reads the global step inside each variable's
+# update.
 @pytest.mark.slow
-@pytest.mark.parametrize("adam_bias_correction", [False, True])
-def test_mirrored_over_two_cpus_matches_one_device(adam_bias_correction, deterministic_model,
-                                                   tmp_path):
+@pytest.mark.parametrize("adam_bias_correction,engine",
+                         [(False, engine) for engine in ENGINES] + [(True, ENGINES[-1])])
+def test_mirrored_over_two_cpus_matches_one_device(adam_bias_correction, engine,
+                                                   deterministic_model, tmp_path):
   """Same global batch of 8: one device, and 4 + 4 on /cpu:0 and /cpu:1.
 
   After 6 steps the two runs agree on the dev loss, the test predictions and every
@@ -97,11 +109,11 @@ def test_mirrored_over_two_cpus_matches_one_device(adam_bias_correction, determi
   # and clipping to norm 1 is in play.
   data_dir = scaled_scores_data(str(tmp_path / "data"), shift=3)
   single_dir, mirrored_dir = str(tmp_path / "single"), str(tmp_path / "mirrored")
-  single = train_evaluate_predict(deterministic_model, data_dir, single_dir,
+  single = train_evaluate_predict(deterministic_model, data_dir, single_dir, engine=engine,
                                   adam_bias_correction=adam_bias_correction)
   mirrored = train_evaluate_predict(deterministic_model, data_dir, mirrored_dir,
                                     distribution="mirrored", devices="/cpu:0,/cpu:1",
-                                    adam_bias_correction=adam_bias_correction)
+                                    engine=engine, adam_bias_correction=adam_bias_correction)
 
   assert single["global_step"] == mirrored["global_step"] == int(100 / 8 * 0.5)
   assert mirrored["eval_num_examples"] == 28
@@ -112,46 +124,71 @@ def test_mirrored_over_two_cpus_matches_one_device(adam_bias_correction, determi
 
   start = modeling.checkpoint_variables(os.path.join(deterministic_model, "bert_model.ckpt"))
   single_vars = modeling.checkpoint_variables(tf.train.latest_checkpoint(single_dir))
-  mirrored_vars = modeling.checkpoint_variables(tf.train.latest_checkpoint(mirrored_dir))
-  assert set(mirrored_vars) == set(single_vars)
-  for name, value in single_vars.items():
-    np.testing.assert_allclose(mirrored_vars[name], value, rtol=1e-3, atol=1e-6, err_msg=name)
+  assert_same_variables(tf.train.latest_checkpoint(mirrored_dir), single_vars, 1e-3, 1e-6)
   # Training moved the model far more than the runs differ.
   assert np.abs(single_vars["output_bias"] - start["output_bias"]).max() > 1e-3
 
 
-def first_step_adam_m(features, targets, distribution):
+@pytest.mark.slow
+@pytest.mark.skipif(len(ENGINES) < 2, reason="tf.estimator exists on TensorFlow <= 2.15 only")
+def test_the_session_engine_trains_and_predicts_as_the_estimator_engine(deterministic_model,
+                                                                        tmp_path):
+  """The same run on both engines (no dropout, the same seed): the same checkpoint
+  variables, names, shapes and values, the same dev metrics and predictions."""
+  data_dir = scaled_scores_data(str(tmp_path / "data"), shift=3)
+  results, directories = {}, {}
+  for engine in ("estimator", "session"):
+    directories[engine] = str(tmp_path / engine)
+    results[engine] = train_evaluate_predict(deterministic_model, data_dir,
+                                             directories[engine], engine=engine)
+  assert results["session"] == pytest.approx(results["estimator"], rel=1e-5)
+  np.testing.assert_allclose(prediction_scores(directories["session"]),
+                             prediction_scores(directories["estimator"]), atol=1e-5)
+  estimator_checkpoint = tf.train.latest_checkpoint(directories["estimator"])
+  session_checkpoint = tf.train.latest_checkpoint(directories["session"])
+  assert os.path.basename(session_checkpoint) == os.path.basename(estimator_checkpoint)
+  shapes = tf.train.load_checkpoint(estimator_checkpoint).get_variable_to_shape_map()
+  assert tf.train.load_checkpoint(session_checkpoint).get_variable_to_shape_map() == shapes
+  assert_same_variables(session_checkpoint,
+                        modeling.checkpoint_variables(estimator_checkpoint), 1e-5, 1e-7)
+
+
+def first_step_adam_m(features, targets, distribution, engine):
   """Adam's m after one create_optimizer step on a linear model, global batch of 8.
 
   features [8, 4], targets [8]; loss = mean squared error. m after one step is
-  0.1 * (the clipped gradient), which shows its scale and how it was clipped.
+  0.1 * (the clipped gradient), which shows its scale and how it was clipped. The step
+  runs through `engine`, as the pipeline's would.
   """
-  def model_fn(features, labels, mode, params):
+  def model_fn(features, mode, params):
+    del params
     kernel = tf1.get_variable("dense/kernel", initializer=tf.fill([4, 1], 0.1))
     loss = tf.reduce_mean(tf.square(tf.squeeze(tf.matmul(features["x"], kernel), -1) -
                                     features["y"]))
-    train_op, _ = optimization.create_optimizer(loss, 0.01, 10, 0, use_tpu=False)
-    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+    train_op, learning_rate = optimization.create_optimizer(loss, 0.01, 10, 0, use_tpu=False)
+    return ModelSpec(mode, loss, train_op=train_op, learning_rate=learning_rate)
 
-  def input_fn(params):
+  def input_fn(params, input_context=None):
+    del input_context
     # Unshuffled: the replicas' batches of 4 are examples 0-3 and 4-7.
     return tf.data.Dataset.from_tensor_slices({"x": features, "y": targets}).repeat().batch(
         params["batch_size"])
 
   model_dir = tempfile.mkdtemp()
-  config = tf.estimator.RunConfig(
-      model_dir=model_dir, train_distribute=distribution.strategy,
-      session_config=session_config(cpu_devices=distribution.cpu_devices))
-  estimator = tf.estimator.Estimator(
-      model_fn, config=config, params={"batch_size": distribution.per_replica_batch(8)})
-  estimator.train(input_fn, max_steps=1)
+  options = make_run_options(train_batch_size=8)
+  make_engine(engine, model_fn=model_fn, output_dir=model_dir, distribution=distribution,
+              training=options.training, runtime=options.runtime).train(
+                  input_fn, 1, TrainingMonitors(total_steps=1, batch_size=8,
+                                                log_every_n_steps=1, learning_rate=0.01))
   m = tf.train.load_checkpoint(model_dir).get_tensor("dense/kernel/adam_m")
   shutil.rmtree(model_dir)
   return m[:, 0]
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("target_scale", [0.01, 100.0])
-def test_one_step_uses_the_global_mean_gradient_clipped_on_its_global_norm(target_scale):
+def test_one_step_uses_the_global_mean_gradient_clipped_on_its_global_norm(target_scale,
+                                                                          engine):
   """Small targets: a gradient norm below 1, no clipping (m shows the gradient's scale:
   a mean, not a sum over replicas). Large targets: clipped to norm 1 as a whole; the
   replicas' halves, of different norms, each clipped, would point elsewhere."""
@@ -165,8 +202,8 @@ def test_one_step_uses_the_global_mean_gradient_clipped_on_its_global_norm(targe
   expected = 0.1 * gradient / max(norm, 1.0)
   for distribution in (distribution_lib.make_distribution("none"),
                        distribution_lib.make_distribution("mirrored", "/cpu:0,/cpu:1")):
-    np.testing.assert_allclose(first_step_adam_m(features, targets, distribution), expected,
-                               rtol=1e-5, err_msg=distribution.description)
+    np.testing.assert_allclose(first_step_adam_m(features, targets, distribution, engine),
+                               expected, rtol=1e-5, err_msg=distribution.description)
 
 
 def free_port():
@@ -176,7 +213,8 @@ def free_port():
 
 
 @pytest.mark.slow
-def test_multi_worker_two_local_processes_write_one_checkpoint(zh_model, tmp_path):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_multi_worker_two_local_processes_write_one_checkpoint(engine, zh_model, tmp_path):
   """Two workers of run_reg.py on loopback, sharing --output_dir as on a shared disk.
 
   The chief (worker 0) writes the checkpoints, evaluates and predicts; worker 1 trains
@@ -190,7 +228,7 @@ def test_multi_worker_two_local_processes_write_one_checkpoint(zh_model, tmp_pat
           "--do_train=true", "--do_eval=true", "--do_predict=true", "--data_dir=" + ZH_DATA,
           "--output_dir=" + output_dir, "--max_seq_length=32", "--train_batch_size=8",
           "--num_train_epochs=1", "--distribution=multi_worker", "--conversion_workers=1",
-          *model_flags(zh_model)]
+          "--engine=" + engine, *model_flags(zh_model)]
   workers, logs = [], []
   try:
     for index in range(2):

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 import optimization
 from finetune import divergence
-from helpers import ZH_DATA, model_flags, run_script
+from helpers import ENGINES, ZH_DATA, model_flags, run_script
 
 tf1 = tf.compat.v1
 
@@ -74,7 +74,9 @@ def test_the_guard_names_the_step_the_loss_and_the_learning_rate():
 
 
 @pytest.mark.slow
-def test_run_reg_stops_at_an_inf_loss_and_leaves_finite_checkpoints(zh_model, tmp_path):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_run_reg_stops_at_an_inf_loss_and_leaves_finite_checkpoints(engine, zh_model,
+                                                                    tmp_path):
   """One spreadsheet typo (a score of 3e19) under a linear head makes the loss inf."""
   data_dir = tmp_path / "data"
   data_dir.mkdir()
@@ -88,6 +90,7 @@ def test_run_reg_stops_at_an_inf_loss_and_leaves_finite_checkpoints(zh_model, tm
                       "--use_sigmoid_act=false", "--data_dir=%s" % data_dir,
                       "--output_dir=%s" % output_dir, "--max_seq_length=32",
                       "--train_batch_size=4", "--save_checkpoints_steps=1", "--seed=3",
+                      "--engine=" + engine,
                       *model_flags(zh_model), check=False)
   last_line = result.stderr.strip().splitlines()[-1]
   assert result.returncode == 1, result.stderr[-2000:]

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from finetune.predictor import load_predictor
-from helpers import REPO_ROOT, classification_data, model_flags, read_eval_results, read_tsv
+from helpers import ENGINES, REPO_ROOT, classification_data, model_flags, read_eval_results, read_tsv
 from helpers import run_script, scaled_scores_data
 
 # Each test runs the scripts or trains a model: seconds, not milliseconds.
@@ -23,9 +23,9 @@ def run_predict(*args, stdin=None, check=True):
   return run_script("predict.py", *args, stdin=stdin, check=check)
 
 
-@pytest.fixture(scope="module")
-def regression_run(zh_model, tmp_path_factory):
-  """run_reg.py with a 0..5 label range: trained, predicted, exported."""
+@pytest.fixture(scope="module", params=ENGINES)
+def regression_run(request, zh_model, tmp_path_factory):
+  """run_reg.py with a 0..5 label range: trained, predicted, exported (on each engine)."""
   root = tmp_path_factory.mktemp("regression")
   data_dir = scaled_scores_data(str(root / "data"), scale=5)
   output_dir = str(root / "out")
@@ -34,7 +34,8 @@ def regression_run(zh_model, tmp_path_factory):
                       "--output_dir=" + output_dir, "--export_dir=" + output_dir + "/export",
                       "--label_min=0", "--label_max=5", "--max_seq_length=32",
                       "--train_batch_size=8", "--num_train_epochs=1", "--learning_rate=1e-3",
-                      "--log_every_n_steps=5", *model_flags(zh_model))
+                      "--log_every_n_steps=5", "--engine=" + request.param,
+                      *model_flags(zh_model))
   return output_dir, data_dir, result.stderr
 
 

@@ -23,7 +23,7 @@ import tokenization_fast
 from common import files
 from finetune import records
 from finetune.record_format import REGRESSION_LABEL
-from helpers import REPO_ROOT, ZH_DATA, model_flags, read_eval_results, run_script
+from helpers import ENGINES, REPO_ROOT, ZH_DATA, model_flags, read_eval_results, run_script
 from processors import get_processor
 
 # Each test runs the scripts or trains a model: seconds, not milliseconds.
@@ -99,9 +99,10 @@ def latest_step(output_dir):
   return int(match.group(1)) if match else None
 
 
-def test_killed_mid_training_resumes_from_the_last_checkpoint(zh_model, tmp_path):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_killed_mid_training_resumes_from_the_last_checkpoint(engine, zh_model, tmp_path):
   output_dir = str(tmp_path / "out")
-  command = ["--task_name=sim", "--do_train=true", "--do_eval=true", "--data_dir=" + ZH_DATA,
+  command = ["--engine=" + engine, "--task_name=sim", "--do_train=true", "--do_eval=true", "--data_dir=" + ZH_DATA,
              "--output_dir=" + output_dir, "--max_seq_length=32", "--train_batch_size=2",
              "--num_train_epochs=3", "--save_checkpoints_steps=10", "--seed=1",
              *model_flags(zh_model)]

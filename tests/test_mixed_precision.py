@@ -11,7 +11,7 @@ import modeling
 from finetune import pipeline
 from finetune.options import make_run_options
 from finetune.tasks import RegressionTask
-from helpers import ZH_DATA, prediction_scores
+from helpers import ENGINES, ZH_DATA, prediction_scores
 from processors import get_processor
 
 # Each test runs the scripts or trains a model: seconds, not milliseconds.
@@ -38,12 +38,13 @@ def expected_checkpoint_dtypes(zh_model):
   return dtypes
 
 
-@pytest.mark.parametrize("mixed_precision", ["bfloat16", "float16"])
+@pytest.mark.parametrize("mixed_precision,engine",
+                         [("bfloat16", engine) for engine in ENGINES] + [("float16", ENGINES[0])])
 def test_mixed_precision_trains_and_checkpoints_stay_float32(zh_model, tmp_path,
-                                                              mixed_precision):
+                                                              mixed_precision, engine):
   output_dir = str(tmp_path / "out")
   results = run(zh_model, output_dir, mixed_precision, do_train=True, do_eval=True,
-                do_predict=True)
+                do_predict=True, engine=engine)
   steps = int(100 / 16 * 0.64)
   # float16 skips steps whose gradients overflow; each applied one counts, to the end.
   assert results["global_step"] == steps
@@ -61,7 +62,7 @@ def test_mixed_precision_trains_and_checkpoints_stay_float32(zh_model, tmp_path,
 
   mixed_scores = prediction_scores(output_dir)
   # The same checkpoint, predicted in float32.
-  run(zh_model, output_dir, "none", do_predict=True)
+  run(zh_model, output_dir, "none", do_predict=True, engine=engine)
   float32_scores = prediction_scores(output_dir)
   assert len(mixed_scores) == len(float32_scores) == 12
   tolerance = {"bfloat16": 2e-2, "float16": 2e-3}[mixed_precision]  # 8 and 11 mantissa bits

@@ -9,12 +9,15 @@ import tokenization_fast
 from common.errors import UserError
 from finetune import options as options_lib
 from finetune import records
+from finetune.engines import resolve_engine
 from finetune.input_fn import file_based_input_fn_builder
 from finetune.tasks import RegressionTask
-from helpers import ZH_DATA, predict_dev
+from helpers import ENGINES, ZH_DATA, predict_dev
 from processors import get_processor
 
 
+@pytest.mark.skipif("estimator" not in ENGINES,
+                    reason="TPUs run through TPUEstimator, TensorFlow <= 2.15 only")
 def test_tpu_layout_pads_with_fake_examples_and_counts_each_once(zh_model, tmp_path):
   tpu_outputs, tpu_records, examples = predict_dev(zh_model, str(tmp_path / "tpu"), True, 5,
                                                    count=13)
@@ -64,9 +67,16 @@ def test_batch_layout_defaults_and_checks():
   assert run_options().runtime.layout == "bucketed"
   assert run_options(use_tpu=True).runtime.layout == "fixed"
   assert run_options(batch_layout="trimmed").runtime.layout == "trimmed"
-  options_lib.validate(run_options(batch_layout="fixed", use_tpu=True))
   with pytest.raises(UserError, match=r"--batch_layout=trimmed with --use_tpu: a TPU"):
     options_lib.validate(run_options(batch_layout="trimmed", use_tpu=True))
+  if "estimator" in ENGINES:
+    options_lib.validate(run_options(batch_layout="fixed", use_tpu=True))
+  else:
+    with pytest.raises(UserError, match=r"--use_tpu needs the estimator engine: TPUs run "
+                                        r"through TPUEstimator, on TensorFlow 2.15"):
+      options_lib.validate(run_options(batch_layout="fixed", use_tpu=True))
+  with pytest.raises(UserError, match=r"--use_tpu needs the estimator engine"):
+    options_lib.validate(run_options(use_tpu=True, engine="session"))
 
 
 @pytest.mark.parametrize("values,message", [
@@ -93,3 +103,14 @@ def test_settings_and_combinations_that_cannot_run_are_user_errors(values, messa
 def test_make_run_options_refuses_unknown_names():
   with pytest.raises(TypeError, match="not settings of a run: trian_batch_size"):
     options_lib.make_run_options(trian_batch_size=8)
+
+
+def test_auto_takes_the_estimator_engine_where_tf_estimator_exists():
+  assert resolve_engine("session") == "session"
+  if "estimator" in ENGINES:  # TensorFlow 2.15
+    assert resolve_engine("auto") == "estimator" == resolve_engine("estimator")
+  else:  # TensorFlow 2.16 and later
+    assert resolve_engine("auto") == "session"
+    with pytest.raises(UserError, match=r"--engine=estimator: TensorFlow 2\.\d+\.\d+ has no "
+                                        r"tf\.estimator .*use --engine=session"):
+      resolve_engine("estimator")

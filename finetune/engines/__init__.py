@@ -15,16 +15,45 @@ input_context=None) -> tf.data.Dataset), and offers two calls:
 `monitors` (finetune/monitors.py) watch the step: the engine calls
 monitors.attach(spec) once the graph is built and runs monitors.session_hooks().
 
-Engines: "estimator" (engines/estimator.py: TPUEstimator on one device or a TPU,
-tf.estimator with a distribution strategy). A new engine is a module here with a class
-offering the two calls, and a line in make_engine.
+Engines (--engine):
+  estimator  engines/estimator.py: TPUEstimator on one device or a TPU, tf.estimator
+             with a distribution strategy. TensorFlow <= 2.15 only.
+  session    engines/session.py: MonitoredTrainingSession, on every TensorFlow from
+             2.15 to 2.21; one device or a mirrored strategy.
+  auto       the estimator engine where tf.estimator exists, else the session engine.
+A new engine is a module here with a class offering the two calls, and a line in
+make_engine.
 """
+
+import functools
 
 import tensorflow as tf
 
+from common.errors import UserError
+
 tf1 = tf.compat.v1
 
-ENGINES = ("estimator",)
+ENGINES = ("auto", "estimator", "session")
+
+
+@functools.lru_cache(maxsize=None)
+def estimator_available():
+  """True when this TensorFlow has tf.estimator (2.15 and before)."""
+  try:
+    return tf.compat.v1.estimator.tpu.TPUEstimator is not None
+  except (AttributeError, ImportError):
+    return False
+
+
+def resolve_engine(kind):
+  """The engine --engine=kind names ("auto" chosen here); UserError if it cannot run."""
+  if kind == "auto":
+    return "estimator" if estimator_available() else "session"
+  if kind == "estimator" and not estimator_available():
+    raise UserError("--engine=estimator: TensorFlow %s has no tf.estimator (the last "
+                    "release with it is 2.15, on Python <= 3.11); use --engine=session, "
+                    "or leave --engine unset" % tf.__version__)
+  return kind
 
 
 def session_config(intra_op_threads=0, inter_op_threads=0, use_xla=False, cpu_devices=1):
@@ -57,9 +86,13 @@ def make_engine(kind, *, model_fn, output_dir, distribution, training, runtime):
     training: options.TrainingOptions (batch, checkpoints, seed, log cadence).
     runtime: options.RuntimeOptions (threads, XLA, TPU).
   """
+  kind = resolve_engine(kind)
+  arguments = dict(model_fn=model_fn, output_dir=output_dir, distribution=distribution,
+                   training=training, runtime=runtime)
   if kind == "estimator":
     from finetune.engines import estimator  # pylint: disable=g-import-not-at-top
-    return estimator.EstimatorEngine(model_fn=model_fn, output_dir=output_dir,
-                                     distribution=distribution, training=training,
-                                     runtime=runtime)
+    return estimator.EstimatorEngine(**arguments)
+  if kind == "session":
+    from finetune.engines import session  # pylint: disable=g-import-not-at-top
+    return session.SessionEngine(**arguments)
   raise ValueError("engine %r: expected one of %s" % (kind, ", ".join(ENGINES)))
