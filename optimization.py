@@ -47,18 +47,20 @@ def learning_rate_schedule(init_lr, global_step, num_train_steps, num_warmup_ste
 
 
 TrainingOp = collections.namedtuple("TrainingOp", ["train_op", "learning_rate",
-                                                   "gradient_norm"])
+                                                   "gradient_norm", "loss"])
 
 
 def build_training_op(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
-                      loss_scaling=False, bias_correction=False):
+                      loss_scaling=False, bias_correction=False, micro_batches=1):
   """Builds the training op for `loss`, and the tensors that describe a step.
 
   Gradients are clipped to global norm 1.0 and the global step advances by one per
   step (with loss scaling, per applied step).
 
   Args:
-    loss: float32 scalar, the mean loss over this replica's examples.
+    loss: float32 scalar, the mean loss over this replica's examples. With
+      micro_batches > 1: a function i -> the i-th micro-batch's share of that mean
+      (its forward pass, built when called; the shares add up to the mean).
     init_lr: peak learning rate.
     num_train_steps: steps to decay the learning rate to 0 over.
     num_warmup_steps: steps of linear warmup from 0.
@@ -66,9 +68,12 @@ def build_training_op(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
     loss_scaling: dynamic loss scaling, for float16 compute (see DynamicLossScale).
     bias_correction: Adam's bias correction, which Google's optimizer leaves out (see
       AdamWeightDecayOptimizer).
+    micro_batches: compute the step's gradient as the sum of this many micro-batches'
+      gradients, one micro-batch after the other (gradient accumulation: the update of
+      the whole batch in the memory of one micro-batch). Not on TPU.
   Returns:
     TrainingOp(train_op, learning_rate tensor, gradient_norm: the global norm of the
-    unscaled gradient before clipping, float32 scalar; None on TPU).
+    unscaled gradient before clipping, float32 scalar, None on TPU; loss: the mean loss).
   """
   global_step = tf1.train.get_or_create_global_step()
   learning_rate = learning_rate_schedule(init_lr, global_step, num_train_steps,
@@ -83,22 +88,31 @@ def build_training_op(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
       clip_norm=1.0,
       loss_scale=DynamicLossScale() if loss_scaling else None,
       bias_correction=bias_correction)
-  variables = tf1.trainable_variables()
   if use_tpu:
+    if micro_batches > 1:
+      raise ValueError("gradient accumulation is not built for TPUs")
     # CrossShardOptimizer divides the loss by the number of cores and sums the
     # gradients over them before our apply_gradients sees them. The norm stays on the
     # TPU: nothing on the host reads it there.
     optimizer = tf1.tpu.CrossShardOptimizer(adam)
-    train_op = optimizer.apply_gradients(optimizer.compute_gradients(loss, variables),
-                                         global_step=global_step)
-    return TrainingOp(train_op, learning_rate, None)
+    train_op = optimizer.apply_gradients(
+        optimizer.compute_gradients(loss, tf1.trainable_variables()), global_step=global_step)
+    return TrainingOp(train_op, learning_rate, None, loss)
   # Each replica differentiates its share of the mean over the global batch, so that
   # the gradients summed over replicas are the global mean's. Done here, not left to
   # Optimizer.compute_gradients, which scales only when tf.estimator has told the
   # strategy to: every engine gets the same update.
-  replicas = tf.distribute.get_replica_context().num_replicas_in_sync
-  scaled_loss = adam.scale_loss(loss) / float(replicas)
-  grads_and_vars = list(zip(tf.gradients(scaled_loss, variables), variables))
+  replicas = float(tf.distribute.get_replica_context().num_replicas_in_sync)
+
+  def gradients(loss_value, variables):
+    return tf.gradients(adam.scale_loss(loss_value) / replicas, variables)
+
+  if micro_batches > 1:
+    loss, variables, grads = _accumulated_gradients(loss, micro_batches, gradients)
+  else:
+    variables = tf1.trainable_variables()
+    grads = gradients(loss, variables)
+  grads_and_vars = list(zip(grads, variables))
   if tf.distribute.has_strategy():
     # Summing sparse gradients across machines all-gathers rows whose count differs
     # from replica to replica, which the collective ops refused (shape mismatch). The
@@ -107,7 +121,42 @@ def build_training_op(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
                        else grad, var) for grad, var in grads_and_vars]
   train_op, gradient_norm = adam.apply_gradients_with_norm(grads_and_vars,
                                                            global_step=global_step)
-  return TrainingOp(train_op, learning_rate, gradient_norm)
+  return TrainingOp(train_op, learning_rate, gradient_norm, loss)
+
+
+def _add_gradients(first, second):
+  """The sum of two gradients of one variable (dense, IndexedSlices or None)."""
+  if first is None or second is None:
+    return second if first is None else first
+  if isinstance(first, tf.IndexedSlices) and isinstance(second, tf.IndexedSlices):
+    # Rows may repeat; the optimizer merges them (sum_duplicate_rows).
+    return tf.IndexedSlices(tf.concat([first.values, second.values], 0),
+                            tf.concat([first.indices, second.indices], 0), first.dense_shape)
+  return tf.convert_to_tensor(first) + tf.convert_to_tensor(second)
+
+
+def _accumulated_gradients(micro_loss, micro_batches, gradients):
+  """Gradients summed over micro-batches computed one after the other.
+
+  Each micro-batch's forward pass starts only once the previous one's gradients exist,
+  so at most one micro-batch's activations are alive at a time.
+
+  Returns:
+    (mean loss over the batch, the trainable variables, their summed gradients).
+  """
+  total_loss, summed, previous, variables = 0.0, None, [], None
+  for index in range(micro_batches):
+    with tf.control_dependencies(previous):
+      loss = micro_loss(index)
+    if variables is None:  # the first forward pass made them
+      variables = tf1.trainable_variables()
+    grads = gradients(loss, variables)
+    previous = [grad.values if isinstance(grad, tf.IndexedSlices) else grad
+                for grad in grads if grad is not None]
+    summed = grads if summed is None else [_add_gradients(a, b)
+                                           for a, b in zip(summed, grads)]
+    total_loss += loss
+  return total_loss, variables, summed
 
 
 def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
@@ -181,8 +230,8 @@ class AdamWeightDecayOptimizer(tf1.train.Optimizer):
 
   Decay applies to the update, not to the loss, so it does not interact with m and v.
   `apply_gradients` takes the gradients of one replica; under a distribution strategy
-  it sums them across replicas first (the base class's merge_call into
-  `_distributed_apply`), so that clipping and the finite check see the global gradient.
+  it sums them across replicas first (in a merge_call into `_distributed_apply`), so
+  that clipping and the finite check see the global gradient.
   """
 
   def __init__(self, learning_rate, weight_decay_rate=0.0, beta_1=0.9, beta_2=0.999,

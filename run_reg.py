@@ -17,8 +17,8 @@ cli.define_run_flags(RegressionOptions)
 
 
 def make_task(processor, head_options):
-  del processor  # a score needs no labels
-  return RegressionTask.from_options(head_options)
+  # A processor may know its scores' range (cnsd_sts: 0..5); the flags override it.
+  return RegressionTask.from_options(head_options, getattr(processor, "LABEL_RANGE", None))
 
 
 if __name__ == "__main__":

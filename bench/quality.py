@@ -14,6 +14,9 @@ command would); fine-tuning a small model on 3,668 pairs moves MRPC's figures by
 few points from seed to seed, so one run alone says little. --extra_flags are added
 to every run (to compare an option against the defaults). Prints each command, its
 eval_results.txt and wall time, then per task the mean and range of each metric.
+With --eval_every_n_steps=N each run evaluates dev every N steps and keeps the best
+checkpoint: eval_results.txt is then the best checkpoint's, and the last checkpoint's
+figures (the last row of eval_history.tsv) are summarized beside them as last_*.
 Needs ../shared/data.
 """
 
@@ -55,6 +58,13 @@ def run(script, args, output_dir):
     key, value = line.split(" = ")
     results[key] = float(value)
   results["wall_minutes"] = minutes
+  history = os.path.join(output_dir, "eval_history.tsv")
+  if os.path.exists(history):  # the last evaluation: the last checkpoint's figures
+    with open(history) as f:
+      rows = [line.rstrip("\n").split("\t") for line in f]
+    results.update({"last_" + name: float(value) for name, value in zip(rows[0], rows[-1])
+                    if name.startswith("eval_") or name == "step"})
+    results["evaluations"] = len(rows) - 1
   return results
 
 
@@ -75,6 +85,8 @@ def main():
                       help='comma-separated seeds; "default" leaves --seed unset')
   parser.add_argument("--extra_flags", default="",
                       help="space-separated flags added to every run's command")
+  parser.add_argument("--eval_every_n_steps", type=int, default=0,
+                      help="evaluate while training and keep the best checkpoint (see above)")
   args = parser.parse_args()
   data = shared_data()
   model_dir = os.path.join(args.work_dir, "minilm")
@@ -101,8 +113,10 @@ def main():
       seed_flags = [] if seed == "default" else ["--seed=%d" % int(seed)]
       output_dir = os.path.join(args.work_dir, "%s-seed-%s" % (task, seed))
       shutil.rmtree(output_dir, ignore_errors=True)
-      runs[task].append(run(script, flags + seed_flags + args.extra_flags.split() + model,
-                            output_dir))
+      workflow = (["--eval_every_n_steps=%d" % args.eval_every_n_steps]
+                  if args.eval_every_n_steps else [])
+      runs[task].append(run(script, flags + seed_flags + workflow +
+                            args.extra_flags.split() + model, output_dir))
   for task in tasks:
     summarize(task, runs[task])
 

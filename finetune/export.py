@@ -26,10 +26,15 @@ MODEL_INFO = "model_info.json"
 SERVING_INPUTS = ("input_ids", "input_mask", "segment_ids")
 
 
-def model_info(task, do_lower_case, max_seq_length):
-  """What predicting needs to know besides the weights (JSON-able dict)."""
+def model_info(task, do_lower_case, max_seq_length, use_best_checkpoint=False):
+  """What predicting needs to know besides the weights (JSON-able dict).
+
+  use_best_checkpoint: predict.py on the run's folder takes best/'s checkpoint, not the
+    latest.
+  """
   return dict(task.describe(), do_lower_case=bool(do_lower_case),
-              max_seq_length=int(max_seq_length))
+              max_seq_length=int(max_seq_length),
+              use_best_checkpoint=bool(use_best_checkpoint))
 
 
 def save_model_files(output_dir, info, bert_config_file, vocab_file):

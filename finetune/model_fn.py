@@ -75,7 +75,7 @@ def restore_encoder(init_checkpoint, use_tpu):
 
 def model_fn_builder(*, bert_config, task, init_checkpoint, learning_rate, num_train_steps,
                      num_warmup_steps, use_tpu, use_one_hot_embeddings,
-                     compute_dtype=tf.float32, adam_bias_correction=False):
+                     compute_dtype=tf.float32, adam_bias_correction=False, micro_batches=1):
   """Returns model_fn(features, mode, params) -> ModelSpec.
 
   Args:
@@ -90,11 +90,12 @@ def model_fn_builder(*, bert_config, task, init_checkpoint, learning_rate, num_t
       encoder computes in it; variables, the head and the loss stay float32; float16
       adds dynamic loss scaling).
     adam_bias_correction: see optimization.AdamWeightDecayOptimizer.
+    micro_batches: with more than 1, each training batch is split into this many
+      micro-batches, run one after the other (gradient accumulation).
   """
 
-  def model_fn(features, mode, params):
-    del params  # the batch size is the input_fn's business
-    is_training = mode == TRAIN
+  def forward(features, is_training):
+    """BERT and the head on a batch: (per-example loss [B], outputs, labels [B])."""
     model = modeling.BertModel(
         config=bert_config, is_training=is_training, input_ids=features["input_ids"],
         input_mask=features["input_mask"], token_type_ids=features["segment_ids"],
@@ -104,19 +105,46 @@ def model_fn_builder(*, bert_config, task, init_checkpoint, learning_rate, num_t
     label_values = features[task.label_feature]
     per_example_loss, outputs = task.build_head(model.get_pooled_output(), label_values,
                                                 is_training)
-    is_real = tf.cast(features["is_real_example"], tf.float32)
-    loss = tf.reduce_sum(per_example_loss * is_real) / tf.maximum(tf.reduce_sum(is_real), 1.0)
-    scaffold_fn = restore_encoder(init_checkpoint, use_tpu)
+    return per_example_loss, outputs, label_values
 
+  def real_count(features):
+    return tf.maximum(tf.reduce_sum(tf.cast(features["is_real_example"], tf.float32)), 1.0)
+
+  def mean_loss(features, per_example_loss, count):
+    """Sum of the real examples' losses over `count` (the batch's real examples)."""
+    is_real = tf.cast(features["is_real_example"], tf.float32)
+    return tf.reduce_sum(per_example_loss * is_real) / count
+
+  def train_step(features):
+    """The optimizer's step on the batch, in micro_batches pieces if asked."""
+    if micro_batches == 1:
+      loss = mean_loss(features, forward(features, True)[0], real_count(features))
+    else:
+      count = real_count(features)
+      parts = {name: tf.split(value, micro_batches) for name, value in features.items()}
+
+      def loss(index):  # micro-batch `index`'s share of the batch's mean loss
+        part = {name: pieces[index] for name, pieces in parts.items()}
+        with tf1.variable_scope(tf1.get_variable_scope(), reuse=tf1.AUTO_REUSE):
+          return mean_loss(part, forward(part, True)[0], count)
+    return optimization.build_training_op(
+        loss, init_lr=learning_rate, num_train_steps=num_train_steps,
+        num_warmup_steps=num_warmup_steps, use_tpu=use_tpu,
+        loss_scaling=compute_dtype == tf.float16, bias_correction=adam_bias_correction,
+        micro_batches=micro_batches)
+
+  def model_fn(features, mode, params):
+    del params  # the batch size is the input_fn's business
     if mode == TRAIN:
-      step = optimization.build_training_op(
-          loss, init_lr=learning_rate, num_train_steps=num_train_steps,
-          num_warmup_steps=num_warmup_steps, use_tpu=use_tpu,
-          loss_scaling=compute_dtype == tf.float16, bias_correction=adam_bias_correction)
+      step = train_step(features)
+      scaffold_fn = restore_encoder(init_checkpoint, use_tpu)
       if not use_tpu:  # on TPU, tensors live on the device: no host-side summaries
         tf1.summary.scalar("learning_rate", step.learning_rate)
-      return ModelSpec(mode, loss, scaffold_fn, train_op=step.train_op,
+      return ModelSpec(mode, step.loss, scaffold_fn, train_op=step.train_op,
                        learning_rate=step.learning_rate, gradient_norm=step.gradient_norm)
+    per_example_loss, outputs, label_values = forward(features, False)
+    loss = mean_loss(features, per_example_loss, real_count(features))
+    scaffold_fn = restore_encoder(init_checkpoint, use_tpu)
     if mode == PREDICT:
       predictions = dict(outputs, loss=per_example_loss, label=label_values,
                          is_real_example=features["is_real_example"])

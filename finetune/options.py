@@ -112,6 +112,31 @@ class TrainingOptions:
   seed: Optional[int] = setting(
       None, "Random seed for initialization, dropout and shuffling.", cli.TRAINING,
       checks.AtLeast(0))
+  keep_checkpoint_max: int = setting(
+      5, "Checkpoints kept in --output_dir; older ones are deleted (best/ is kept apart).",
+      cli.TRAINING, checks.AtLeast(1))
+  gradient_accumulation_steps: int = setting(
+      1, "Computes each step's batch as this many micro-batches, one after the other: the "
+      "same update, in the memory of a smaller batch (1: off; CPU/GPU only).", cli.TRAINING,
+      checks.AtLeast(1))
+  eval_every_n_steps: int = setting(
+      0, "While training, evaluate dev every N steps and at the last step (0: only at the "
+      "end). Writes eval_history.tsv and keeps the best checkpoint in best/.", cli.TRAINING,
+      checks.AtLeast(0))
+  best_metric: Optional[str] = setting(
+      None, "The dev metric that picks the best checkpoint (default: eval_spearman for "
+      "regression, eval_f1 for two labels, eval_accuracy for more); one ending in 'loss' "
+      "is better lower.", cli.TRAINING,
+      unchecked="checked against the task's metric names by tasks.check_best_metric")
+  use_best_checkpoint: bool = setting(
+      True, "With --eval_every_n_steps: eval_results.txt, --do_predict, --export_dir and "
+      "predict.py use the best checkpoint (false: the last one).", cli.TRAINING)
+  early_stopping_patience: int = setting(
+      0, "With --eval_every_n_steps: stop after this many evaluations without an "
+      "improvement of --best_metric (0: off).", cli.TRAINING, checks.AtLeast(0))
+  early_stopping_min_delta: float = setting(
+      0.0, "The smallest change of --best_metric that counts as an improvement.",
+      cli.TRAINING, checks.AtLeast(0.0))
   log_every_n_steps: int = setting(
       100, "Steps between progress lines (step, loss, learning rate, examples/s, ETA).",
       cli.OUTPUT, checks.AtLeast(1))
@@ -238,6 +263,18 @@ def validate(options):
                     "over --num_tpu_cores; leave --distribution=none" % runtime.distribution)
   if runtime.devices and runtime.distribution != "mirrored":
     raise UserError("--devices=%s is for --distribution=mirrored" % runtime.devices)
+  training = options.training
+  if training.gradient_accumulation_steps > 1 and runtime.use_tpu:
+    raise UserError("--gradient_accumulation_steps=%d with --use_tpu: a TPU core runs its "
+                    "batch at once; use a larger --num_tpu_cores or a smaller "
+                    "--train_batch_size instead" % training.gradient_accumulation_steps)
+  if training.eval_every_n_steps and runtime.distribution == "multi_worker":
+    raise UserError("--eval_every_n_steps with --distribution=multi_worker: the workers "
+                    "cannot wait for the chief's evaluations; evaluate after training "
+                    "(--eval_every_n_steps=0)")
+  if training.early_stopping_patience and not training.eval_every_n_steps:
+    raise UserError("--early_stopping_patience=%d needs --eval_every_n_steps: it counts "
+                    "evaluations during training" % training.early_stopping_patience)
   if resolve_engine(runtime.engine) == "session":
     if runtime.use_tpu:
       raise UserError("--use_tpu needs the estimator engine: TPUs run through TPUEstimator, "

@@ -1,4 +1,5 @@
-"""The result files of a run: eval_results.txt, test_results.tsv, TensorBoard eval scalars.
+"""The result files of a run: eval_results.txt, eval_history.tsv, test_results.tsv, and
+the TensorBoard eval scalars.
 
 Each is written whole or not at all (common/files.py).
 """
@@ -10,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from common import files
+from common.errors import UserError
 
 EVAL_RESULTS = "eval_results.txt"
 TEST_RESULTS = "test_results.tsv"
@@ -19,7 +21,16 @@ EVAL_SUMMARY_DIR = "eval"
 def write_eval_results(output_dir, result):
   """eval_results.txt: `key = value` lines, sorted, as Google's scripts wrote them."""
   files.write_text_atomically(os.path.join(output_dir, EVAL_RESULTS),
-                              "".join("%s = %s\n" % (key, result[key]) for key in sorted(result)))
+                              format_eval_results(result))
+
+
+def read_eval_results(directory):
+  """eval_results.txt of `directory` as {key: float}."""
+  result = {}
+  for line in files.read_text(os.path.join(directory, EVAL_RESULTS)).splitlines():
+    key, value = line.split(" = ")
+    result[key] = float(value)
+  return result
 
 
 def write_eval_summaries(output_dir, result):
@@ -38,3 +49,37 @@ def write_test_results(output_dir, header, rows):
   path = os.path.join(output_dir, TEST_RESULTS)
   files.write_text_atomically(path, "".join("\t".join(cells) + "\n" for cells in lines))
   logging.info("wrote %d predictions to %s", len(rows), path)
+
+
+EVAL_HISTORY = "eval_history.tsv"
+
+
+def format_eval_results(result):
+  """The text of eval_results.txt for `result`."""
+  return "".join("%s = %s\n" % (key, result[key]) for key in sorted(result))
+
+
+def read_eval_history(output_dir):
+  """The rows of eval_history.tsv as [{column: float}], or [] without the file."""
+  path = os.path.join(output_dir, EVAL_HISTORY)
+  if not files.exists(path):
+    return []
+  lines = files.read_text(path).splitlines()
+  header = lines[0].split("\t")
+  return [dict(zip(header, (float(cell) for cell in line.split("\t")))) for line in lines[1:]]
+
+
+def append_eval_history(output_dir, step, result):
+  """Adds a row to eval_history.tsv: the step, then every metric, a header first.
+
+  The file is rewritten whole with the new row, so a run killed meanwhile leaves the old
+  file or the new one.
+  """
+  path = os.path.join(output_dir, EVAL_HISTORY)
+  columns = ["step"] + sorted(name for name in result if name != "global_step")
+  lines = files.read_text(path).splitlines() if files.exists(path) else ["\t".join(columns)]
+  if lines[0].split("\t") != columns:
+    raise UserError("%s: columns %s, but this run evaluates %s; use a new --output_dir" %
+                    (path, lines[0].replace("\t", ", "), ", ".join(columns)))
+  lines.append("\t".join([str(step)] + ["%r" % float(result[name]) for name in columns[1:]]))
+  files.write_text_atomically(path, "\n".join(lines) + "\n")

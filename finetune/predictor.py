@@ -3,7 +3,8 @@
 `load_predictor(path)` accepts
   - an export base folder (`--export_dir`): its newest version is used;
   - one SavedModel version folder (holding saved_model.pb);
-  - a run's output_dir (checkpoint, bert_config.json, vocab.txt, model_info.json).
+  - a run's output_dir (checkpoint, bert_config.json, vocab.txt, model_info.json): its
+    best checkpoint (best/) when the run chose it, else its latest.
 `Predictor.predict(pairs)` tokenizes, batches pairs of similar length together, runs the
 model and returns the outputs in input order. A Predictor holds a session or a loaded
 SavedModel: close() it, or use it in a `with` block.
@@ -19,6 +20,7 @@ import tokenization_fast
 from common import files
 from common.errors import UserError
 from finetune import export
+from finetune.best_checkpoint import best_checkpoint
 from finetune.features import pair_token_ids
 from finetune.tasks import task_from_description
 
@@ -109,13 +111,16 @@ def _saved_model_predictor(saved_model):
 
 def _checkpoint_predictor(output_dir):
   info = _read_info(os.path.join(output_dir, export.MODEL_INFO))
+  checkpoint = tf.train.latest_checkpoint(output_dir)
+  if info.get("use_best_checkpoint"):
+    checkpoint = best_checkpoint(output_dir) or checkpoint
   bert_config = modeling.BertConfig.from_json_file(os.path.join(output_dir,
                                                                 "bert_config.json"))
   graph = tf.Graph()
   with graph.as_default():
     inputs, outputs = export.build_serving_graph(bert_config, task_from_description(info))
     session = tf1.Session(graph=graph)
-    tf1.train.Saver().restore(session, tf.train.latest_checkpoint(output_dir))
+    tf1.train.Saver().restore(session, checkpoint)
 
   def run_batch(batch):
     return session.run(outputs, {inputs[name]: value for name, value in batch.items()})

@@ -72,6 +72,11 @@ class TrainingProgressHook(tf1.train.SessionRunHook):
     self._fetches = {"loss": loss, "learning_rate": learning_rate,
                      "step": tf1.train.get_global_step()}
 
+  def after_create_session(self, session, coord):
+    # A run that trains in stretches (evaluating between them) makes several sessions:
+    # the rate of the first window must not count the time between them.
+    self._window_start, self._window_examples = None, 0
+
   def before_run(self, run_context):
     if self._fetches is None:
       return None

@@ -19,6 +19,10 @@ Interface used by the pipeline:
   serving_outputs(pooled)            the exported model's outputs, in the user's terms
   describe()                         a JSON-able dict; task_from_description() inverts it
   divergence_hint(train_labels)      what in the labels could make training diverge, or None
+  metric_names()                     the names evaluate() reports (eval_loss included)
+  default_best_metric                what picks the best checkpoint unless --best_metric
+  fitted_to(train_labels)            the task with what it learns from the training labels
+                                     (classification's balanced class weights)
 
 Each script's task settings (--use_sigmoid_act, --threshold, ...) are declared here, in
 RegressionOptions and ClassificationOptions.
@@ -29,6 +33,7 @@ import dataclasses
 import math
 from typing import Optional
 
+from absl import logging
 import numpy as np
 import tensorflow as tf
 
@@ -63,6 +68,22 @@ class RegressionOptions:
       None, "Upper end of the score range (see --label_min).", cli.MODEL, checks.Finite())
 
 
+class ClassWeights(checks.Check):
+  """"balanced", or one positive number per label ("1,3.5")."""
+
+  expected = "'balanced' or one positive weight per label, separated by commas"
+  bad_values = ("0,1", "heavy")
+
+  def accepts(self, value):
+    if value.strip().lower() == "balanced":
+      return True
+    try:
+      weights = [float(part) for part in value.split(",")]
+    except ValueError:
+      return False
+    return all(math.isfinite(weight) and weight > 0 for weight in weights)
+
+
 @dataclasses.dataclass(frozen=True)
 class ClassificationOptions:
   """run_classifier.py's head settings."""
@@ -73,6 +94,10 @@ class ClassificationOptions:
       None, "Two labels: which one is positive (default \"1\" if it is a label, else the "
       "second label).", cli.MODEL,
       unchecked="checked against the processor's get_labels() when the task is made")
+  class_weights: Optional[str] = setting(
+      None, "Weights of the cross-entropy per class: 'balanced' (n / (classes * n_class) "
+      "from the training labels) or one per label in get_labels() order, e.g. 1,3.",
+      cli.MODEL, ClassWeights())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,10 +151,25 @@ class RegressionTask:
     self.label_min = label_min
     self.label_max = label_max
 
+  default_best_metric = "eval_spearman"
+
   @classmethod
-  def from_options(cls, options):
-    """The task of a RegressionOptions."""
+  def from_options(cls, options, label_range=None):
+    """The task of a RegressionOptions.
+
+    label_range: (min, max) of the processor's scores (its LABEL_RANGE), used when
+      --label_min and --label_max are not given.
+    """
+    if options.label_min is None and options.label_max is None and label_range:
+      return cls(options.use_sigmoid_act, *label_range)
     return cls(options.use_sigmoid_act, options.label_min, options.label_max)
+
+  def metric_names(self):
+    return ["eval_loss", "eval_mae", "eval_pearson", "eval_rmse", "eval_spearman"]
+
+  def fitted_to(self, train_labels):
+    del train_labels  # a score head learns nothing from the labels before training
+    return self
 
   def head_variable_shapes(self, hidden_size):
     return {"output_weights": [1, hidden_size], "output_bias": [1]}
@@ -240,11 +280,24 @@ class ClassificationTask:
 
   label_feature = CLASSIFICATION_LABEL
 
-  def __init__(self, labels, threshold="0.5", positive_label=None):
-    settings.validate(ClassificationOptions(str(threshold), positive_label))
+  def __init__(self, labels, threshold="0.5", positive_label=None, class_weights=None):
+    """class_weights: None, "balanced" (set by fitted_to), a list of floats, or their text."""
+    text_weights = class_weights if isinstance(class_weights, str) else None
+    settings.validate(ClassificationOptions(str(threshold), positive_label, text_weights))
     if not labels:
       raise UserError("this task has no class labels (a regression task?); use run_reg.py")
     self.labels = [str(label) for label in labels]
+    self.balanced = str(class_weights).strip().lower() == "balanced"
+    self.class_weights = None
+    if class_weights is not None and not self.balanced:
+      weights = ([float(part) for part in class_weights.split(",")]
+                 if text_weights is not None else [float(w) for w in class_weights])
+      if len(weights) != len(self.labels):
+        raise UserError("--class_weights=%s: %d weights for %d labels (%s); expected one "
+                        "per label, in get_labels() order" % (
+                            class_weights, len(weights), len(self.labels),
+                            ", ".join(self.labels)))
+      self.class_weights = weights
     self.label_ids = {label: index for index, label in enumerate(self.labels)}
     self.auto_threshold = str(threshold).strip().lower() == "auto"
     self.threshold = None if self.auto_threshold else float(threshold)
@@ -260,7 +313,44 @@ class ClassificationTask:
   @classmethod
   def from_options(cls, labels, options):
     """The task of a ClassificationOptions over the processor's labels."""
-    return cls(labels, options.threshold, options.positive_label)
+    return cls(labels, options.threshold, options.positive_label, options.class_weights)
+
+  @property
+  def default_best_metric(self):
+    return "eval_f1" if len(self.labels) == 2 else "eval_accuracy"
+
+  def metric_names(self):
+    names = ["eval_accuracy", "eval_loss"]
+    if len(self.labels) == 2:
+      names += ["eval_auc", "eval_f1", "eval_precision", "eval_recall", "eval_threshold"]
+    return sorted(names)
+
+  def fitted_to(self, train_labels):
+    """With balanced class weights: the task weighting each class by n / (k * n_class).
+
+    Args:
+      train_labels: the training examples' class ids.
+    """
+    fitted = self
+    if self.balanced and self.class_weights is None:
+      counts = np.bincount(np.asarray(train_labels, np.int64), minlength=len(self.labels))
+      missing = [label for label, count in zip(self.labels, counts) if not count]
+      if missing:
+        raise UserError("--class_weights=balanced: no training example of class %s; "
+                        "expected every label of get_labels() in the train split" %
+                        ", ".join(missing))
+      fitted = self._copy()
+      fitted.class_weights = [float(len(train_labels) / (len(self.labels) * count))
+                              for count in counts]
+    if fitted.class_weights is not None:
+      logging.info("class weights: %s", ", ".join(
+          "%s = %.4f" % item for item in zip(self.labels, fitted.class_weights)))
+    return fitted
+
+  def _copy(self):
+    copy = ClassificationTask.__new__(ClassificationTask)
+    copy.__dict__.update(self.__dict__)
+    return copy
 
   @property
   def needs_dev_evaluation(self):
@@ -288,10 +378,16 @@ class ClassificationTask:
     return tf.nn.log_softmax(logits, axis=-1)
 
   def build_head(self, pooled_output, labels, is_training):
-    """pooled_output [B, H], labels int [B] -> (cross-entropy [B], {"probabilities": [B, K]})."""
+    """pooled_output [B, H], labels int [B] -> (cross-entropy [B], {"probabilities": [B, K]}).
+
+    With class weights w, an example of class y has the loss w[y] * cross-entropy; the
+    mean of that over the batch is what training minimizes and eval_loss reports.
+    """
     log_probs = self._log_probabilities(pooled_output, is_training)
     one_hot = tf.one_hot(labels, depth=len(self.labels), dtype=log_probs.dtype)
     per_example_loss = -tf.reduce_sum(one_hot * log_probs, axis=-1)
+    if self.class_weights is not None:
+      per_example_loss *= tf.gather(tf.constant(self.class_weights, log_probs.dtype), labels)
     return per_example_loss, {"probabilities": tf.exp(log_probs)}
 
   def serving_outputs(self, pooled_output):
@@ -309,7 +405,7 @@ class ClassificationTask:
     return {"task": "classification", "labels": self.labels,
             "positive_label": (None if self.positive_index is None
                                else self.labels[self.positive_index]),
-            "threshold": self.threshold}
+            "threshold": self.threshold, "class_weights": self.class_weights}
 
   def divergence_hint(self, train_labels):
     del train_labels  # class ids, each checked against get_labels() when read
@@ -346,10 +442,10 @@ class ClassificationTask:
 
   def apply(self, evaluation):
     """The task deciding with the threshold `evaluation` chose, if it chose one."""
-    if evaluation.threshold is None:
+    if not self.auto_threshold or evaluation.threshold is None:
       return self
-    decided = ClassificationTask.__new__(ClassificationTask)
-    decided.__dict__.update(self.__dict__, threshold=evaluation.threshold)
+    decided = self._copy()
+    decided.threshold = evaluation.threshold
     return decided
 
   def prediction_table(self, examples, outputs, original_format):
@@ -363,6 +459,19 @@ class ClassificationTask:
     return ["prob_" + label for label in self.labels] + ["prediction"], rows
 
 
+def check_best_metric(task, best_metric):
+  """The metric that picks the best checkpoint: best_metric, else the task's default.
+
+  Returns (name, True when higher is better). Raises UserError for a name the task does
+  not report.
+  """
+  name = best_metric or task.default_best_metric
+  if name not in task.metric_names():
+    raise UserError("--best_metric=%s: expected one of this task's metrics: %s" %
+                    (name, ", ".join(task.metric_names())))
+  return name, not name.endswith("loss")
+
+
 def task_from_description(description):
   """The task describe() described (for predict.py and exported models)."""
   if description["task"] == "regression":
@@ -370,6 +479,6 @@ def task_from_description(description):
                           description["label_max"])
   threshold = description["threshold"]
   task = ClassificationTask(description["labels"], "auto" if threshold is None else "0.5",
-                            description["positive_label"])
+                            description["positive_label"], description.get("class_weights"))
   # The exact threshold, not its text: a float of dev probabilities is kept to the bit.
   return task if threshold is None else task.apply(Evaluation({}, threshold))

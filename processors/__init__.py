@@ -1,6 +1,7 @@
 """Data processors: read a data folder into InputExamples, one class per format.
 
-Built in: sim, stsb (regression); lcqmc, mrpc, cola, mnli, xnli, qqp (classification).
+Built in: sim, stsb, cnsd_sts (regression); lcqmc, afqmc, bq, pawsx, atec, mrpc, cola,
+mnli, xnli, qqp (classification).
 A processor of your own needs no edit here: pass `--task_name=my_module:MyProcessor`
 (an importable module) or `--task_name=path/to/file.py:MyProcessor`, or call
 `register_processor("name", MyProcessor)` before the pipeline runs.
@@ -15,6 +16,11 @@ from common.tsv import Row
 from common.tsv import read_tsv
 from processors.base import DataProcessor
 from processors.base import InputExample
+from processors.chinese import AfqmcProcessor
+from processors.chinese import AtecProcessor
+from processors.chinese import BqProcessor
+from processors.chinese import CnsdStsProcessor
+from processors.chinese import PawsxProcessor
 from processors.glue import ColaProcessor
 from processors.glue import MnliProcessor
 from processors.glue import MrpcProcessor
@@ -31,6 +37,11 @@ PROCESSORS = {
     "sim": SimProcessor,
     "stsb": StsbProcessor,
     "lcqmc": LcqmcProcessor,
+    "afqmc": AfqmcProcessor,
+    "bq": BqProcessor,
+    "pawsx": PawsxProcessor,
+    "atec": AtecProcessor,
+    "cnsd_sts": CnsdStsProcessor,
     "mrpc": MrpcProcessor,
     "cola": ColaProcessor,
     "mnli": MnliProcessor,

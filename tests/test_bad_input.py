@@ -97,7 +97,8 @@ CASES = {
         args=["--batch_layout=sorted"],
         message=r"--batch_layout=sorted: expected one of fixed, trimmed, bucketed$"),
     "unknown_task": dict(
-        task="simm", message=r"unknown --task_name=simm; expected one of cola, lcqmc, "),
+        task="simm", message=r"unknown --task_name=simm; expected one of afqmc, atec, bq, "
+                             r"cnsd_sts, cola, lcqmc, "),
     "user_processor_bug_is_located": dict(
         task=os.path.join(REPO_ROOT, "examples", "custom_processor",
                           "score_first_processor.py") + ":ScoreFirstProcessor",

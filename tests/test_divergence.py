@@ -20,7 +20,8 @@ def test_a_step_with_a_nan_gradient_changes_no_variable():
     weights = tf1.get_variable("w", initializer=np.array([1.0, -2.0], np.float32))
     poison = tf1.placeholder(tf.float32, [])
     loss = tf.reduce_sum(tf.square(weights - 3.0)) * poison
-    train_op, _, gradient_norm = optimization.build_training_op(loss, 0.1, 100, 0, False)
+    step = optimization.build_training_op(loss, 0.1, 100, 0, False)
+    train_op, gradient_norm = step.train_op, step.gradient_norm
     with tf1.Session() as session:
       session.run(tf1.global_variables_initializer())
       session.run(train_op, {poison: 1.0})

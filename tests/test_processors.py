@@ -177,7 +177,8 @@ def test_registry_names_module_and_file_references(tmp_path):
   del processors.PROCESSORS["mine"]
   assert isinstance(processors.get_processor("processors.similarity:SimProcessor"),
                     processors.DataProcessor)
-  with pytest.raises(UserError, match=r"unknown --task_name=nope; expected one of cola, "):
+  with pytest.raises(UserError, match=r"unknown --task_name=nope; expected one of afqmc, atec, "
+                                      r"bq, cnsd_sts, cola, "):
     processors.get_processor("nope")
   with pytest.raises(UserError, match=r"has no class Missing"):
     processors.get_processor(module_file + ":Missing")

@@ -8,9 +8,10 @@ input_context=None) -> tf.data.Dataset), and offers two calls:
       trains until the global step reaches max_steps, resuming from the latest
       checkpoint in output_dir; saves checkpoints every save_checkpoints_steps and at
       the end, and TensorBoard summaries.
-  predict(input_fn, batch_size, monitors)
-      restores the latest checkpoint of output_dir (else the initial checkpoint) and
-      yields the model's predictions batch by batch, {name: numpy array [B, ...]}.
+  predict(input_fn, batch_size, monitors, checkpoint=None)
+      restores `checkpoint` (default: the latest of output_dir, else the initial
+      checkpoint) and yields the model's predictions batch by batch,
+      {name: numpy array [B, ...]}.
 
 `monitors` (finetune/monitors.py) watch the step: the engine calls
 monitors.attach(spec) once the graph is built and runs monitors.session_hooks().

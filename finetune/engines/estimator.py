@@ -45,11 +45,14 @@ class EstimatorEngine:
       # guard speaks first.
       estimator.train(input_fn=input_fn, max_steps=max_steps, hooks=hooks)
 
-  def predict(self, input_fn, batch_size, monitors):
-    """Yields {name: array [B, ...]} per batch of input_fn, with batches of batch_size."""
+  def predict(self, input_fn, batch_size, monitors, checkpoint=None):
+    """Yields {name: array [B, ...]} per batch of input_fn, with batches of batch_size.
+
+    checkpoint: the prefix to restore; None: output_dir's latest.
+    """
     estimator = self._estimator(monitors, predict_batch_size=batch_size)
     yield from estimator.predict(input_fn=input_fn, yield_single_examples=False,
-                                 hooks=self._hooks(monitors))
+                                 hooks=self._hooks(monitors), checkpoint_path=checkpoint)
 
   def _hooks(self, monitors):
     # On TPU the step's tensors live on the device: no host-side hooks can read them.
@@ -88,7 +91,8 @@ class EstimatorEngine:
         save_checkpoints_steps=training.save_checkpoints_steps,
         tf_random_seed=training.seed,
         log_step_count_steps=None,  # progress.TrainingProgressHook logs instead
-        save_summary_steps=training.log_every_n_steps)
+        save_summary_steps=training.log_every_n_steps,
+        keep_checkpoint_max=training.keep_checkpoint_max)
     if distribution.strategy is not None:
       batch_size = predict_batch_size
       if predict_batch_size is None:

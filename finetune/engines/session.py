@@ -5,7 +5,8 @@ there in tf.compat.v1 graph mode: tf.data iterators, MonitoredTrainingSession wi
 checkpoint and summary hooks, MonitoredSession for prediction, and the graph-mode
 strategies (finetune/distribution.py). It runs the same model_fn and input_fn as the
 Estimator engine and writes the same files: checkpoints `model.ckpt-<step>` (every
-save_checkpoints_steps, at the first step and at the end, the last 5 kept), TensorBoard
+save_checkpoints_steps, at the first step and at the end, the last
+--keep_checkpoint_max kept), TensorBoard
 `loss` and `learning_rate`. It also runs on TensorFlow 2.15 (--engine=session), so both
 engines can be compared on one interpreter.
 
@@ -26,10 +27,6 @@ from finetune import model_fn as model_fn_lib
 from finetune.engines import session_config
 
 tf1 = tf.compat.v1
-
-# As tf.estimator keeps them.
-KEEP_CHECKPOINT_MAX = 5
-
 
 def _checkpoint_step(output_dir):
   """The global step of output_dir's latest checkpoint, or None."""
@@ -97,8 +94,8 @@ class SessionEngine:
       train_op, loss, iterator_initializer = self._build_training(input_fn, monitors)
       tf1.summary.scalar("loss", loss)
       scaffold = tf1.train.Scaffold(
-          saver=tf1.train.Saver(max_to_keep=KEEP_CHECKPOINT_MAX, sharded=True,
-                                save_relative_paths=True),
+          saver=tf1.train.Saver(max_to_keep=self._training.keep_checkpoint_max,
+                                sharded=True, save_relative_paths=True),
           local_init_op=_local_init_op(iterator_initializer))
       # The monitors' hooks run first (the divergence guard must see a NaN before the
       # checkpoint hook saves); MonitoredTrainingSession adds its summary and
@@ -142,13 +139,14 @@ class SessionEngine:
       loss = strategy.reduce(tf.distribute.ReduceOp.MEAN, losses, axis=None)
     return train_op, loss, iterator.initializer
 
-  def predict(self, input_fn, batch_size, monitors):
+  def predict(self, input_fn, batch_size, monitors, checkpoint=None):
     """Yields {name: array [B, ...]} per batch of input_fn, with batches of batch_size.
 
-    Restores output_dir's latest checkpoint; without one, the model starts from its
-    initializers (the initial checkpoint, as model_fn sets them up), as tf.estimator does.
+    Restores `checkpoint`, by default output_dir's latest; without one, the model starts
+    from its initializers (the initial checkpoint, as model_fn sets them up), as
+    tf.estimator does.
     """
-    checkpoint = tf.train.latest_checkpoint(self._output_dir)
+    checkpoint = checkpoint or tf.train.latest_checkpoint(self._output_dir)
     if checkpoint is None:
       logging.info("no checkpoint in %s: predicting with the initial weights",
                    self._output_dir)

@@ -1,0 +1,147 @@
+"""Training: the train split's records, the number of steps, and the engine's train calls.
+
+Without --eval_every_n_steps the engine trains to the planned step in one call (resuming
+from output_dir). With it, training goes in stretches of N steps; after each (and at the
+last step) dev is evaluated: a row in eval_history.tsv, TensorBoard scalars, one log line,
+and best_checkpoint.BestCheckpoint keeps the best checkpoint and decides when to stop
+early. Each stretch starts its input pipeline afresh, shuffled with --seed plus the step
+it starts from, so that no stretch replays the batches of another.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Optional
+
+from absl import logging
+import tensorflow as tf
+
+from common.errors import UserError
+from finetune import best_checkpoint as best_lib
+from finetune import export
+from finetune import monitors
+from finetune import outputs as outputs_lib
+from finetune import records
+from finetune import tasks as tasks_lib
+from finetune.evaluation import evaluate_checkpoint
+from finetune.input_fn import file_based_input_fn_builder
+
+
+@dataclasses.dataclass
+class Outcome:
+  """What training with evaluations chose: the metrics of the checkpoint to use from here
+  on, and that checkpoint (None: the latest of output_dir)."""
+  result: dict
+  checkpoint: Optional[str]
+
+
+def training_steps(num_examples, training):
+  """(num_train_steps, num_warmup_steps) as Google's scripts count them."""
+  num_train_steps = int(num_examples / training.train_batch_size * training.num_train_epochs)
+  if num_train_steps < 1:
+    raise UserError("%d training examples at --train_batch_size=%d for "
+                    "--num_train_epochs=%s make no training step" %
+                    (num_examples, training.train_batch_size, training.num_train_epochs))
+  return num_train_steps, int(num_train_steps * training.warmup_proportion)
+
+
+def current_step(output_dir):
+  """The global step of output_dir's latest checkpoint (0 without one)."""
+  checkpoint = tf.train.latest_checkpoint(output_dir)
+  if checkpoint is None:
+    return 0
+  return int(tf.train.load_checkpoint(checkpoint).get_tensor("global_step"))
+
+
+def train(engine, prepared, task, num_train_steps, num_warmup_steps):
+  """Writes train.tf_record and trains up to num_train_steps (resuming).
+
+  Returns an Outcome with --eval_every_n_steps, else None.
+  """
+  options, distribution = prepared.options, prepared.distribution
+  split = prepared.splits["train"]
+  output_dir = options.data.output_dir
+  # Workers of a cluster may share output_dir: each writes a file of its own.
+  train_file = os.path.join(output_dir, "train%s.tf_record" % (
+      "" if distribution.is_chief else "-" + distribution.task.replace(" ", "-")))
+  records.write_record_file(split.examples, split.labels, train_file,
+                            prepared.record_settings)
+  training = options.training
+  batch_size = training.train_batch_size
+  logging.info("training: %d examples, global batch %d (%d per replica x %d replicas%s), "
+               "%d steps (%d warmup) of %d examples each", len(split.examples), batch_size,
+               distribution.per_replica_batch(batch_size), distribution.num_replicas,
+               "" if training.gradient_accumulation_steps == 1 else
+               ", each in %d micro-batches" % training.gradient_accumulation_steps,
+               num_train_steps, num_warmup_steps, batch_size)
+
+  def input_fn_from(step):
+    seed = None if training.seed is None else training.seed + step
+    return file_based_input_fn_builder(
+        train_file, seq_length=options.model.max_seq_length, label_feature=task.label_feature,
+        is_training=True, drop_remainder=options.runtime.use_tpu,
+        layout=options.runtime.layout, shuffle_buffer=min(len(split.examples), 10000),
+        seed=seed, fixed_shape_buckets=options.runtime.use_xla)
+
+  watch = monitors.TrainingMonitors(
+      total_steps=num_train_steps, batch_size=batch_size,
+      log_every_n_steps=training.log_every_n_steps, learning_rate=training.learning_rate,
+      label_hint=task.divergence_hint(split.labels))
+  outcome = None
+  if training.eval_every_n_steps:
+    outcome = _train_with_evaluations(engine, prepared, task, num_train_steps, input_fn_from,
+                                      watch)
+  else:
+    engine.train(input_fn_from(current_step(output_dir)), num_train_steps, watch)
+  if watch.throughput.examples:  # zero when the checkpoint had every step already
+    logging.info("throughput: training %d examples in %.1f s = %.1f examples/s",
+                 watch.throughput.examples, watch.throughput.seconds,
+                 watch.throughput.examples_per_second)
+  return outcome
+
+
+def _train_with_evaluations(engine, prepared, task, num_train_steps, input_fn_from, watch):
+  """Trains in stretches of --eval_every_n_steps steps, evaluating dev after each."""
+  options = prepared.options
+  training, output_dir = options.training, options.data.output_dir
+  metric, higher_is_better = tasks_lib.check_best_metric(task, training.best_metric)
+  best = best_lib.BestCheckpoint(output_dir, metric, higher_is_better,
+                                 training.early_stopping_min_delta,
+                                 training.early_stopping_patience)
+  done = {int(row["step"]) for row in outputs_lib.read_eval_history(output_dir)}
+  every = training.eval_every_n_steps
+  stops = sorted(set(range(every, num_train_steps, every)) | {num_train_steps})
+  last = None
+  for stop in stops:
+    if best.should_stop:
+      logging.info("early stopping: %s has not improved by more than %g in %d evaluations "
+                   "(the best, %g, at step %d); not training on to step %d", metric,
+                   training.early_stopping_min_delta, best.evaluations_without_improvement,
+                   best.value, best.step, num_train_steps)
+      break
+    if stop in done:  # evaluated by an earlier run of this command
+      continue
+    engine.train(input_fn_from(current_step(output_dir)), stop, watch)
+    checkpoint = tf.train.latest_checkpoint(output_dir)
+    result, evaluation = evaluate_checkpoint(engine, prepared, task, checkpoint)
+    step = result["global_step"]
+    outputs_lib.append_eval_history(output_dir, step, result)
+    outputs_lib.write_eval_summaries(output_dir, result)
+    info = export.model_info(task.apply(evaluation), options.model.do_lower_case,
+                             options.model.max_seq_length, use_best_checkpoint=True)
+    improved = best.update(step, checkpoint, result, outputs_lib.format_eval_results(result),
+                           json.dumps(info, indent=2, sort_keys=True) + "\n")
+    logging.info("evaluation at step %d of %d: %s; %s", step, num_train_steps,
+                 ", ".join("%s = %.4g" % (name, result[name]) for name in
+                           sorted(result) if name.startswith("eval_")),
+                 "the best so far" if improved else
+                 "the best %s is still %.4g, at step %d" % (metric, best.value, best.step)
+                 if best.step is not None else "no best yet")
+    last = result
+  if training.use_best_checkpoint and best.step is not None:
+    checkpoint = best_lib.best_checkpoint(output_dir)
+    return Outcome(outputs_lib.read_eval_results(best.directory), checkpoint)
+  if last is None:  # every evaluation was made by an earlier run
+    last = outputs_lib.read_eval_history(output_dir)[-1]
+    last["global_step"] = last.pop("step")
+  return Outcome(last, None)
