@@ -447,12 +447,14 @@ class CheckpointShapeError(ValueError):
   """A checkpoint variable has the same name as a model variable but another shape."""
 
 
-def get_assignment_map_from_checkpoint(tvars, init_checkpoint):
+def get_assignment_map_from_checkpoint(tvars, init_checkpoint, skip=()):
   """Matches graph variables to checkpoint variables of the same name.
 
   Args:
     tvars: the graph's variables.
     init_checkpoint: a checkpoint prefix (e.g. `.../bert_model.ckpt`).
+    skip: names of variables that start fresh even if the checkpoint holds them (a head
+      of another shape).
   Returns:
     (assignment_map: OrderedDict checkpoint name -> graph name,
      initialized_variable_names: dict with both `name` and `name:0` for each match).
@@ -468,7 +470,7 @@ def get_assignment_map_from_checkpoint(tvars, init_checkpoint):
   initialized_variable_names = {}
   mismatches = []
   for name, shape in tf.train.list_variables(init_checkpoint):
-    if name not in graph_vars:
+    if name not in graph_vars or name in skip:
       continue
     graph_shape = graph_vars[name].shape.as_list()
     if list(shape) != graph_shape:

@@ -7,6 +7,8 @@ values the check must refuse, which tests feed to every flag.
 """
 
 import math
+import os
+import re
 
 # common.files (and with it TensorFlow) is imported by the path checks when they run, so
 # that tools that only parse flags start quickly.
@@ -143,3 +145,54 @@ class ExistingFolder(Check):
     if not files.isdir(value):
       return self.expected
     return None
+
+
+class OutputFolder(Check):
+  """A folder that exists and can be written, or a path where one can be made."""
+
+  bad_values = (__file__, "/proc/no-folder-can-be-made-here")
+
+  def __call__(self, value):
+    from common import files  # pylint: disable=g-import-not-at-top
+    if files.isfile(value):
+      return "a folder to write into, found a file"
+    if not files.is_local(value):
+      return None  # a bucket's permissions show at the first write
+    existing = os.path.abspath(value)
+    while not os.path.exists(existing):
+      existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+      return "a folder to write into; %s is a file" % existing
+    if not os.access(existing, os.W_OK | os.X_OK):
+      return "a folder this process can write into; %s is not writable" % existing
+    if existing == "/proc" or existing.startswith("/proc/"):
+      return "a folder on a disk; %s is not one" % existing
+    return None
+
+
+class CheckpointPath(Check):
+  """A checkpoint prefix (its .index file exists) or a folder holding checkpoints."""
+
+  expected = ("a checkpoint prefix such as .../bert_model.ckpt (with its .index file) or a "
+              "folder holding checkpoints; no checkpoint found there")
+  bad_values = ("/nonexistent/bert_model.ckpt",)
+
+  def __call__(self, value):
+    from common import files  # pylint: disable=g-import-not-at-top
+    if files.exists(value + ".index"):
+      return None
+    if files.isdir(value) and files.exists(os.path.join(value, "checkpoint")):
+      return None
+    return self.expected
+
+
+class DeviceNames(Check):
+  """Device names separated by commas, each /cpu:N or /gpu:N (device:GPU:N too)."""
+
+  expected = "device names like /gpu:0 or /cpu:1, separated by commas"
+  bad_values = ("gpu0", "/gpu:0,,/tpu:1")
+  _NAME = re.compile(r"^(/job:[\w-]+(/replica:\d+)?(/task:\d+)?)?/(device:)?(cpu|gpu|CPU|GPU):\d+$")
+
+  def accepts(self, value):
+    names = value.split(",")
+    return all(self._NAME.match(name.strip()) for name in names)

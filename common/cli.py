@@ -11,6 +11,7 @@ import sys
 from absl import app
 from absl import flags
 
+from common import interruption
 from common import settings
 from common.errors import UserError
 
@@ -87,18 +88,37 @@ def exit_with_error(message):
 
 
 def run_app(main_function, description, flag_values=flags.FLAGS):
-  """absl's app.run with grouped --help; a UserError from main is one line and exit 1."""
+  """absl's app.run with grouped --help, and one line for every user mistake.
+
+  A flag that does not parse, or a UserError from main, ends the script with
+  `error: <message>` and exit status 1; Ctrl-C or SIGTERM with one line and 130 or 143
+  (common/interruption.py). Never a traceback.
+  """
 
   def parse(argv):
     if any(arg in ("-h", "--help", "-help", "--helpshort", "--helpfull") for arg in argv[1:]):
       print(grouped_help(flag_values, description))
       sys.exit(0)
-    return app.parse_flags_with_usage(argv)
+    try:
+      return flag_values(argv)
+    except flags.Error as e:
+      exit_with_error(e)
 
   def guarded_main(argv):
+    interruption.install()
     try:
       return main_function(argv)
+    except interruption.Interrupted as e:
+      sys.stderr.flush()
+      print(str(e), file=sys.stderr)
+      sys.exit(e.exit_status)
     except UserError as e:
       exit_with_error(e)
+    except Exception as e:  # pylint: disable=broad-except
+      from common import files  # pylint: disable=g-import-not-at-top
+      failure = files.write_failure(e, "a file")
+      if failure is None:
+        raise
+      exit_with_error(failure)
 
   app.run(guarded_main, flags_parser=parse)

@@ -9,11 +9,14 @@ the data is complete.
 """
 
 import contextlib
+import errno
 import os
 import re
 
 from absl import logging
 import tensorflow as tf
+
+from common.errors import UserError
 
 _TEMPORARY_NAME = re.compile(r"\.tmp-(\d+)$")
 
@@ -68,6 +71,42 @@ def same_file(first, second):
   if is_local(first) and is_local(second):
     return os.path.abspath(first) == os.path.abspath(second)
   return first == second
+
+
+# What a failed write says, in an OSError's errno or in a TensorFlow error's message.
+_WRITE_FAILURES = (
+    (errno.ENOSPC, "No space left on device", "no space left on the device"),
+    (errno.EDQUOT, "Disk quota exceeded", "the disk quota is exceeded"),
+    (errno.EFBIG, "File too large", "the file is larger than this process may write (a "
+     "file size limit: ulimit -f)"),
+    (errno.EROFS, "Read-only file system", "the file system is read-only"),
+)
+_PATH_IN_MESSAGE = re.compile(r"((?:gs:/)?/[^\s;:,'\"]+)")
+
+
+class WriteError(UserError):
+  """A file could not be written (disk full, quota, size limit, read-only file system)."""
+
+
+def write_failure(error, default_path):
+  """A WriteError for `error` if it is a failed write, else None.
+
+  Args:
+    error: an OSError, or a TensorFlow error whose message tells a failed write.
+    default_path: what to name when the error names no file.
+  """
+  number = getattr(error, "errno", None)
+  message = str(getattr(error, "message", error))
+  for code, text, reason in _WRITE_FAILURES:
+    if number == code or text in message:
+      path = getattr(error, "filename", None)
+      if not path:
+        found = _PATH_IN_MESSAGE.search(message)
+        path = found.group(1) if found else default_path
+      return WriteError("%s: could not be written: %s. Nothing was left half-written under "
+                        "a real name; once the file can be written, the same command "
+                        "resumes" % (path, reason))
+  return None
 
 
 def temporary_name(path, pid):

@@ -36,7 +36,8 @@ def setting(default=None, help_text="", group="", check=None, unchecked=None,
   if check is None and not unchecked and not isinstance(default, bool):
     raise ValueError("a setting needs a check, or `unchecked` saying why it needs none")
   return dataclasses.field(default=default, metadata={
-      "help": help_text, "group": group, "check": check, "required": required})
+      "help": help_text, "group": group, "check": check, "unchecked": unchecked,
+      "required": required})
 
 
 def kind_of(field):

@@ -12,6 +12,7 @@ import time
 
 from absl import logging
 
+from common import interruption
 from finetune import features as features_lib
 
 # Below this many examples, starting workers costs more than it saves.
@@ -92,8 +93,17 @@ def convert_examples(examples, labels, *, tokenizer, max_seq_length, label_featu
     else:
       # fork: workers inherit the examples and the tokenizer (with its vocabulary), so
       # only chunk bounds go to them and only record bytes come back.
-      with multiprocessing.get_context("fork").Pool(num_workers) as pool:
+      pool = None
+      try:
+        with interruption.blocked():
+          pool = multiprocessing.get_context("fork").Pool(
+              num_workers, initializer=interruption.worker_setup)
+        # A signal held back while forking is raised here, the pool already named.
         yield from _emit(pool.imap(_convert_range, chunks), progress, lengths)
+      finally:
+        if pool is not None:
+          pool.terminate()
+          pool.join()
   finally:
     _worker_state.clear()
 

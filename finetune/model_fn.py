@@ -46,12 +46,12 @@ class ModelSpec:
   predictions: Optional[Dict[str, tf.Tensor]] = None
 
 
-def restore_encoder(init_checkpoint, use_tpu):
+def restore_encoder(init_checkpoint, use_tpu, fresh=()):
   """Sets up initialization from `init_checkpoint` for the current graph.
 
   Variables of the graph that the checkpoint holds (same name, same shape) start from
-  it; the rest (the new head) keep their initializers. On TPU this must happen in a
-  Scaffold, which TPUEstimator builds on the host.
+  it; the rest (the new head) keep their initializers, as do the names in `fresh`. On
+  TPU this must happen in a Scaffold, which TPUEstimator builds on the host.
 
   Returns:
     scaffold_fn for the ModelSpec, or None.
@@ -59,8 +59,8 @@ def restore_encoder(init_checkpoint, use_tpu):
   if not init_checkpoint:
     return None
   tvars = tf1.trainable_variables()
-  assignment_map, initialized = modeling.get_assignment_map_from_checkpoint(tvars,
-                                                                            init_checkpoint)
+  assignment_map, initialized = modeling.get_assignment_map_from_checkpoint(
+      tvars, init_checkpoint, skip=fresh)
   fresh = [var.op.name for var in tvars if var.name not in initialized]
   logging.info("%d of %d variables from %s; initialized fresh: %s", len(assignment_map),
                len(tvars), init_checkpoint, ", ".join(fresh) or "none")
@@ -75,7 +75,8 @@ def restore_encoder(init_checkpoint, use_tpu):
 
 def model_fn_builder(*, bert_config, task, init_checkpoint, learning_rate, num_train_steps,
                      num_warmup_steps, use_tpu, use_one_hot_embeddings,
-                     compute_dtype=tf.float32, adam_bias_correction=False, micro_batches=1):
+                     compute_dtype=tf.float32, adam_bias_correction=False, micro_batches=1,
+                     fresh_head=()):
   """Returns model_fn(features, mode, params) -> ModelSpec.
 
   Args:
@@ -92,6 +93,8 @@ def model_fn_builder(*, bert_config, task, init_checkpoint, learning_rate, num_t
     adam_bias_correction: see optimization.AdamWeightDecayOptimizer.
     micro_batches: with more than 1, each training batch is split into this many
       micro-batches, run one after the other (gradient accumulation).
+    fresh_head: head variables that start fresh although init_checkpoint holds them (in
+      another shape).
   """
 
   def forward(features, is_training):
@@ -137,14 +140,14 @@ def model_fn_builder(*, bert_config, task, init_checkpoint, learning_rate, num_t
     del params  # the batch size is the input_fn's business
     if mode == TRAIN:
       step = train_step(features)
-      scaffold_fn = restore_encoder(init_checkpoint, use_tpu)
+      scaffold_fn = restore_encoder(init_checkpoint, use_tpu, fresh_head)
       if not use_tpu:  # on TPU, tensors live on the device: no host-side summaries
         tf1.summary.scalar("learning_rate", step.learning_rate)
       return ModelSpec(mode, step.loss, scaffold_fn, train_op=step.train_op,
                        learning_rate=step.learning_rate, gradient_norm=step.gradient_norm)
     per_example_loss, outputs, label_values = forward(features, False)
     loss = mean_loss(features, per_example_loss, real_count(features))
-    scaffold_fn = restore_encoder(init_checkpoint, use_tpu)
+    scaffold_fn = restore_encoder(init_checkpoint, use_tpu, fresh_head)
     if mode == PREDICT:
       predictions = dict(outputs, loss=per_example_loss, label=label_values,
                          is_real_example=features["is_real_example"])

@@ -9,6 +9,7 @@ table, or checkpoint variables of other shapes each stop the run with one line.
 import dataclasses
 from typing import Optional
 
+from absl import logging
 import tensorflow as tf
 
 import modeling
@@ -26,10 +27,13 @@ class ModelInputs:
   bert_config: modeling.BertConfig.
   tokenizer: a tokenizer of vocab_file (the fast one, equal to Google's).
   init_checkpoint: checkpoint prefix to start from, or None.
+  fresh_head: head variables init_checkpoint holds with another shape (a model
+    fine-tuned by the other script, or for other labels): they start fresh.
   """
   bert_config: modeling.BertConfig
   tokenizer: tokenization.FullTokenizer
   init_checkpoint: Optional[str]
+  fresh_head: tuple = ()
 
 
 def load_bert_config(path, max_seq_length):
@@ -80,6 +84,13 @@ def resolve_checkpoint(path, flag_name):
   return path
 
 
+def mismatched_head(checkpoint, head_shapes):
+  """{name: (held shape, head shape)} of head variables `checkpoint` holds in another shape."""
+  held = dict(tf.train.list_variables(checkpoint))
+  return {name: (list(held[name]), list(shape)) for name, shape in sorted(head_shapes.items())
+          if name in held and list(held[name]) != list(shape)}
+
+
 def check_checkpoint_fits(checkpoint, expected_shapes, bert_config_file, what):
   """Raises UserError when `checkpoint` holds model variables with other shapes."""
   held = dict(tf.train.list_variables(checkpoint))
@@ -112,13 +123,21 @@ def load(model_options, task, output_dir, will_train):
                                                   model_options.init_checkpoint)
   except ValueError as e:
     raise UserError(str(e)) from None
-  expected_shapes = dict(modeling.variable_shapes(bert_config),
-                         **task.head_variable_shapes(bert_config.hidden_size))
-  init_checkpoint = None
+  encoder_shapes = modeling.variable_shapes(bert_config)
+  head_shapes = task.head_variable_shapes(bert_config.hidden_size)
+  expected_shapes = dict(encoder_shapes, **head_shapes)
+  init_checkpoint, fresh_head = None, ()
   if model_options.init_checkpoint:
     init_checkpoint = resolve_checkpoint(model_options.init_checkpoint, "--init_checkpoint")
-    check_checkpoint_fits(init_checkpoint, expected_shapes, model_options.bert_config_file,
+    check_checkpoint_fits(init_checkpoint, encoder_shapes, model_options.bert_config_file,
                           "--init_checkpoint")
+    mismatched = mismatched_head(init_checkpoint, head_shapes)
+    if mismatched:
+      logging.warning("--init_checkpoint %s holds a head of other shapes, which starts "
+                      "fresh: %s", init_checkpoint, "; ".join(
+                          "%s %s (this task's: %s)" % (name, held, wanted)
+                          for name, (held, wanted) in mismatched.items()))
+      fresh_head = tuple(mismatched)
   own_checkpoint = tf.train.latest_checkpoint(output_dir) if files.isdir(output_dir) else None
   if own_checkpoint:
     check_checkpoint_fits(own_checkpoint, expected_shapes, model_options.bert_config_file,
@@ -126,4 +145,4 @@ def load(model_options, task, output_dir, will_train):
   elif not will_train and not init_checkpoint:
     raise UserError("%s holds no trained model and there is no --init_checkpoint; train "
                     "first (--do_train=true)" % output_dir)
-  return ModelInputs(bert_config, tokenizer, init_checkpoint)
+  return ModelInputs(bert_config, tokenizer, init_checkpoint, fresh_head)

@@ -11,8 +11,11 @@ travels between the model_fn and the pipeline.
 
 import tensorflow as tf
 
+from common import interruption
 from finetune import divergence
 from finetune import progress
+
+tf1 = tf.compat.v1
 
 
 def global_batch_mean(loss):
@@ -27,6 +30,17 @@ def global_batch_mean(loss):
   # Only for watching: stop_gradient also keeps all_reduce's gradient function from
   # looking for the other replicas' variables (it fails to find them in graph mode).
   return replica.all_reduce(tf.distribute.ReduceOp.MEAN, tf.stop_gradient(loss))
+
+
+class InterruptionHook(tf1.train.SessionRunHook):
+  """Stops the training session after the step in progress when a signal came in.
+
+  The engines' checkpoint hooks then save that step as they end (common/interruption.py).
+  """
+
+  def after_run(self, run_context, run_values):
+    if interruption.requested() is not None:
+      run_context.request_stop()
 
 
 class TrainingMonitors:
@@ -54,9 +68,15 @@ class TrainingMonitors:
     if spec.gradient_norm is not None:
       self._guard.watch(loss, spec.gradient_norm)
 
-  def session_hooks(self):
-    """The hooks, the guard first (it must see a NaN before anything else reacts)."""
-    return [self._guard, self._progress]
+  def session_hooks(self, reads_tensors=True):
+    """The hooks, the guard first (it must see a NaN before anything else reacts).
+
+    reads_tensors: False on TPU, where the step's tensors stay on the device: then only
+    the hooks that read none.
+    """
+    if not reads_tensors:
+      return [InterruptionHook()]
+    return [self._guard, self._progress, InterruptionHook()]
 
 
 class PredictionMonitors:
@@ -68,5 +88,6 @@ class PredictionMonitors:
   def attach(self, spec):
     del spec  # prediction watches no tensor
 
-  def session_hooks(self):
+  def session_hooks(self, reads_tensors=True):
+    del reads_tensors  # the timer reads none
     return [progress.PredictionTimerHook(self.throughput)]

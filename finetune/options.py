@@ -20,7 +20,6 @@ import tensorflow as tf
 
 from common import checks
 from common import cli
-from common import files
 from common import settings
 from common.errors import UserError
 from common.settings import setting
@@ -31,16 +30,6 @@ from finetune.engines import resolve_engine
 from finetune.input_fn import LAYOUTS
 from processors import PROCESSORS
 
-
-
-class OutputFolder(checks.Check):
-  """A folder, or a path where one can be made (not an existing file)."""
-
-  expected = "a folder, found a file"
-  bad_values = (__file__,)
-
-  def accepts(self, value):
-    return not files.isfile(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,10 +45,11 @@ class DataOptions:
       cli.REQUIRED, checks.NonEmpty(), required=True)
   output_dir: str = setting(
       None, "Where checkpoints, TFRecords and results are written.", cli.REQUIRED,
-      OutputFolder(), required=True)
+      checks.OutputFolder(), required=True)
   export_dir: Optional[str] = setting(
       None, "Also export the model as a SavedModel to <export_dir>/<version>/ "
-      "(TensorFlow Serving's layout; use it with predict.py).", cli.OUTPUT, OutputFolder())
+      "(TensorFlow Serving's layout; use it with predict.py).", cli.OUTPUT,
+      checks.OutputFolder())
   original_output_format: bool = setting(
       False, "Write test_results.tsv as Google's scripts did: no header, predictions "
       "only.", cli.OUTPUT)
@@ -76,9 +66,7 @@ class ModelOptions:
       checks.ExistingFile("vocab.txt"), required=True)
   init_checkpoint: Optional[str] = setting(
       None, "Checkpoint to start from, e.g. .../bert_model.ckpt (a folder: its latest "
-      "checkpoint).", cli.MODEL,
-      unchecked="a checkpoint prefix or folder, resolved and checked against "
-      "bert_config.json by finetune/model_inputs.py")
+      "checkpoint).", cli.MODEL, checks.CheckpointPath())
   do_lower_case: bool = setting(
       True, "Lower-case and strip accents (true for uncased and Chinese models).",
       cli.MODEL)
@@ -183,9 +171,7 @@ class RuntimeOptions:
       checks.OneOf(DISTRIBUTIONS))
   devices: Optional[str] = setting(
       None, "With --distribution=mirrored: the devices to use, e.g. /gpu:0,/gpu:1 "
-      "(default every GPU).", cli.DISTRIBUTION,
-      unchecked="device names, parsed and checked against this machine by "
-      "finetune/distribution.py")
+      "(default every GPU).", cli.DISTRIBUTION, checks.DeviceNames())
   use_tpu: bool = setting(False, "Run on a TPU (fixed batch shapes, one-hot embeddings).",
                           cli.TPU)
   tpu_name: Optional[str] = setting(None, "Cloud TPU name or grpc:// address.", cli.TPU,

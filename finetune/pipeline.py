@@ -27,6 +27,7 @@ from absl import logging
 import tensorflow as tf
 
 from common import files
+from common import run_lock
 from common.errors import UserError
 from finetune import distribution as distribution_lib
 from finetune import examples as examples_lib
@@ -56,8 +57,20 @@ class PreparedRun:
 
 
 def run(task, processor, options):
-  """Trains, evaluates, exports and predicts as `options` say. Returns eval metrics or None."""
+  """Trains, evaluates, exports and predicts as `options` say. Returns eval metrics or None.
+
+  Everything is checked before anything is written; then the run holds the lock of
+  --output_dir (one run per folder; the workers of a cluster share the chief's).
+  """
   prepared = prepare(task, processor, options)
+  with run_lock.holding(options.data.output_dir, enabled=prepared.distribution.is_chief):
+    files.remove_stale_temporaries(options.data.output_dir)
+    return _run_prepared(prepared, task)
+
+
+def _run_prepared(prepared, task):
+  """Steps 2-5 of a run (see the module docstring)."""
+  options = prepared.options
   num_train_steps = num_warmup_steps = 0
   if options.do_train:
     # What the task learns from the training labels (balanced class weights) is part of
@@ -73,7 +86,8 @@ def run(task, processor, options):
       use_one_hot_embeddings=options.runtime.use_tpu,
       compute_dtype=distribution_lib.COMPUTE_DTYPES[options.runtime.mixed_precision],
       adam_bias_correction=options.training.adam_bias_correction,
-      micro_batches=options.training.gradient_accumulation_steps)
+      micro_batches=options.training.gradient_accumulation_steps,
+      fresh_head=prepared.model.fresh_head)
   engine = make_engine(options.runtime.engine, model_fn=model_fn,
                        output_dir=options.data.output_dir,
                        distribution=prepared.distribution, training=options.training,
@@ -109,7 +123,7 @@ def run(task, processor, options):
 def prepare(task, processor, options):
   """Step 1: checks everything a run needs and reads every split; returns a PreparedRun.
 
-  Nothing is written before all checks have passed.
+  It writes nothing.
   """
   options_lib.validate(options)
   runtime = options.runtime
@@ -133,8 +147,6 @@ def prepare(task, processor, options):
   logging.info("engine: %s, %s; computing in %s", resolve_engine(runtime.engine),
                distribution.description,
                runtime.mixed_precision if runtime.mixed_precision != "none" else "float32")
-  files.makedirs(options.data.output_dir)
-  files.remove_stale_temporaries(options.data.output_dir)
   record_settings = records.RecordSettings(
       tokenizer=model.tokenizer, vocab_file=options.model.vocab_file,
       do_lower_case=options.model.do_lower_case,

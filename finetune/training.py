@@ -16,6 +16,7 @@ from typing import Optional
 from absl import logging
 import tensorflow as tf
 
+from common import interruption
 from common.errors import UserError
 from finetune import best_checkpoint as best_lib
 from finetune import export
@@ -51,6 +52,21 @@ def current_step(output_dir):
   if checkpoint is None:
     return 0
   return int(tf.train.load_checkpoint(checkpoint).get_tensor("global_step"))
+
+
+def _train_to(engine, input_fn, stop, watch, output_dir, planned):
+  """engine.train to step `stop`, letting a first Ctrl-C or SIGTERM end it after the
+  current step: the engine then saves that step's checkpoint, and this raises
+  Interrupted saying where (`planned`: the run's last step)."""
+  with interruption.finishing_the_step():
+    engine.train(input_fn, stop, watch)
+  signum = interruption.requested()
+  if signum is not None:
+    checkpoint = tf.train.latest_checkpoint(output_dir)
+    raise interruption.Interrupted(signum, (
+        "interrupted by %s at step %d of %d; the checkpoint of that step is %s; the same "
+        "command resumes from it" % (interruption.signal_name(signum), current_step(output_dir),
+                                     planned, checkpoint)))
 
 
 def train(engine, prepared, task, num_train_steps, num_warmup_steps):
@@ -92,7 +108,8 @@ def train(engine, prepared, task, num_train_steps, num_warmup_steps):
     outcome = _train_with_evaluations(engine, prepared, task, num_train_steps, input_fn_from,
                                       watch)
   else:
-    engine.train(input_fn_from(current_step(output_dir)), num_train_steps, watch)
+    _train_to(engine, input_fn_from(current_step(output_dir)), num_train_steps, watch,
+              output_dir, num_train_steps)
   if watch.throughput.examples:  # zero when the checkpoint had every step already
     logging.info("throughput: training %d examples in %.1f s = %.1f examples/s",
                  watch.throughput.examples, watch.throughput.seconds,
@@ -121,7 +138,8 @@ def _train_with_evaluations(engine, prepared, task, num_train_steps, input_fn_fr
       break
     if stop in done:  # evaluated by an earlier run of this command
       continue
-    engine.train(input_fn_from(current_step(output_dir)), stop, watch)
+    _train_to(engine, input_fn_from(current_step(output_dir)), stop, watch, output_dir,
+              num_train_steps)
     checkpoint = tf.train.latest_checkpoint(output_dir)
     result, evaluation = evaluate_checkpoint(engine, prepared, task, checkpoint)
     step = result["global_step"]

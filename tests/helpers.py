@@ -228,6 +228,7 @@ def predict_dev(zh_model, output_dir, use_tpu_layout, batch_size, count=28, layo
       max_seq_length=max_seq_length, use_tpu=use_tpu_layout, num_tpu_cores=1,
       predict_batch_size=batch_size, batch_layout=layout, conversion_workers=1, seed=7)
   prepared = pipeline.prepare(task, processor, options)
+  os.makedirs(output_dir)  # what pipeline.run does before it writes
   model_fn = model_fn_builder(
       bert_config=prepared.model.bert_config, task=task,
       init_checkpoint=prepared.model.init_checkpoint, learning_rate=1e-5, num_train_steps=1,

@@ -92,7 +92,8 @@ CASES = {
                 r"bert/embeddings/LayerNorm/beta \[32\] \(model: \[48\]\)"),
     "missing_checkpoint": dict(
         args=["--init_checkpoint=/nonexistent/bert_model.ckpt"],
-        message=r"--init_checkpoint=/nonexistent/bert_model.ckpt: no checkpoint found"),
+        message=r"--init_checkpoint=/nonexistent/bert_model.ckpt: expected a checkpoint prefix "
+                r".*; no checkpoint found there$"),
     "unknown_batch_layout": dict(
         args=["--batch_layout=sorted"],
         message=r"--batch_layout=sorted: expected one of fixed, trimmed, bucketed$"),

@@ -1,14 +1,18 @@
-"""run_reg.py killed with SIGKILL, then run again with the same command.
+"""run_reg.py stopped by signals, sharing a folder, and failing to write; then run again.
 
 Killed mid-training, the rerun resumes from the last checkpoint and finishes at the
 planned step. Killed while writing records or a result file, no file under a real name
 is half-written, the cache key of the records is gone, and the rerun deletes the
-leftover temporary file and writes the records whole.
+leftover temporary file and writes the records whole. Stopped by Ctrl-C or SIGTERM,
+training saves the step reached and says so in one line. A second run into a busy
+folder stops with one line naming the holder; a dead holder's lock is taken over. A
+write over a file size limit ends with one line and nothing half-written.
 """
 
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -30,13 +34,21 @@ from processors import get_processor
 pytestmark = pytest.mark.slow
 
 
-def start_script(script, args, log_path):
-  """Starts a script in a session of its own (so that its workers can be found)."""
+def start_script(script, args, log_path, file_size_limit=None):
+  """Starts a script in a session of its own (so that its workers can be found).
+
+  file_size_limit: bytes any file it writes may reach (RLIMIT_FSIZE), as a full disk
+  would stop it.
+  """
+  def limit():
+    if file_size_limit is not None:
+      resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+
   log = open(log_path, "w", encoding="utf-8")
   try:
     return subprocess.Popen([sys.executable, os.path.join(REPO_ROOT, script)] + list(args),
                             stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=limit)
   finally:
     log.close()
 
@@ -223,3 +235,164 @@ def test_only_temporary_files_of_dead_processes_are_removed(tmp_path):
   assert sorted(os.listdir(tmp_path)) == sorted(
       [os.path.basename(alive), "notes.tmp-x", "train.tf_record"])
   assert files.remove_stale_temporaries("gs://bucket/run") == []
+
+
+def read_log(path):
+  with open(path, encoding="utf-8") as f:
+    return f.read()
+
+
+def long_training(output_dir, engine, epochs=2000):
+  """A run_reg.py command that trains for minutes (2 examples a step); the checkpoints it
+  saves on its own are step 0's and step 100000's."""
+  return ["--engine=" + engine, "--task_name=sim", "--do_train=true", "--do_eval=true",
+          "--data_dir=" + ZH_DATA, "--output_dir=" + output_dir, "--max_seq_length=32",
+          "--train_batch_size=2", "--num_train_epochs=%d" % epochs,
+          "--save_checkpoints_steps=100000", "--log_every_n_steps=100000", "--seed=1"]
+
+
+def wait_for_training(output_dir, process):
+  """Waits until step 0 is saved, then lets training go on for a few seconds."""
+  wait_for(lambda: latest_step(output_dir) == 0, process, 120, "the step-0 checkpoint")
+  time.sleep(3)
+  assert process.poll() is None, "the run ended before it was interrupted"
+
+
+@pytest.mark.parametrize("signum,engine", [(signal.SIGINT, engine) for engine in ENGINES] +
+                         [(signal.SIGTERM, ENGINES[-1])])
+def test_ctrl_c_or_sigterm_saves_the_step_reached_and_the_rerun_finishes(signum, engine,
+                                                                        zh_model, tmp_path):
+  output_dir = str(tmp_path / "out")
+  command = long_training(output_dir, engine) + model_flags(zh_model)
+  log_path = str(tmp_path / "first.log")
+  process = start_script("run_reg.py", command, log_path)
+  try:
+    wait_for_training(output_dir, process)
+    process.send_signal(signum)
+    assert process.wait(timeout=60) == 128 + signum
+  finally:
+    clean_up(process)
+  log = read_log(log_path)
+  assert "Traceback" not in log
+  last_line = log.strip().splitlines()[-1]
+  match = re.match(r"interrupted by %s at step (\d+) of 100000; the checkpoint of that step "
+                   r"is (\S+); the same command resumes from it$" %
+                   signal.Signals(signum).name, last_line)
+  assert match, last_line
+  step, checkpoint = int(match.group(1)), match.group(2)
+  assert checkpoint == os.path.join(output_dir, "model.ckpt-%d" % step)
+  assert os.path.exists(checkpoint + ".index") and latest_step(output_dir) == step
+  assert step > 0  # past the last periodic checkpoint (step 0): the step reached was saved
+  assert not os.path.exists(os.path.join(output_dir, "eval_results.txt"))
+  assert not os.path.exists(os.path.join(output_dir, ".lock"))  # released
+
+  # The same command, with fewer epochs so that it ends soon: it resumes at `step`.
+  rerun = run_script("run_reg.py", *[arg.replace("epochs=2000", "epochs=%g" % (
+      (step + 20) * 2 / 100)) for arg in command])
+  assert re.search(r"Restoring parameters from .*model\.ckpt-%d\b" % step, rerun.stderr)
+  results = read_eval_results(output_dir)
+  assert results["global_step"] == step + 20
+  assert {"eval_loss", "eval_pearson", "eval_spearman", "eval_mae", "eval_rmse"} <= set(results)
+
+
+def test_ctrl_c_during_conversion_leaves_no_file_under_a_real_name(zh_model, tmp_path):
+  data_dir = tmp_path / "data"
+  data_dir.mkdir()
+  with open(os.path.join(ZH_DATA, "train.tsv"), encoding="utf-8") as f:
+    (data_dir / "train.tsv").write_text(f.read() * 600, encoding="utf-8")
+  output_dir = str(tmp_path / "out")
+  log_path = str(tmp_path / "run.log")
+  process = start_script("run_reg.py", [
+      "--task_name=sim", "--do_train=true", "--data_dir=%s" % data_dir,
+      "--output_dir=" + output_dir, "--max_seq_length=32", "--conversion_workers=2",
+      *model_flags(zh_model)], log_path)
+  temporary = files.temporary_name(os.path.join(output_dir, "train.tf_record"), process.pid)
+  try:
+    wait_for(lambda: os.path.exists(temporary), process, 120, "records being written")
+    os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C reaches the whole process group
+    assert process.wait(timeout=60) == 130
+    deadline = time.time() + 15
+    while not session_is_gone(process) and time.time() < deadline:
+      time.sleep(0.1)
+    assert session_is_gone(process)  # the conversion workers ended too
+  finally:
+    clean_up(process)
+  log = read_log(log_path)
+  assert "Traceback" not in log and "KeyboardInterrupt" not in log
+  assert log.strip().splitlines()[-1].startswith("interrupted by SIGINT; nothing "
+                                                 "half-written was left behind")
+  assert sorted(os.listdir(output_dir)) == []  # no records, no key, no temporary, no lock
+
+
+def test_a_second_signal_while_the_step_finishes_stops_at_once():
+  """Within finishing_the_step the first signal only asks; the second raises."""
+  from common import interruption  # pylint: disable=g-import-not-at-top
+  previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+  try:
+    interruption.install()
+    with interruption.finishing_the_step():
+      os.kill(os.getpid(), signal.SIGINT)
+      time.sleep(0.01)  # the handler runs at the next bytecode
+      assert interruption.requested() == signal.SIGINT
+      with pytest.raises(interruption.Interrupted) as raised:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.5)
+    assert raised.value.exit_status == 128 + signal.SIGTERM
+    with pytest.raises(interruption.Interrupted):  # outside training: at once
+      os.kill(os.getpid(), signal.SIGINT)
+      time.sleep(0.5)
+  finally:
+    for signum, handler in previous.items():
+      signal.signal(signum, handler)
+
+
+def test_one_run_per_output_folder_and_a_dead_holders_lock_is_taken_over(zh_model, tmp_path):
+  output_dir = str(tmp_path / "out")
+  command = long_training(output_dir, ENGINES[0]) + model_flags(zh_model)
+  first = start_script("run_reg.py", command, str(tmp_path / "first.log"))
+  try:
+    wait_for(lambda: latest_step(output_dir) == 0, first, 120, "training")
+    second = run_script("run_reg.py", *command, check=False)
+    assert second.returncode == 1 and "Traceback" not in second.stderr
+    assert re.match(r"error: --output_dir=%s is in use by process %d on \S+ since .+; wait "
+                    r"for that run to end or use another --output_dir \(if that run is gone, "
+                    r"remove %s\)$" % (re.escape(output_dir), first.pid,
+                                        re.escape(os.path.join(output_dir, ".lock"))),
+                    second.stderr.strip().splitlines()[-1])
+    kill_main_process(first)  # kill -9: the lock stays behind
+  finally:
+    clean_up(first)
+  with open(os.path.join(output_dir, ".lock")) as f:
+    assert json.load(f)["pid"] == first.pid
+  third = run_script("run_reg.py", *[arg.replace("epochs=2000", "epochs=1")
+                                     for arg in command])
+  assert re.search(r"took over .*\.lock: its process %d \(started .*\) no longer runs" %
+                   first.pid, third.stderr)
+  assert not os.path.exists(os.path.join(output_dir, ".lock"))
+
+
+def test_a_write_over_the_file_size_limit_is_one_line_and_the_rerun_resumes(zh_model,
+                                                                           tmp_path):
+  """With files limited to 1 MB the records fit, the graph and the checkpoints do not."""
+  output_dir = str(tmp_path / "out")
+  command = ["--task_name=sim", "--do_train=true", "--do_eval=true", "--data_dir=" + ZH_DATA,
+             "--output_dir=" + output_dir, "--max_seq_length=32", "--train_batch_size=8",
+             "--num_train_epochs=1", *model_flags(zh_model)]
+  log_path = str(tmp_path / "limited.log")
+  process = start_script("run_reg.py", command, log_path, file_size_limit=1 << 20)
+  try:
+    assert process.wait(timeout=120) == 1
+  finally:
+    clean_up(process)
+  log = read_log(log_path)
+  assert "Traceback" not in log
+  last_line = log.strip().splitlines()[-1]
+  assert re.match(r"error: %s/\S+: could not be written: the file is larger "
+                  r"than this process may write \(a file size limit: ulimit -f\)\. Nothing "
+                  r"was left half-written under a real name" % re.escape(output_dir),
+                  last_line), last_line
+  left = sorted(os.listdir(output_dir))
+  assert not [name for name in left if re.match(r"model\.ckpt-\d+\.(index|data)", name)]
+  assert not {"checkpoint", "graph.pbtxt", ".lock", "eval_results.txt"} & set(left), left
+  run_script("run_reg.py", *command)  # room enough now
+  assert read_eval_results(output_dir)["global_step"] == int(100 / 8)

@@ -128,3 +128,36 @@ def test_custom_processor_from_a_file(zh_model, tmp_path):
              "--do_eval=true", "--output_dir=" + output_dir, "--max_seq_length=32",
              "--train_batch_size=4", "--num_train_epochs=1", *model_flags(zh_model))
   assert read_eval_results(output_dir)["eval_num_examples"] == 6
+
+
+def test_a_model_of_the_other_script_starts_the_encoder_and_a_fresh_head(zh_model, tmp_path):
+  """run_reg.py's fine-tuned model (head [1, H]) as --init_checkpoint of run_classifier.py
+  (head [2, H]): the encoder comes from it, the head starts fresh, one warning says so."""
+  regression_dir = str(tmp_path / "regression")
+  run_script("run_reg.py", "--task_name=sim", "--do_train=true", "--data_dir=" + ZH_DATA,
+             "--output_dir=" + regression_dir, "--max_seq_length=32", "--train_batch_size=16",
+             "--num_train_epochs=1", "--learning_rate=1e-3", *model_flags(zh_model))
+  data_dir = classification_data(tmp_path / "data")
+  output_dir = str(tmp_path / "out")
+  result = run_script(
+      "run_classifier.py", "--task_name=lcqmc", "--do_train=true", "--data_dir=" + data_dir,
+      "--output_dir=" + output_dir, "--max_seq_length=32", "--train_batch_size=16",
+      "--num_train_epochs=1", "--vocab_file=" + os.path.join(zh_model, "vocab.txt"),
+      "--bert_config_file=" + os.path.join(zh_model, "bert_config.json"),
+      "--init_checkpoint=" + regression_dir)
+  warnings = [line for line in result.stderr.splitlines() if "starts fresh" in line]
+  assert len(warnings) == 1
+  assert re.search(r"holds a head of other shapes, which starts fresh: output_bias \[1\] "
+                   r"\(this task's: \[2\]\); output_weights \[1, 32\] \(this task's: \[2, 32\]\)",
+                   warnings[0])
+  assert re.search(r"initialized fresh: output_weights, output_bias", result.stderr)
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  trained = tf.train.load_checkpoint(tf.train.latest_checkpoint(output_dir))
+  started = tf.train.load_checkpoint(tf.train.latest_checkpoint(regression_dir))
+  assert trained.get_variable_to_shape_map()["output_weights"] == [2, 32]
+  # The encoder came from the regression model, not from the random one it started as.
+  original = tf.train.load_checkpoint(os.path.join(zh_model, "bert_model.ckpt"))
+  name = "bert/embeddings/LayerNorm/gamma"
+  assert np.abs(started.get_tensor(name) - original.get_tensor(name)).max() > 0
+  assert (np.abs(trained.get_tensor(name) - started.get_tensor(name)).max() <
+          np.abs(trained.get_tensor(name) - original.get_tensor(name)).max())

@@ -55,8 +55,8 @@ class EstimatorEngine:
                                  hooks=self._hooks(monitors), checkpoint_path=checkpoint)
 
   def _hooks(self, monitors):
-    # On TPU the step's tensors live on the device: no host-side hooks can read them.
-    return [] if self._runtime.use_tpu else monitors.session_hooks()
+    # On TPU the step's tensors live on the device: no host-side hook can read them.
+    return monitors.session_hooks(reads_tensors=not self._runtime.use_tpu)
 
   def _estimator_model_fn(self, monitors):
     """Our model_fn under the (TPU)Estimator's signature, attaching the monitors."""

@@ -97,15 +97,15 @@ class SessionEngine:
           saver=tf1.train.Saver(max_to_keep=self._training.keep_checkpoint_max,
                                 sharded=True, save_relative_paths=True),
           local_init_op=_local_init_op(iterator_initializer))
-      # The monitors' hooks run first (the divergence guard must see a NaN before the
-      # checkpoint hook saves); MonitoredTrainingSession adds its summary and
-      # checkpoint hooks after them.
+      # Given as chief-only hooks, the monitors' hooks run before MonitoredTrainingSession's
+      # summary and checkpoint hooks (its `hooks` run after them): the divergence guard
+      # must see a NaN before a checkpoint is saved, as under tf.estimator.
       hooks = monitors.session_hooks() + [tf1.train.StopAtStepHook(last_step=max_steps)]
       # Every worker of a cluster initializes its own copy of the variables (the
       # strategy broadcasts worker 0's initial values), so each is "chief" of its session.
       with tf1.train.MonitoredTrainingSession(
           master=master, is_chief=True, checkpoint_dir=checkpoint_dir, scaffold=scaffold,
-          hooks=hooks, save_checkpoint_steps=self._training.save_checkpoints_steps,
+          chief_only_hooks=hooks, save_checkpoint_steps=self._training.save_checkpoints_steps,
           save_summaries_steps=self._training.log_every_n_steps, log_step_count_steps=None,
           config=config) as session:
         while not session.should_stop():
