@@ -487,11 +487,33 @@ def get_assignment_map_from_checkpoint(tvars, init_checkpoint, skip=()):
 
 
 def variable_shapes(config):
-  """{name: shape} of the variables BertModel creates for `config` (builds a scratch graph)."""
-  with tf.Graph().as_default():
-    input_ids = tf1.placeholder(tf.int32, [None, None])
-    BertModel(config, is_training=False, input_ids=input_ids)
-    return {var.op.name: var.shape.as_list() for var in tf1.global_variables()}
+  """{name: shape} of the variables BertModel creates for `config`.
+
+  Worked out from the config, without building a graph (which costs a run about half a
+  second); tests/test_modeling.py checks it against the variables of a built model.
+  """
+  hidden, inner = config.hidden_size, config.intermediate_size
+  shapes = {
+      "bert/embeddings/word_embeddings": [config.vocab_size, hidden],
+      "bert/embeddings/token_type_embeddings": [config.type_vocab_size, hidden],
+      "bert/embeddings/position_embeddings": [config.max_position_embeddings, hidden],
+      "bert/embeddings/LayerNorm/beta": [hidden],
+      "bert/embeddings/LayerNorm/gamma": [hidden],
+      "bert/pooler/dense/kernel": [hidden, hidden],
+      "bert/pooler/dense/bias": [hidden],
+  }
+  dense = {"attention/self/query": (hidden, hidden), "attention/self/key": (hidden, hidden),
+           "attention/self/value": (hidden, hidden), "attention/output/dense": (hidden, hidden),
+           "intermediate/dense": (hidden, inner), "output/dense": (inner, hidden)}
+  for layer in range(config.num_hidden_layers):
+    prefix = "bert/encoder/layer_%d/" % layer
+    for name, (units_in, units_out) in dense.items():
+      shapes[prefix + name + "/kernel"] = [units_in, units_out]
+      shapes[prefix + name + "/bias"] = [units_out]
+    for name in ("attention/output/LayerNorm", "output/LayerNorm"):
+      shapes[prefix + name + "/beta"] = [hidden]
+      shapes[prefix + name + "/gamma"] = [hidden]
+  return shapes
 
 
 def checkpoint_variables(checkpoint):

@@ -61,7 +61,12 @@ def requested():
 
 @contextlib.contextmanager
 def finishing_the_step():
-  """Within the block, a first signal lets the current training step finish."""
+  """Within the block, a first signal lets the current training step finish.
+
+  A signal before the block has already raised (or was handled by whoever installed
+  other handlers): the block starts with none requested.
+  """
+  del _requested[:]
   _finishing_step[0] = True
   try:
     yield

@@ -4,6 +4,10 @@ The flags are the settings of options.RunOptions (Google's names and defaults) a
 the script's head options (tasks.RegressionOptions or tasks.ClassificationOptions).
 """
 
+import os
+import platform
+import sys
+
 from absl import flags
 from absl import logging
 
@@ -38,6 +42,8 @@ def main(make_task, head_options_class, flag_values=flags.FLAGS):
   tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.INFO)
   # TensorFlow's logger has a handler of its own besides absl's: every line came twice.
   tf.get_logger().handlers = []
+  logging.info("%s: TensorFlow %s, Python %s", os.path.basename(sys.argv[0]),
+               tf.__version__, platform.python_version())
   run_options = cli.options_from_flags(options_lib.RunOptions, flag_values)
   head_options = cli.options_from_flags(head_options_class, flag_values)
   options_lib.validate(run_options)

@@ -9,6 +9,7 @@ travels between the model_fn and the pipeline.
   PredictionMonitors   prediction throughput
 """
 
+from absl import logging
 import tensorflow as tf
 
 from common import interruption
@@ -30,6 +31,18 @@ def global_batch_mean(loss):
   # Only for watching: stop_gradient also keeps all_reduce's gradient function from
   # looking for the other replicas' variables (it fails to find them in graph mode).
   return replica.all_reduce(tf.distribute.ReduceOp.MEAN, tf.stop_gradient(loss))
+
+
+class SessionReadyHook(tf1.train.SessionRunHook):
+  """Logs when the session is ready (variables restored or initialized): a milestone of
+  start-up (bench/startup.py reads it)."""
+
+  def begin(self):
+    self._step = tf1.train.get_global_step()
+
+  def after_create_session(self, session, coord):
+    step = session.run(self._step) if self._step is not None else 0
+    logging.info("engine: session ready at step %d", step)
 
 
 class InterruptionHook(tf1.train.SessionRunHook):
@@ -76,7 +89,7 @@ class TrainingMonitors:
     """
     if not reads_tensors:
       return [InterruptionHook()]
-    return [self._guard, self._progress, InterruptionHook()]
+    return [SessionReadyHook(), self._guard, self._progress, InterruptionHook()]
 
 
 class PredictionMonitors:
@@ -90,4 +103,4 @@ class PredictionMonitors:
 
   def session_hooks(self, reads_tensors=True):
     del reads_tensors  # the timer reads none
-    return [progress.PredictionTimerHook(self.throughput)]
+    return [SessionReadyHook(), progress.PredictionTimerHook(self.throughput)]

@@ -243,17 +243,18 @@ def read_log(path):
 
 
 def long_training(output_dir, engine, epochs=2000):
-  """A run_reg.py command that trains for minutes (2 examples a step); the checkpoints it
-  saves on its own are step 0's and step 100000's."""
+  """A run_reg.py command that trains for minutes (2 examples a step), saving no
+  checkpoint on its own before step 100000."""
   return ["--engine=" + engine, "--task_name=sim", "--do_train=true", "--do_eval=true",
           "--data_dir=" + ZH_DATA, "--output_dir=" + output_dir, "--max_seq_length=32",
           "--train_batch_size=2", "--num_train_epochs=%d" % epochs,
           "--save_checkpoints_steps=100000", "--log_every_n_steps=100000", "--seed=1"]
 
 
-def wait_for_training(output_dir, process):
-  """Waits until step 0 is saved, then lets training go on for a few seconds."""
-  wait_for(lambda: latest_step(output_dir) == 0, process, 120, "the step-0 checkpoint")
+def wait_for_training(process, log_path):
+  """Waits until the training session is ready, then lets it train for a few seconds."""
+  wait_for(lambda: "engine: session ready at step 0" in read_log(log_path), process, 120,
+           "the training session")
   time.sleep(3)
   assert process.poll() is None, "the run ended before it was interrupted"
 
@@ -267,7 +268,7 @@ def test_ctrl_c_or_sigterm_saves_the_step_reached_and_the_rerun_finishes(signum,
   log_path = str(tmp_path / "first.log")
   process = start_script("run_reg.py", command, log_path)
   try:
-    wait_for_training(output_dir, process)
+    wait_for_training(process, log_path)
     process.send_signal(signum)
     assert process.wait(timeout=60) == 128 + signum
   finally:
@@ -282,7 +283,7 @@ def test_ctrl_c_or_sigterm_saves_the_step_reached_and_the_rerun_finishes(signum,
   step, checkpoint = int(match.group(1)), match.group(2)
   assert checkpoint == os.path.join(output_dir, "model.ckpt-%d" % step)
   assert os.path.exists(checkpoint + ".index") and latest_step(output_dir) == step
-  assert step > 0  # past the last periodic checkpoint (step 0): the step reached was saved
+  assert step > 0  # no checkpoint was due before step 100000: the step reached was saved
   assert not os.path.exists(os.path.join(output_dir, "eval_results.txt"))
   assert not os.path.exists(os.path.join(output_dir, ".lock"))  # released
 
@@ -351,7 +352,7 @@ def test_one_run_per_output_folder_and_a_dead_holders_lock_is_taken_over(zh_mode
   command = long_training(output_dir, ENGINES[0]) + model_flags(zh_model)
   first = start_script("run_reg.py", command, str(tmp_path / "first.log"))
   try:
-    wait_for(lambda: latest_step(output_dir) == 0, first, 120, "training")
+    wait_for_training(first, str(tmp_path / "first.log"))
     second = run_script("run_reg.py", *command, check=False)
     assert second.returncode == 1 and "Traceback" not in second.stderr
     assert re.match(r"error: --output_dir=%s is in use by process %d on \S+ since .+; wait "

@@ -63,6 +63,13 @@ def test_saved_checkpoint_has_exactly_the_spec_names_and_shapes(tiny_config, tmp
   assert saved == expected
 
 
+def test_variable_shapes_are_those_of_a_built_model(tiny_config):
+  with tf.Graph().as_default():
+    build(tiny_config, np.zeros([1, 4], np.int32))
+    built = {var.op.name: var.shape.as_list() for var in tf1.global_variables()}
+  assert modeling.variable_shapes(tiny_config) == built
+
+
 def test_config_round_trips_and_keeps_unknown_keys(tmp_path):
   source = dict(tiny_config_dict(), directionality="bidi", pooler_fc_size=32)
   path = tmp_path / "bert_config.json"

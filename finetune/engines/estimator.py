@@ -6,9 +6,11 @@ trains data-parallel. Both run the same model_fn (finetune/model_fn.py). Needs
 TensorFlow <= 2.15, the last release with tf.estimator.
 """
 
+from absl import logging
 import tensorflow as tf
 
 from finetune import model_fn as model_fn_lib
+from finetune.engines import CheckpointSaverHook
 from finetune.engines import session_config
 
 tf1 = tf.compat.v1
@@ -33,6 +35,10 @@ class EstimatorEngine:
     """Trains to global step max_steps, resuming from output_dir's latest checkpoint."""
     estimator = self._estimator(monitors, predict_batch_size=None)
     hooks = self._hooks(monitors)
+    if not self._runtime.use_tpu:
+      # Given a checkpoint hook, tf.estimator adds none of its own.
+      hooks.append(CheckpointSaverHook(self._output_dir,
+                                       save_steps=self._training.save_checkpoints_steps))
     if self._distribution.multi_worker:
       # tf.estimator trains over a TF_CONFIG cluster only through train_and_evaluate
       # (Estimator.train refuses it). The cluster has no evaluator task, so the EvalSpec
@@ -65,6 +71,7 @@ class EstimatorEngine:
     def estimator_model_fn(features, labels, mode, params):
       del labels  # they travel inside features
       spec = self._model_fn(features, _MODES[mode], params)
+      logging.info("engine: %s graph built", _MODES[mode])
       if not use_tpu:
         monitors.attach(spec)
       return tf1.estimator.tpu.TPUEstimatorSpec(

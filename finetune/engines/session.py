@@ -5,8 +5,7 @@ there in tf.compat.v1 graph mode: tf.data iterators, MonitoredTrainingSession wi
 checkpoint and summary hooks, MonitoredSession for prediction, and the graph-mode
 strategies (finetune/distribution.py). It runs the same model_fn and input_fn as the
 Estimator engine and writes the same files: checkpoints `model.ckpt-<step>` (every
-save_checkpoints_steps, at the first step and at the end, the last
---keep_checkpoint_max kept), TensorBoard
+save_checkpoints_steps and at the end, the last --keep_checkpoint_max kept), TensorBoard
 `loss` and `learning_rate`. It also runs on TensorFlow 2.15 (--engine=session), so both
 engines can be compared on one interpreter.
 
@@ -24,6 +23,7 @@ from absl import logging
 import tensorflow as tf
 
 from finetune import model_fn as model_fn_lib
+from finetune.engines import CheckpointSaverHook
 from finetune.engines import session_config
 
 tf1 = tf.compat.v1
@@ -92,6 +92,7 @@ class SessionEngine:
     graph = self._new_graph()
     with graph.as_default():
       train_op, loss, iterator_initializer = self._build_training(input_fn, monitors)
+      logging.info("engine: %s graph built", model_fn_lib.TRAIN)
       tf1.summary.scalar("loss", loss)
       scaffold = tf1.train.Scaffold(
           saver=tf1.train.Saver(max_to_keep=self._training.keep_checkpoint_max,
@@ -100,12 +101,15 @@ class SessionEngine:
       # Given as chief-only hooks, the monitors' hooks run before MonitoredTrainingSession's
       # summary and checkpoint hooks (its `hooks` run after them): the divergence guard
       # must see a NaN before a checkpoint is saved, as under tf.estimator.
-      hooks = monitors.session_hooks() + [tf1.train.StopAtStepHook(last_step=max_steps)]
+      hooks = monitors.session_hooks() + [
+          tf1.train.StopAtStepHook(last_step=max_steps),
+          CheckpointSaverHook(checkpoint_dir, save_steps=self._training.save_checkpoints_steps,
+                              scaffold=scaffold)]
       # Every worker of a cluster initializes its own copy of the variables (the
       # strategy broadcasts worker 0's initial values), so each is "chief" of its session.
       with tf1.train.MonitoredTrainingSession(
           master=master, is_chief=True, checkpoint_dir=checkpoint_dir, scaffold=scaffold,
-          chief_only_hooks=hooks, save_checkpoint_steps=self._training.save_checkpoints_steps,
+          chief_only_hooks=hooks, save_checkpoint_steps=None, save_checkpoint_secs=None,
           save_summaries_steps=self._training.log_every_n_steps, log_step_count_steps=None,
           config=config) as session:
         while not session.should_stop():
@@ -156,6 +160,7 @@ class SessionEngine:
       tf1.train.get_or_create_global_step()
       iterator = tf1.data.make_initializable_iterator(input_fn(params))
       spec = self._model_fn(iterator.get_next(), model_fn_lib.PREDICT, params)
+      logging.info("engine: %s graph built", model_fn_lib.PREDICT)
       monitors.attach(spec)
       scaffold = tf1.train.Scaffold(local_init_op=_local_init_op(iterator.initializer))
       creator = tf1.train.ChiefSessionCreator(scaffold=scaffold,
