@@ -29,6 +29,7 @@ from common.errors import UserError
 from common.settings import setting
 from common.text_files import split_lines
 from common.tsv import read_tsv
+from finetune.precision import PRECISIONS
 from finetune.predictor import load_predictor
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
@@ -43,6 +44,11 @@ class PredictOptions:
                                  "pairs given as arguments, else stdin).", cli.RUN,
                                  checks.ExistingFile("a file of sentence pairs"))
   batch_size: int = setting(32, "Pairs per batch.", cli.SPEED, checks.AtLeast(1))
+  precision: str = setting(
+      "float32", "The encoder's matmuls in float32, or bfloat16 / float16 where the "
+      "hardware has them (a run's folder as --model; a SavedModel stays float32). A "
+      "precision this machine would run slower than float32 falls back to float32 with a "
+      "warning. See README, Speed.", cli.SPEED, checks.OneOf(PRECISIONS))
   probabilities: bool = setting(False, "Classifiers: also print each label's probability.",
                                 cli.OUTPUT)
 
@@ -79,7 +85,7 @@ def main(argv):
   options = cli.options_from_flags(PredictOptions)
   settings.validate(options)
   pairs = read_pairs(argv[1:], options.input)
-  with load_predictor(options.model) as predictor:
+  with load_predictor(options.model, options.precision) as predictor:
     outputs = predictor.predict(pairs, options.batch_size)
   for index in range(len(pairs)):
     if "score" in outputs:

@@ -6,10 +6,12 @@ a UserError it raises ends the script with one line, `error: <message>`, and exi
 status 1, never a traceback.
 """
 
+import os
 import sys
 
 from absl import app
 from absl import flags
+from absl import logging
 
 from common import interruption
 from common import settings
@@ -107,7 +109,7 @@ def run_app(main_function, description, flag_values=flags.FLAGS):
   def guarded_main(argv):
     interruption.install()
     try:
-      return main_function(argv)
+      status = main_function(argv)
     except interruption.Interrupted as e:
       sys.stderr.flush()
       print(str(e), file=sys.stderr)
@@ -120,5 +122,25 @@ def run_app(main_function, description, flag_values=flags.FLAGS):
       if failure is None:
         raise
       exit_with_error(failure)
+    if status is None or isinstance(status, int):
+      _end_now(status)
+    return status
 
   app.run(guarded_main, flags_parser=parse)
+
+
+def _end_now(status):
+  """Ends the process once main has returned, without the interpreter's tear-down.
+
+  Every output is written and closed by then; what remains is TensorFlow freeing its
+  sessions, graphs and thread pools one object at a time, measured at 0.6-1.1 s of each
+  command (bench/startup.py), which the operating system does at once.
+  """
+  logging.flush()
+  for stream in (sys.stdout, sys.stderr):
+    try:
+      stream.flush()
+    except OSError:  # a reader that has gone (`| head`) wants no more
+      pass
+  os._exit(status or 0)
+

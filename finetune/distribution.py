@@ -27,8 +27,6 @@ from common.errors import UserError
 tf1_distribute = tf.compat.v1.distribute
 
 DISTRIBUTIONS = ("none", "mirrored", "multi_worker")
-# --mixed_precision value -> the dtype the encoder computes in.
-COMPUTE_DTYPES = {"none": tf.float32, "float16": tf.float16, "bfloat16": tf.bfloat16}
 # TF_CONFIG task types a worker may have here ("evaluator" and "ps" serve other setups).
 TRAINING_TASKS = ("chief", "worker")
 

@@ -63,8 +63,11 @@ def read_json(path):
   return json.loads(files.read_text(path))
 
 
-def build_serving_graph(bert_config, task):
+def build_serving_graph(bert_config, task, compute_dtype=tf.float32):
   """Placeholders and the task's serving outputs in the current graph.
+
+  compute_dtype: the encoder's matmuls in tf.float32 (exports), or tf.bfloat16 /
+  tf.float16 (predict.py --precision on a run's folder).
 
   Returns:
     (inputs {name: int32 [B, S] placeholder}, outputs {name: tensor [B, ...]}).
@@ -73,7 +76,8 @@ def build_serving_graph(bert_config, task):
             for name in SERVING_INPUTS}
   model = modeling.BertModel(config=bert_config, is_training=False,
                              input_ids=inputs["input_ids"], input_mask=inputs["input_mask"],
-                             token_type_ids=inputs["segment_ids"], pooled_output_only=True)
+                             token_type_ids=inputs["segment_ids"], pooled_output_only=True,
+                             compute_dtype=compute_dtype)
   return inputs, task.serving_outputs(model.get_pooled_output())
 
 

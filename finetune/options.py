@@ -23,10 +23,10 @@ from common import cli
 from common import settings
 from common.errors import UserError
 from common.settings import setting
-from finetune.distribution import COMPUTE_DTYPES
 from finetune.distribution import DISTRIBUTIONS
 from finetune.engines import ENGINES
 from finetune.engines import resolve_engine
+from finetune import precision
 from finetune.input_fn import LAYOUTS
 from processors import PROCESSORS
 
@@ -153,8 +153,10 @@ class RuntimeOptions:
   mixed_precision: str = setting(
       "none", "none, float16 (GPUs; with dynamic loss scaling) or bfloat16 (TPUs, recent "
       "GPUs and CPUs): the encoder's matmuls in that dtype; variables, checkpoints, "
-      "LayerNorm, softmax and the loss stay float32.", cli.SPEED,
-      checks.OneOf(COMPUTE_DTYPES))
+      "LayerNorm, softmax and the loss stay float32. Where the hardware lacks native "
+      "support (e.g. a CPU without AVX512-BF16) the run computes in float32 and says so.",
+      cli.SPEED,
+      checks.OneOf(precision.MIXED_PRECISIONS))
   batch_layout: Optional[str] = setting(
       None, "bucketed (default off TPU): training batches drawn from 4-token length "
       "buckets, prediction sorted by length; trimmed: batches in shuffled order, each cut "

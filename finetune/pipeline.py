@@ -35,6 +35,7 @@ from finetune import export
 from finetune import model_inputs
 from finetune import options as options_lib
 from finetune import outputs as outputs_lib
+from finetune import precision
 from finetune import records
 from finetune import tasks as tasks_lib
 from finetune import training
@@ -84,7 +85,7 @@ def _run_prepared(prepared, task):
       learning_rate=options.training.learning_rate, num_train_steps=num_train_steps,
       num_warmup_steps=num_warmup_steps, use_tpu=options.runtime.use_tpu,
       use_one_hot_embeddings=options.runtime.use_tpu,
-      compute_dtype=distribution_lib.COMPUTE_DTYPES[options.runtime.mixed_precision],
+      compute_dtype=precision.COMPUTE_DTYPES[options.runtime.mixed_precision],
       adam_bias_correction=options.training.adam_bias_correction,
       micro_batches=options.training.gradient_accumulation_steps,
       fresh_head=prepared.model.fresh_head)
@@ -126,7 +127,10 @@ def prepare(task, processor, options):
   It writes nothing.
   """
   options_lib.validate(options)
-  runtime = options.runtime
+  # A precision this machine would run slower than float32 falls back, with a warning.
+  runtime = dataclasses.replace(options.runtime, mixed_precision=precision.usable_precision(
+      options.runtime.mixed_precision, "--mixed_precision", use_tpu=options.runtime.use_tpu))
+  options = dataclasses.replace(options, runtime=runtime)
   distribution = distribution_lib.make_distribution(
       runtime.distribution, devices=runtime.devices, use_tpu=runtime.use_tpu,
       num_tpu_cores=runtime.num_tpu_cores, engine=resolve_engine(runtime.engine))

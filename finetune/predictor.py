@@ -20,6 +20,7 @@ import tokenization_fast
 from common import files
 from common.errors import UserError
 from finetune import export
+from finetune import precision
 from finetune.best_checkpoint import best_checkpoint
 from finetune.features import pair_token_ids
 from finetune.tasks import task_from_description
@@ -76,16 +77,26 @@ class Predictor:
     return results
 
 
-def load_predictor(path):
-  """A Predictor for an export folder, a SavedModel version, or a run's output_dir."""
+def load_predictor(path, compute_precision=precision.FLOAT32):
+  """A Predictor for an export folder, a SavedModel version, or a run's output_dir.
+
+  compute_precision: "float32", or "bfloat16" / "float16" for a run's output_dir (a
+  SavedModel computes in the precision it was exported in, float32). A precision this
+  machine would compute slowly falls back to float32 with a warning.
+  """
   if not files.isdir(path):
     raise UserError("--model=%s: no such folder" % path)
   saved_model = path if files.exists(os.path.join(path, "saved_model.pb")) else \
       export.newest_version(path)
   if saved_model:
+    if compute_precision != precision.FLOAT32:
+      raise UserError("--precision=%s: %s is a SavedModel, which computes in float32 as "
+                      "exported; give the run's --output_dir as --model to compute in %s"
+                      % (compute_precision, saved_model, compute_precision))
     return _saved_model_predictor(saved_model)
   if tf.train.latest_checkpoint(path):
-    return _checkpoint_predictor(path)
+    return _checkpoint_predictor(path, precision.usable_precision(compute_precision,
+                                                                  "--precision"))
   raise UserError("--model=%s: expected a SavedModel (--export_dir), or a run's output_dir "
                   "with a checkpoint and %s" % (path, export.MODEL_INFO))
 
@@ -109,7 +120,7 @@ def _saved_model_predictor(saved_model):
   return Predictor(info, os.path.join(extra, "vocab.txt"), run_batch)
 
 
-def _checkpoint_predictor(output_dir):
+def _checkpoint_predictor(output_dir, compute_precision):
   info = _read_info(os.path.join(output_dir, export.MODEL_INFO))
   checkpoint = tf.train.latest_checkpoint(output_dir)
   if info.get("use_best_checkpoint"):
@@ -118,7 +129,9 @@ def _checkpoint_predictor(output_dir):
                                                                 "bert_config.json"))
   graph = tf.Graph()
   with graph.as_default():
-    inputs, outputs = export.build_serving_graph(bert_config, task_from_description(info))
+    inputs, outputs = export.build_serving_graph(
+        bert_config, task_from_description(info),
+        compute_dtype=precision.COMPUTE_DTYPES[compute_precision])
     session = tf1.Session(graph=graph)
     tf1.train.Saver().restore(session, checkpoint)
 

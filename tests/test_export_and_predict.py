@@ -190,3 +190,28 @@ def test_help_explains_every_flag_in_one_line_by_group(script):
                  "save_checkpoints_steps", "iterations_per_loop", "use_tpu", "tpu_name",
                  "tpu_zone", "gcp_project", "master", "num_tpu_cores", "export_dir"):
       assert re.search(r"^  --%s[= ]" % flag, text, re.M), flag
+
+
+def test_predict_py_precision(regression_run):
+  """--precision=bfloat16 on a run's folder: close to float32, or float32 with a warning
+  where this machine would emulate it; a SavedModel stays float32 and says so."""
+  from finetune import precision  # pylint: disable=g-import-not-at-top
+  output_dir, data_dir, _ = regression_run
+  test_file = os.path.join(data_dir, "test.tsv")
+  scores = {}
+  for name in ("float32", "bfloat16"):
+    result = run_predict("--model=" + output_dir, "--input=" + test_file, "--precision=" + name)
+    scores[name] = np.array([float(line) for line in result.stdout.split()])
+  reason = precision.why_slow("bfloat16")
+  if reason:
+    assert "--precision=bfloat16: %s; computing in float32 instead" % reason in result.stderr
+    np.testing.assert_array_equal(scores["bfloat16"], scores["float32"])
+  else:
+    np.testing.assert_allclose(scores["bfloat16"], scores["float32"], atol=0.1)  # 0..5 scores
+    assert np.abs(scores["bfloat16"] - scores["float32"]).max() > 0
+  refused = run_predict("--model=" + output_dir + "/export", "--precision=bfloat16", "a", "b",
+                        check=False)
+  assert refused.returncode == 1
+  assert re.match(r"error: --precision=bfloat16: \S+ is a SavedModel, which computes in float32 "
+                  r"as exported; give the run's --output_dir as --model to compute in bfloat16$",
+                  refused.stderr.strip().splitlines()[-1])

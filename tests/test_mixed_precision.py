@@ -1,5 +1,7 @@
-"""--mixed_precision on this CPU: bfloat16 runs natively here (oneDNN); float16 runs too,
-slowly, through its loss scaling. Neither may change what a checkpoint holds."""
+"""--mixed_precision: bfloat16 and float16 train and predict, and neither may change what a
+checkpoint holds. A run falls back to float32 where the hardware would emulate the
+precision (finetune/precision.py); these tests compute in it anyway, whatever the CPU, by
+declaring every precision native, except the one that checks the fallback."""
 
 import os
 
@@ -9,6 +11,7 @@ import tensorflow as tf
 
 import modeling
 from finetune import pipeline
+from finetune import precision
 from finetune.options import make_run_options
 from finetune.tasks import RegressionTask
 from helpers import ENGINES, ZH_DATA, prediction_scores
@@ -16,6 +19,11 @@ from processors import get_processor
 
 # Each test runs the scripts or trains a model: seconds, not milliseconds.
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def every_precision_native(monkeypatch):
+  monkeypatch.setattr(precision, "why_slow", lambda *args, **kwargs: None)
 
 
 def run(zh_model, output_dir, mixed_precision, **phases):
@@ -67,3 +75,20 @@ def test_mixed_precision_trains_and_checkpoints_stay_float32(zh_model, tmp_path,
   assert len(mixed_scores) == len(float32_scores) == 12
   tolerance = {"bfloat16": 2e-2, "float16": 2e-3}[mixed_precision]  # 8 and 11 mantissa bits
   np.testing.assert_allclose(mixed_scores, float32_scores, atol=tolerance)
+  assert np.abs(np.array(mixed_scores) - float32_scores).max() > 0  # it did compute in it
+
+
+def test_a_precision_this_machine_would_emulate_falls_back_to_float32(zh_model, tmp_path,
+                                                                      monkeypatch, caplog):
+  output_dir = str(tmp_path / "out")
+  run(zh_model, output_dir, "none", do_predict=True)
+  float32_scores = prediction_scores(output_dir)
+  monkeypatch.undo()  # the real why_slow, on a CPU without bfloat16 instructions
+  monkeypatch.setattr(precision, "cpu", lambda: ("Test CPU", frozenset({"avx2", "fma"})))
+  monkeypatch.setattr(precision, "gpus", lambda: [])
+  with caplog.at_level("WARNING"):
+    run(zh_model, output_dir, "bfloat16", do_predict=True)
+  np.testing.assert_array_equal(prediction_scores(output_dir), float32_scores)
+  assert any(record.getMessage().startswith(
+      "--mixed_precision=bfloat16: this CPU (Test CPU) has no bfloat16 instructions")
+             for record in caplog.records)
