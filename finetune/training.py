@@ -10,6 +10,7 @@ it starts from, so that no stretch replays the batches of another.
 
 import dataclasses
 import json
+import math
 import os
 from typing import Optional
 
@@ -36,14 +37,28 @@ class Outcome:
   checkpoint: Optional[str]
 
 
+def whole_steps(value):
+  """int(value), except that a value a rounding error below an integer counts as it.
+
+  Google's scripts truncate `examples / batch * epochs`, and floating point can land a
+  hair below the integer meant: 100 / 2 * 4.64 is 231.99999999999997, 231 steps where
+  the epochs ask for 232. Within a relative 1e-9 of the next integer, that integer.
+  """
+  steps = math.floor(value)
+  if math.isclose(value, steps + 1, rel_tol=1e-9):
+    steps += 1
+  return int(steps)
+
+
 def training_steps(num_examples, training):
-  """(num_train_steps, num_warmup_steps) as Google's scripts count them."""
-  num_train_steps = int(num_examples / training.train_batch_size * training.num_train_epochs)
+  """(num_train_steps, num_warmup_steps) as Google's scripts count them (whole_steps)."""
+  num_train_steps = whole_steps(num_examples / training.train_batch_size *
+                                training.num_train_epochs)
   if num_train_steps < 1:
     raise UserError("%d training examples at --train_batch_size=%d for "
                     "--num_train_epochs=%s make no training step" %
                     (num_examples, training.train_batch_size, training.num_train_epochs))
-  return num_train_steps, int(num_train_steps * training.warmup_proportion)
+  return num_train_steps, whole_steps(num_train_steps * training.warmup_proportion)
 
 
 def current_step(output_dir):

@@ -287,10 +287,13 @@ def test_ctrl_c_or_sigterm_saves_the_step_reached_and_the_rerun_finishes(signum,
   assert not os.path.exists(os.path.join(output_dir, "eval_results.txt"))
   assert not os.path.exists(os.path.join(output_dir, ".lock"))  # released
 
-  # The same command, with fewer epochs so that it ends soon: it resumes at `step`.
-  rerun = run_script("run_reg.py", *[arg.replace("epochs=2000", "epochs=%g" % (
-      (step + 20) * 2 / 100)) for arg in command])
+  # The same command, with fewer epochs so that it ends soon: it resumes at `step`. The
+  # epochs ask for step + 20.5 steps of 2 examples out of 100, so that no rounding of
+  # the product can reach another whole number of steps than step + 20.
+  rerun = run_script("run_reg.py", *[arg.replace("epochs=2000", "epochs=%r" % (
+      (step + 20.5) * 2 / 100)) for arg in command])
   assert re.search(r"Restoring parameters from .*model\.ckpt-%d\b" % step, rerun.stderr)
+  assert re.search(r"training: 100 examples, .*, %d steps " % (step + 20), rerun.stderr)
   results = read_eval_results(output_dir)
   assert results["global_step"] == step + 20
   assert {"eval_loss", "eval_pearson", "eval_spearman", "eval_mae", "eval_rmse"} <= set(results)
