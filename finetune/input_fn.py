@@ -31,6 +31,14 @@ TRAIN_BUCKET_WIDTH = 4
 # Prediction sorts windows of this many batches by length, then cuts full batches:
 # near-zero padding, and one partial batch per window (bucketing leaves one per length).
 SORT_WINDOW_BATCHES = 64
+# The pipeline's parallelism is fixed, and tf.data's autotuning off. Autotuning runs a
+# thread of its own that wakes at a period doubling from 10 ms (so 10-20 s after 20 s of
+# input). Closing the session waits for that thread, and it can sleep through the close:
+# seen on TensorFlow 2.15, the close waiting in the iterator's destructor while the thread
+# slept out its period, up to 20 s after the last batch of a 6,000-pair prediction. Decoding and trimming a batch costs a small fraction of what the
+# model spends on it, so fixed values cost nothing measurable (bench/startup.py).
+PARALLEL_CALLS = 2
+PREFETCH_BATCHES = 2
 
 
 def real_length(features):
@@ -61,6 +69,13 @@ def sort_by_length(features):
   """Reorders a window of examples (dict of [W, ...] tensors) by real length."""
   order = tf.argsort(tf.reduce_sum(features["input_mask"], axis=1), stable=True)
   return {name: tf.gather(value, order) for name, value in features.items()}
+
+
+def without_autotuning(dataset):
+  """The dataset with tf.data's autotuning (and its thread) off; see PARALLEL_CALLS."""
+  options = tf.data.Options()
+  options.autotune.enabled = False
+  return dataset.with_options(options)
 
 
 def bucket_boundaries(seq_length, width):
@@ -123,7 +138,7 @@ def file_based_input_fn_builder(input_file, *, seq_length, label_feature, is_tra
         dataset = dataset.shard(num_shards, shard_index)
       dataset = dataset.repeat()
       dataset = dataset.shuffle(buffer_size=shuffle_buffer, seed=seed)
-    dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(decode, num_parallel_calls=PARALLEL_CALLS)
     if not is_training:
       dataset = dataset.enumerate().map(with_index)
     if layout == "bucketed" and is_training:
@@ -141,7 +156,7 @@ def file_based_input_fn_builder(input_file, *, seq_length, label_feature, is_tra
     if layout != "fixed":
       round_to = TRAIN_BUCKET_WIDTH if (layout == "bucketed" and fixed_shape_buckets) else 1
       dataset = dataset.map(lambda features: trim_to_longest(features, round_to),
-                            num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+                            num_parallel_calls=PARALLEL_CALLS)
+    return without_autotuning(dataset.prefetch(PREFETCH_BATCHES))
 
   return input_fn

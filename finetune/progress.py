@@ -115,3 +115,8 @@ class PredictionTimerHook(tf1.train.SessionRunHook):
 
   def after_run(self, run_context, run_values):
     self._throughput.last_end = time.time()
+
+  def end(self, session):
+    # The input has run out: what follows is closing the session and its input pipeline
+    # (a milestone of bench/startup.py).
+    logging.info("engine: last batch done")

@@ -55,6 +55,18 @@ def test_training_buckets_hold_similar_lengths_and_full_batches(tmp_path):
   assert set(seen) <= set(lengths)
 
 
+@pytest.mark.parametrize("layout", ["fixed", "trimmed", "bucketed"])
+@pytest.mark.parametrize("is_training", [True, False])
+def test_no_input_pipeline_runs_tf_data_autotuning(layout, is_training, tmp_path):
+  """Autotuning's thread could keep a session's close waiting up to 20 s after the last
+  batch (bench/startup.py measures it): every pipeline has it off."""
+  input_fn = file_based_input_fn_builder(str(tmp_path / "none.tf_record"), seq_length=32,
+                                         label_feature=record_format.REGRESSION_LABEL,
+                                         is_training=is_training, drop_remainder=False,
+                                         layout=layout)
+  assert input_fn({"batch_size": 8}).options().autotune.enabled is False
+
+
 def write_cached(tmp_path, examples, labels, vocab_file, lower=True, max_seq_length=32):
   settings = records.RecordSettings(
       tokenizer=tokenization_fast.FastFullTokenizer(vocab_file, lower), vocab_file=vocab_file,

@@ -28,6 +28,7 @@ make_engine.
 
 import functools
 
+from absl import logging
 import tensorflow as tf
 
 from common.errors import UserError
@@ -79,6 +80,12 @@ class CheckpointSaverHook(tf1.train.CheckpointSaverHook):
     self._summary_writer.add_graph(graph)
     # Counts as saved at step 0: the next save comes at --save_checkpoints_steps.
     self._timer.update_last_triggered_step(0)
+
+  def end(self, session):
+    super().end(session)
+    # What follows is closing the session (a milestone of bench/startup.py).
+    logging.info("engine: final checkpoint saved at step %d",
+                 session.run(self._global_step_tensor))
 
 
 def session_config(intra_op_threads=0, inter_op_threads=0, use_xla=False, cpu_devices=1):
