@@ -133,6 +133,13 @@ def write_text_atomically(path, text):
       f.write(text)
 
 
+def write_bytes_atomically(path, data):
+  """Writes `data` (bytes) to `path` whole or not at all."""
+  with atomic_output(path) as temporary:
+    with tf.io.gfile.GFile(temporary, "wb") as f:
+      f.write(data)
+
+
 def copy_atomically(source, target):
   """Copies a file whole or not at all."""
   with atomic_output(target) as temporary:

@@ -7,7 +7,7 @@ or label range, do_lower_case, max_seq_length). `--export_dir` writes a SavedMod
 its `serving_default` signature takes int32 `input_ids`, `input_mask`, `segment_ids`
 [batch, length] and returns the score (regression) or the probabilities and the decided
 label (classification, threshold built in); `assets.extra/` holds vocab.txt and
-model_info.json for tokenizing.
+model_info.json for tokenizing, and bert_config.json (export_model.py's other formats).
 """
 
 import json
@@ -115,6 +115,9 @@ def export_saved_model(checkpoint, bert_config, task, info, vocab_file, export_b
     tf.io.gfile.copy(vocab_file, os.path.join(extra, "vocab.txt"))
     with tf.io.gfile.GFile(os.path.join(extra, MODEL_INFO), "w") as f:
       f.write(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    # What export_model.py needs to rebuild the model in another format.
+    with tf.io.gfile.GFile(os.path.join(extra, "bert_config.json"), "w") as f:
+      f.write(bert_config.to_json_string())
     tf.io.gfile.rename(staging, final)
   finally:
     if files.exists(staging):

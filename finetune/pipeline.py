@@ -85,7 +85,7 @@ def _run_prepared(prepared, task):
       learning_rate=options.training.learning_rate, num_train_steps=num_train_steps,
       num_warmup_steps=num_warmup_steps, use_tpu=options.runtime.use_tpu,
       use_one_hot_embeddings=options.runtime.use_tpu,
-      compute_dtype=precision.COMPUTE_DTYPES[options.runtime.mixed_precision],
+      compute_dtype=precision.compute_dtype(options.runtime.mixed_precision),
       adam_bias_correction=options.training.adam_bias_correction,
       micro_batches=options.training.gradient_accumulation_steps,
       fresh_head=prepared.model.fresh_head)

@@ -1,31 +1,30 @@
-"""Scoring sentence pairs with a fine-tuned model: from a SavedModel or a run's folder.
+"""Scoring sentence pairs with a fine-tuned model: an ONNX folder, a SavedModel or a run.
 
 `load_predictor(path)` accepts
+  - an ONNX folder (export_model.py --format=onnx), run by ONNX Runtime: nothing of
+    TensorFlow is imported on that path;
   - an export base folder (`--export_dir`): its newest version is used;
   - one SavedModel version folder (holding saved_model.pb);
   - a run's output_dir (checkpoint, bert_config.json, vocab.txt, model_info.json): its
     best checkpoint (best/) when the run chose it, else its latest.
 `Predictor.predict(pairs)` tokenizes, batches pairs of similar length together, runs the
-model and returns the outputs in input order. A Predictor holds a session or a loaded
-SavedModel: close() it, or use it in a `with` block.
+model and returns the outputs in input order: "score" (regression, in the user's
+units), or "probabilities", "label_id" and "label" (the label's text). A Predictor holds
+a session or a loaded model: close() it, or use it in a `with` block.
 """
 
 import os
 
 import numpy as np
-import tensorflow as tf
 
-import modeling
 import tokenization_fast
 from common import files
 from common.errors import UserError
-from finetune import export
 from finetune import precision
-from finetune.best_checkpoint import best_checkpoint
 from finetune.features import pair_token_ids
-from finetune.tasks import task_from_description
+from finetune.serving import onnx_runtime
 
-tf1 = tf.compat.v1
+SERVING_INPUTS = ("input_ids", "input_mask", "segment_ids")
 
 
 class Predictor:
@@ -33,12 +32,10 @@ class Predictor:
 
   Attributes:
     info: model_info.json as a dict (task, labels, threshold or label range, ...).
-    task: the task it describes.
   """
 
   def __init__(self, info, vocab_file, run_batch, close=None):
     self.info = info
-    self.task = task_from_description(info)
     self.tokenizer = tokenization_fast.FastFullTokenizer(vocab_file, info["do_lower_case"])
     self._run_batch = run_batch
     self._close = close
@@ -63,29 +60,50 @@ class Predictor:
     """
     max_seq_length = self.info["max_seq_length"]
     features = [pair_token_ids(a, b, self.tokenizer, max_seq_length) for a, b in pairs]
-    lengths = [sum(mask) for _, mask, _ in features]
-    order = np.argsort(lengths, kind="stable")  # similar lengths share a batch
+    columns = {name: np.array([feature[column] for feature in features], np.int32).reshape(
+        len(features), max_seq_length) for column, name in enumerate(SERVING_INPUTS)}
     results = {}
-    for start in range(0, len(order), batch_size):
-      chosen = order[start:start + batch_size]
-      width = max(lengths[i] for i in chosen)
-      batch = {name: np.array([features[i][column][:width] for i in chosen], np.int32)
-               for column, name in enumerate(export.SERVING_INPUTS)}
+    for chosen, batch in length_sorted_batches(columns, batch_size):
       for name, values in self._run_batch(batch).items():
+        if name == "label":
+          continue  # the text comes from label_id below, the same for every runtime
         results.setdefault(name, np.empty((len(pairs),) + values.shape[1:], values.dtype))
         results[name][chosen] = values
+    if "label_id" in results:
+      results["label"] = np.array(self.info["labels"], dtype=object)[results["label_id"]]
     return results
 
 
+def length_sorted_batches(columns, batch_size):
+  """Batches of pairs of similar length, each cut to its longest pair.
+
+  Args:
+    columns: {input_ids, input_mask, segment_ids: int32 [N, S]}, padded pairs.
+  Yields:
+    (indices into the N pairs [b], {name: int32 [b, L]}), L the longest of the b.
+  """
+  lengths = columns["input_mask"].sum(axis=1)
+  order = np.argsort(lengths, kind="stable")
+  for start in range(0, len(order), batch_size):
+    chosen = order[start:start + batch_size]
+    width = max(int(lengths[chosen].max()), 1)
+    yield chosen, {name: np.ascontiguousarray(columns[name][chosen, :width])
+                   for name in SERVING_INPUTS}
+
+
 def load_predictor(path, compute_precision=precision.FLOAT32):
-  """A Predictor for an export folder, a SavedModel version, or a run's output_dir.
+  """A Predictor for an ONNX folder, an export folder, a SavedModel version, or a run.
 
   compute_precision: "float32", or "bfloat16" / "float16" for a run's output_dir (a
-  SavedModel computes in the precision it was exported in, float32). A precision this
+  SavedModel computes in float32, an ONNX model in the precision it was exported in). A precision this
   machine would compute slowly falls back to float32 with a warning.
   """
   if not files.isdir(path):
     raise UserError("--model=%s: no such folder" % path)
+  if onnx_runtime.is_onnx_folder(path):
+    return _onnx_predictor(path, compute_precision)
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from finetune import export  # pylint: disable=g-import-not-at-top
   saved_model = path if files.exists(os.path.join(path, "saved_model.pb")) else \
       export.newest_version(path)
   if saved_model:
@@ -101,7 +119,18 @@ def load_predictor(path, compute_precision=precision.FLOAT32):
                   "with a checkpoint and %s" % (path, export.MODEL_INFO))
 
 
+def _onnx_predictor(path, compute_precision):
+  info = onnx_runtime.read_info(path)
+  if compute_precision != precision.FLOAT32:
+    raise UserError("--precision=%s: %s is an ONNX model, which computes in the precision "
+                    "it was exported in (%s); export it again with export_model.py "
+                    "--precision for another" % (compute_precision, path, info["precision"]))
+  session = onnx_runtime.open_session(os.path.join(path, onnx_runtime.MODEL_FILE))
+  return Predictor(info, os.path.join(path, "vocab.txt"), onnx_runtime.batch_runner(session))
+
+
 def _read_info(path):
+  from finetune import export  # pylint: disable=g-import-not-at-top
   info = export.read_json(path)
   if info is None:
     raise UserError("%s: not found; the model was exported or trained without it" % path)
@@ -109,6 +138,8 @@ def _read_info(path):
 
 
 def _saved_model_predictor(saved_model):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from finetune import export  # pylint: disable=g-import-not-at-top
   extra = os.path.join(saved_model, "assets.extra")
   info = _read_info(os.path.join(extra, export.MODEL_INFO))
   serving = tf.saved_model.load(saved_model).signatures["serving_default"]
@@ -121,6 +152,14 @@ def _saved_model_predictor(saved_model):
 
 
 def _checkpoint_predictor(output_dir, compute_precision):
+  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+  import modeling
+  from finetune import export
+  from finetune.best_checkpoint import best_checkpoint
+  from finetune.tasks import task_from_description
+  # pylint: enable=g-import-not-at-top
+  tf1 = tf.compat.v1
   info = _read_info(os.path.join(output_dir, export.MODEL_INFO))
   checkpoint = tf.train.latest_checkpoint(output_dir)
   if info.get("use_best_checkpoint"):
@@ -131,7 +170,7 @@ def _checkpoint_predictor(output_dir, compute_precision):
   with graph.as_default():
     inputs, outputs = export.build_serving_graph(
         bert_config, task_from_description(info),
-        compute_dtype=precision.COMPUTE_DTYPES[compute_precision])
+        compute_dtype=precision.compute_dtype(compute_precision))
     session = tf1.Session(graph=graph)
     tf1.train.Saver().restore(session, checkpoint)
 

@@ -67,8 +67,8 @@ def test_saved_model_loads_in_tensorflow_2_and_takes_the_three_inputs(regression
                     segment_ids=tf.constant([[0, 0, 0, 0, 0], [0, 0, 0, 1, 1]], tf.int32))
   assert list(outputs) == ["score"] and outputs["score"].shape == (2,)
   assert np.all((outputs["score"].numpy() >= 0) & (outputs["score"].numpy() <= 5))
-  assert sorted(os.listdir(os.path.join(version, "assets.extra"))) == ["model_info.json",
-                                                                       "vocab.txt"]
+  assert sorted(os.listdir(os.path.join(version, "assets.extra"))) == [
+      "bert_config.json", "model_info.json", "vocab.txt"]
 
 
 def test_rerun_reuses_the_export_of_the_same_checkpoint(regression_run, zh_model):

@@ -1,0 +1,58 @@
+"""An ONNX folder (export_model.py --format=onnx) in ONNX Runtime: no TensorFlow here.
+
+The folder holds model.onnx, vocab.txt and model_info.json (the task's facts, the
+precision and what the export measured). `open_session(path)` makes the ONNX Runtime
+session; `batch_runner(session)` turns it into the run_batch of finetune/predictor.py:
+{input_ids, input_mask, segment_ids: int32 [B, S]} -> {output: array [B, ...]}.
+"""
+
+import json
+import os
+
+import numpy as np
+
+MODEL_FILE = "model.onnx"
+INFO_FILE = "model_info.json"
+
+
+def is_onnx_folder(path):
+  """True when `path` is a folder export_model.py --format=onnx wrote."""
+  return os.path.isfile(os.path.join(path, MODEL_FILE))
+
+
+def read_info(path):
+  """The folder's model_info.json as a dict."""
+  with open(os.path.join(path, INFO_FILE), encoding="utf-8") as f:
+    return json.load(f)
+
+
+def open_session(model_file, threads=0, spinning=True):
+  """An ONNX Runtime CPU session for `model_file`.
+
+  threads: intra-op threads (0: ONNX Runtime's choice, one per physical core).
+  spinning: let idle threads spin between runs; off where the cores are shared with
+    other work (a server's other threads), where spinning takes their time.
+  """
+  import onnxruntime  # pylint: disable=g-import-not-at-top
+  options = onnxruntime.SessionOptions()
+  options.intra_op_num_threads = threads
+  options.inter_op_num_threads = 1
+  options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+  options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+  options.log_severity_level = 3  # errors only: its warnings are about graph rewrites
+  if not spinning:
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+  return onnxruntime.InferenceSession(model_file, options,
+                                      providers=["CPUExecutionProvider"])
+
+
+def batch_runner(session):
+  """run_batch for a Predictor: feeds the model's inputs, returns {output name: array}."""
+  inputs = [item.name for item in session.get_inputs()]
+  outputs = [item.name for item in session.get_outputs()]
+
+  def run_batch(batch):
+    values = session.run(outputs, {name: np.asarray(batch[name], np.int32) for name in inputs})
+    return dict(zip(outputs, values))
+
+  return run_batch
