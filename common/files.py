@@ -1,69 +1,95 @@
 """The one file API of the project: local paths and gs:// alike, whole-or-nothing writes.
 
-Every read and write goes through tf.io.gfile here, so a `gs://` data or output folder
-behaves as a local one everywhere. Writes go to a temporary name and are renamed when
-complete: a run killed mid-write leaves at most a `*.tmp-<pid>` file, never a half file
-under the real name that a later run would trust; the next run in the folder deletes
-such files (remove_stale_temporaries). On gs:// a rename is a copy, still only done once
-the data is complete.
+Local paths go through the operating system; any other (`gs://...`) through
+tf.io.gfile, so a `gs://` data or output folder behaves as a local one everywhere.
+TensorFlow is imported only for such a path: predict.py on an ONNX folder needs none.
+Writes go to a temporary name and are renamed when complete: a run killed mid-write
+leaves at most a `*.tmp-<pid>` file, never a half file under the real name that a later
+run would trust; the next run in the folder deletes such files
+(remove_stale_temporaries). On gs:// a rename is a copy, still only done once the data
+is complete.
 """
 
 import contextlib
 import errno
 import os
 import re
+import shutil
 
 from absl import logging
-import tensorflow as tf
 
 from common.errors import UserError
 
 _TEMPORARY_NAME = re.compile(r"\.tmp-(\d+)$")
 
 
+def is_local(path):
+  return "://" not in path
+
+
+def _gfile():
+  """tf.io.gfile, for paths the operating system does not reach."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return tf.io.gfile
+
+
 def exists(path):
-  return tf.io.gfile.exists(path)
+  return os.path.exists(path) if is_local(path) else _gfile().exists(path)
 
 
 def isdir(path):
-  return tf.io.gfile.isdir(path)
+  return os.path.isdir(path) if is_local(path) else _gfile().isdir(path)
 
 
 def isfile(path):
-  return tf.io.gfile.exists(path) and not tf.io.gfile.isdir(path)
+  if is_local(path):
+    return os.path.isfile(path)
+  return _gfile().exists(path) and not _gfile().isdir(path)
 
 
 def listdir(path):
   """Names in a folder (without a trailing "/" for sub-folders)."""
-  return [name.rstrip("/") for name in tf.io.gfile.listdir(path)]
+  names = os.listdir(path) if is_local(path) else _gfile().listdir(path)
+  return [name.rstrip("/") for name in names]
 
 
 def makedirs(path):
-  tf.io.gfile.makedirs(path)
+  if is_local(path):
+    os.makedirs(path, exist_ok=True)
+  else:
+    _gfile().makedirs(path)
 
 
 def remove(path):
-  tf.io.gfile.remove(path)
+  if is_local(path):
+    os.remove(path)
+  else:
+    _gfile().remove(path)
 
 
 def size(path):
   """Bytes in a file."""
-  return tf.io.gfile.stat(path).length
+  return os.path.getsize(path) if is_local(path) else _gfile().stat(path).length
+
+
+def open_file(path, mode):
+  """A file object: "rb", "wb", or "r" / "w" for UTF-8 text (line ends kept as they are)."""
+  if not is_local(path):
+    return _gfile().GFile(path, mode)
+  if "b" in mode:
+    return open(path, mode)  # pylint: disable=consider-using-with,unspecified-encoding
+  return open(path, mode, encoding="utf-8", newline="")  # pylint: disable=consider-using-with
 
 
 def read_bytes(path):
-  with tf.io.gfile.GFile(path, "rb") as f:
+  with open_file(path, "rb") as f:
     return f.read()
 
 
 def read_text(path):
   """A UTF-8 file's text."""
-  with tf.io.gfile.GFile(path, "r") as f:
+  with open_file(path, "r") as f:
     return f.read()
-
-
-def is_local(path):
-  return "://" not in path
 
 
 def same_file(first, second):
@@ -120,30 +146,36 @@ def atomic_output(path):
   temporary = temporary_name(path, os.getpid())
   try:
     yield temporary
-    tf.io.gfile.rename(temporary, path, overwrite=True)
+    if is_local(path):
+      os.replace(temporary, path)
+    else:
+      _gfile().rename(temporary, path, overwrite=True)
   finally:
-    if tf.io.gfile.exists(temporary):
-      tf.io.gfile.remove(temporary)
+    if exists(temporary):
+      remove(temporary)
 
 
 def write_text_atomically(path, text):
   """Writes `text` (str, UTF-8) to `path` whole or not at all."""
   with atomic_output(path) as temporary:
-    with tf.io.gfile.GFile(temporary, "w") as f:
+    with open_file(temporary, "w") as f:
       f.write(text)
 
 
 def write_bytes_atomically(path, data):
   """Writes `data` (bytes) to `path` whole or not at all."""
   with atomic_output(path) as temporary:
-    with tf.io.gfile.GFile(temporary, "wb") as f:
+    with open_file(temporary, "wb") as f:
       f.write(data)
 
 
 def copy_atomically(source, target):
   """Copies a file whole or not at all."""
   with atomic_output(target) as temporary:
-    tf.io.gfile.copy(source, temporary, overwrite=True)
+    if is_local(source) and is_local(target):
+      shutil.copyfile(source, temporary)
+    else:
+      _gfile().copy(source, temporary, overwrite=True)
 
 
 def process_is_alive(pid):

@@ -76,6 +76,53 @@ def make_tiny_model(directory, vocab_file, vocab_size=None, seed=0, **overrides)
   return str(directory)
 
 
+def make_tiny_run(directory, model_dir, task, max_seq_length=32, seed=0, dev_pairs=None):
+  """A run folder as training leaves it, without training: a tiny model with a random head
+  (of a trained head's size: pairs get outputs far apart).
+
+  Writes bert_config.json, vocab.txt, model_info.json and a checkpoint (encoder from
+  model_dir's, head freshly initialized) into `directory`; with dev_pairs
+  [(text_a, text_b, label)], also eval.tf_record as a run writes it. Returns the folder.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import modeling  # pylint: disable=g-import-not-at-top
+  import tokenization_fast  # pylint: disable=g-import-not-at-top
+  from finetune import export  # pylint: disable=g-import-not-at-top
+  from finetune import records  # pylint: disable=g-import-not-at-top
+  from processors import InputExample  # pylint: disable=g-import-not-at-top
+  os.makedirs(directory, exist_ok=True)
+  config_file = os.path.join(model_dir, "bert_config.json")
+  vocab_file = os.path.join(model_dir, "vocab.txt")
+  export.save_model_files(directory, export.model_info(task, True, max_seq_length),
+                          config_file, vocab_file)
+  with tf.Graph().as_default():
+    tf.compat.v1.set_random_seed(seed)
+    export.build_serving_graph(modeling.BertConfig.from_json_file(config_file), task)
+    variables = tf.compat.v1.global_variables()
+    encoder = [v for v in variables if v.op.name.startswith("bert/")]
+    with tf.compat.v1.Session() as session:
+      session.run(tf.compat.v1.global_variables_initializer())
+      tf.compat.v1.train.Saver(encoder).restore(session, os.path.join(model_dir,
+                                                                      "bert_model.ckpt"))
+      # A head as large as a trained one, so that pairs get outputs far apart.
+      rng = np.random.RandomState(seed)
+      for variable in variables:
+        if variable.op.name == "output_weights":
+          variable.load(rng.randn(*variable.shape.as_list()).astype(np.float32) * 2.0, session)
+      tf.compat.v1.train.Saver(variables).save(session, os.path.join(directory, "model.ckpt"),
+                                               global_step=1, write_meta_graph=False)
+  if dev_pairs:
+    examples = [InputExample("dev-%d" % i, a, b, label) for i, (a, b, label) in
+                enumerate(dev_pairs)]
+    settings = records.RecordSettings(
+        tokenizer=tokenization_fast.FastFullTokenizer(vocab_file, True), vocab_file=vocab_file,
+        do_lower_case=True, max_seq_length=max_seq_length, label_feature=task.label_feature,
+        workers=1)
+    records.write_record_file(examples, [task.encode_label(e, True) for e in examples],
+                              os.path.join(directory, "eval.tf_record"), settings)
+  return str(directory)
+
+
 # ------------------------------------------------------------------------------------
 # Running the scripts as a user does, and reading what they write.
 # ------------------------------------------------------------------------------------
