@@ -2,6 +2,7 @@
 
   locate(path) -> FineTuned     what export_model.py converts
   read_weights(fine_tuned)      {Google variable name: numpy array}, the model's own
+  read_records(fine_tuned, ...) a run's dev or training records as token ids and labels
 
 `path` is what predict.py takes: a run's --output_dir (its best checkpoint when the run
 chose best/, else its latest), an --export_dir (its newest version) or one SavedModel
@@ -25,6 +26,7 @@ from finetune import export
 from finetune.best_checkpoint import best_checkpoint
 
 DEV_RECORDS = "eval.tf_record"
+TRAIN_RECORDS = "train.tf_record"
 # Variables of a checkpoint that are not the model: the optimizer's and the step.
 _NOT_MODEL = ("adam_m", "adam_v", "global_step")
 
@@ -39,12 +41,14 @@ class FineTuned:
   vocab_file: its vocab.txt.
   checkpoint: the checkpoint prefix holding its weights.
   dev_records: the run's eval.tf_record (dev pairs with their labels), or None.
+  train_records: the run's train.tf_record, or None.
   """
   info: dict
   bert_config: modeling.BertConfig
   vocab_file: str
   checkpoint: str
   dev_records: Optional[str] = None
+  train_records: Optional[str] = None
 
 
 def _read_json(path, what):
@@ -78,12 +82,16 @@ def locate(path):
   info = _read_json(os.path.join(path, export.MODEL_INFO), "model's facts the run wrote")
   if info.get("use_best_checkpoint"):
     checkpoint = best_checkpoint(path) or checkpoint
-  records = os.path.join(path, DEV_RECORDS)
+
+  def whole(name):  # a record file is whole once its cache key is written
+    records = os.path.join(path, name)
+    return records if files.exists(records + ".key") else None
+
   return FineTuned(info=info,
                    bert_config=modeling.BertConfig.from_json_file(
                        os.path.join(path, "bert_config.json")),
                    vocab_file=os.path.join(path, "vocab.txt"), checkpoint=checkpoint,
-                   dev_records=records if files.exists(records + ".key") else None)
+                   dev_records=whole(DEV_RECORDS), train_records=whole(TRAIN_RECORDS))
 
 
 def read_weights(fine_tuned):
@@ -93,18 +101,23 @@ def read_weights(fine_tuned):
           if not any(part in name for part in _NOT_MODEL)}
 
 
-def read_dev_records(fine_tuned, label_feature):
-  """The run's dev pairs as token ids and labels, or None when it kept none.
+def read_records(fine_tuned, record_file, label_feature, limit=None):
+  """A run's record file as token ids and labels (its real examples), or None without one.
 
+  Args:
+    record_file: fine_tuned.dev_records or .train_records.
+    limit: read no more than this many records.
   Returns:
     {"input_ids", "input_mask", "segment_ids": int32 [N, max_seq_length], "label": [N]}.
   """
-  if fine_tuned.dev_records is None:
+  if record_file is None:
     return None
   from finetune.record_format import feature_spec  # pylint: disable=g-import-not-at-top
   spec = feature_spec(fine_tuned.info["max_seq_length"], label_feature)
-  dataset = tf.data.TFRecordDataset(fine_tuned.dev_records).map(
-      lambda record: tf.io.parse_single_example(record, spec)).batch(1024)
+  dataset = tf.data.TFRecordDataset(record_file)
+  if limit is not None:
+    dataset = dataset.take(limit)
+  dataset = dataset.map(lambda record: tf.io.parse_single_example(record, spec)).batch(1024)
   columns = {name: [] for name in export.SERVING_INPUTS + ("label",)}
   for batch in dataset.as_numpy_iterator():
     real = batch["is_real_example"].astype(bool)

@@ -8,8 +8,9 @@ int8     the same graph with its encoder matmuls quantized dynamically
          CPU's VNNI or AMX instructions. BERT's hidden states have a few outlier
          channels (a channel's largest value 10 to 20 times the median channel's), and
          one per-tensor scale for them all costs the ordinary channels most of their
-         resolution: those channels are found on calibration pairs (the run's dev
-         records, else examples/sim_sample) and multiplied apart in float32
+         resolution: those channels are found on calibration pairs (the run's training
+         records, else its dev records, else examples/sim_sample) and multiplied apart
+         in float32
          (onnx_graph._dense), which halves what quantization changes. The pooler and
          the head stay float32 ([B, H] inputs: nothing to gain).
 When the run folder holds its dev records, the int8 export scores them with both models
@@ -18,6 +19,7 @@ metrics before and after) in quantization_report.json beside the model, and prin
 """
 
 import json
+import logging as std_logging
 import os
 
 from absl import logging
@@ -44,13 +46,18 @@ FALLBACK_CALIBRATION = os.path.join(os.path.dirname(os.path.dirname(os.path.dirn
     os.path.abspath(__file__)))), "examples", "sim_sample", "train.tsv")
 
 
-def calibration_columns(fine_tuned, dev):
-  """Token ids of up to CALIBRATION_PAIRS pairs: the dev records', else the fallback file's.
+def calibration_columns(fine_tuned, label_feature):
+  """Token ids of up to CALIBRATION_PAIRS pairs, and where they came from: the run's
+  training records, else its dev records, else the fallback file's pairs.
 
-  Returns {name: int32 [N, max_seq_length]}.
+  Returns ({name: int32 [N, max_seq_length]}, a description).
   """
-  if dev is not None:
-    return {name: dev[name][:CALIBRATION_PAIRS] for name in SERVING_INPUTS}
+  for record_file, source in ((fine_tuned.train_records, "the run's training records"),
+                              (fine_tuned.dev_records, "the run's dev records")):
+    records = fine_tuned_lib.read_records(fine_tuned, record_file, label_feature,
+                                          limit=CALIBRATION_PAIRS)
+    if records is not None:
+      return {name: records[name] for name in SERVING_INPUTS}, source
   tokenizer = tokenization_fast.FastFullTokenizer(fine_tuned.vocab_file,
                                                   fine_tuned.info["do_lower_case"])
   with open(FALLBACK_CALIBRATION, encoding="utf-8") as f:
@@ -58,7 +65,7 @@ def calibration_columns(fine_tuned, dev):
   length = fine_tuned.info["max_seq_length"]
   laid_out = [features_lib.pair_token_ids(row[0], row[1], tokenizer, length) for row in rows]
   return {name: np.array([pair[column] for pair in laid_out], np.int32)
-          for column, name in enumerate(SERVING_INPUTS)}
+          for column, name in enumerate(SERVING_INPUTS)}, "examples/sim_sample/train.tsv"
 
 
 def find_outliers(weights, fine_tuned, columns):
@@ -92,11 +99,17 @@ def quantize(float_file, int8_file, model):
   from onnxruntime import quantization  # pylint: disable=g-import-not-at-top
   keep = [node.name for node in model.graph.node
           if node.name.startswith(onnx_graph.FLOAT_PREFIX)]
-  quantization.quantize_dynamic(
-      float_file, int8_file, weight_type=quantization.QuantType.QInt8, per_channel=True,
-      op_types_to_quantize=["MatMul", "Attention"], nodes_to_exclude=keep,
-      # Its shape inference stops at com.microsoft kernels: the rest is float32.
-      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+  root = std_logging.getLogger()
+  level = root.level
+  root.setLevel(std_logging.ERROR)  # it logs a line per tensor on the root logger
+  try:
+    quantization.quantize_dynamic(
+        float_file, int8_file, weight_type=quantization.QuantType.QInt8, per_channel=True,
+        op_types_to_quantize=["MatMul", "Attention"], nodes_to_exclude=keep,
+        # Its shape inference stops at com.microsoft kernels: the rest is float32.
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+  finally:
+    root.setLevel(level)
 
 
 def score(model_file, columns, batch_size=32):
@@ -160,11 +173,10 @@ def write_onnx_folder(staging, fine_tuned, weights, precision):
     files.write_bytes_atomically(model_file, float_model.SerializeToString())
     return facts
   label_feature = tasks_lib.task_from_description(fine_tuned.info).label_feature
-  dev = fine_tuned_lib.read_dev_records(fine_tuned, label_feature)
-  outliers = find_outliers(weights, fine_tuned, calibration_columns(fine_tuned, dev))
+  columns, facts["calibration"] = calibration_columns(fine_tuned, label_feature)
+  outliers = find_outliers(weights, fine_tuned, columns)
   facts["outlier_channels"] = {scope: len(channels) for scope, channels in outliers.items()}
-  facts["calibration"] = ("the run's dev records" if dev is not None else
-                          "examples/sim_sample/train.tsv")
+  dev = fine_tuned_lib.read_records(fine_tuned, fine_tuned.dev_records, label_feature)
   split = onnx_graph.build_model(weights, fine_tuned.bert_config, fine_tuned.info,
                                  outliers=outliers)
   float_file = os.path.join(staging, "float32.onnx.tmp")
