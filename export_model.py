@@ -10,7 +10,6 @@ ONNX Runtime or OpenVINO directly; a Hugging Face folder loads in transformers a
 sentence-transformers' CrossEncoder. See README, "Export, runtimes and serving".
 """
 
-import dataclasses
 import os
 
 # stdout is for results and stderr for our lines: TensorFlow's start-up chatter goes.
@@ -19,29 +18,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import logging
 
-from common import checks
 from common import cli
 from common import settings
-from common.settings import setting
 from finetune.serving import exporting
+from finetune.serving.exporting import ExportOptions
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 
-@dataclasses.dataclass(frozen=True)
-class ExportOptions:
-  """export_model.py's settings."""
-  model: str = setting(None, "A run's --output_dir, an --export_dir, or a SavedModel version "
-                       "folder.", cli.REQUIRED, checks.ExistingFolder("a model folder"),
-                       required=True)
-  format: str = setting(None, "onnx (ONNX Runtime, OpenVINO, predict.py and serve.py without "
-                        "TensorFlow) or hf (transformers, sentence-transformers).",
-                        cli.REQUIRED, checks.OneOf(exporting.FORMATS), required=True)
-  output_dir: str = setting(None, "A new or empty local folder (or an earlier export to "
-                            "replace).", cli.REQUIRED, checks.OutputFolder(), required=True)
-  precision: str = setting(
-      "float32", "float32, or int8 (--format=onnx: the encoder's matmuls in int8, on CPUs "
-      "with VNNI or AMX; elsewhere float32 with a warning).", cli.MODEL,
-      checks.OneOf(exporting.PRECISIONS))
+cli.define_flags(ExportOptions)
 
 
 def main(argv):
@@ -57,5 +41,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  cli.define_flags(ExportOptions)
   cli.run_app(main, __doc__)

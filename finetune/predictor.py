@@ -58,17 +58,29 @@ class Predictor:
     Each pair is laid out as in training (features.pair_token_ids), cut to the model's
     max_seq_length.
     """
-    max_seq_length = self.info["max_seq_length"]
-    features = [pair_token_ids(a, b, self.tokenizer, max_seq_length) for a, b in pairs]
-    columns = {name: np.array([feature[column] for feature in features], np.int32).reshape(
-        len(features), max_seq_length) for column, name in enumerate(SERVING_INPUTS)}
+    columns = self.lay_out(pairs)
     results = {}
     for chosen, batch in length_sorted_batches(columns, batch_size):
-      for name, values in self._run_batch(batch).items():
-        if name == "label":
-          continue  # the text comes from label_id below, the same for every runtime
+      for name, values in self.run_batch(batch).items():
         results.setdefault(name, np.empty((len(pairs),) + values.shape[1:], values.dtype))
         results[name][chosen] = values
+    return self.with_labels(results)
+
+  def lay_out(self, pairs):
+    """pairs -> {input_ids, input_mask, segment_ids: int32 [N, max_seq_length]}."""
+    max_seq_length = self.info["max_seq_length"]
+    features = [pair_token_ids(a, b, self.tokenizer, max_seq_length) for a, b in pairs]
+    return {name: np.array([feature[column] for feature in features], np.int32).reshape(
+        len(features), max_seq_length) for column, name in enumerate(SERVING_INPUTS)}
+
+  def run_batch(self, batch):
+    """One model batch {name: int32 [B, L]} -> {output: array [B, ...]} (no label text)."""
+    outputs = self._run_batch(batch)
+    outputs.pop("label", None)  # the text comes from label_id, the same on every runtime
+    return outputs
+
+  def with_labels(self, results):
+    """The outputs with "label", each label_id's text, added for classifiers."""
     if "label_id" in results:
       results["label"] = np.array(self.info["labels"], dtype=object)[results["label_id"]]
     return results

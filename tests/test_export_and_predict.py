@@ -170,7 +170,7 @@ def test_predict_py_reads_a_long_sentence_only_as_far_as_the_model_needs(regress
 
 
 @pytest.mark.parametrize("script", ["run_reg.py", "run_classifier.py", "predict.py",
-                                    "convert_hf_checkpoint.py"])
+                                    "convert_hf_checkpoint.py", "export_model.py", "serve.py"])
 def test_help_explains_every_flag_in_one_line_by_group(script):
   result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, script), "--help"],
                           capture_output=True, text=True, check=False, cwd=REPO_ROOT)

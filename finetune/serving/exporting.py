@@ -10,14 +10,18 @@ and renamed. An output folder that holds anything but an earlier export of this 
 refused, never overwritten.
 """
 
+import dataclasses
 import json
 import os
 import shutil
 
 from absl import logging
 
+from common import checks
+from common import cli
 from common import files
 from common.errors import UserError
+from common.settings import setting
 from finetune import precision as precision_lib
 from finetune.serving import fine_tuned as fine_tuned_lib
 from finetune.serving import hf_export
@@ -28,6 +32,23 @@ FORMATS = ("onnx", "hf")
 PRECISIONS = ("float32", "int8")
 # The formats each precision exists in.
 _PRECISION_FORMATS = {"float32": FORMATS, "int8": ("onnx",)}
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportOptions:
+  """export_model.py's settings."""
+  model: str = setting(None, "A run's --output_dir, an --export_dir, or a SavedModel version "
+                       "folder.", cli.REQUIRED, checks.ExistingFolder("a model folder"),
+                       required=True)
+  format: str = setting(None, "onnx (ONNX Runtime, OpenVINO, predict.py and serve.py without "
+                        "TensorFlow) or hf (transformers, sentence-transformers).",
+                        cli.REQUIRED, checks.OneOf(FORMATS), required=True)
+  output_dir: str = setting(None, "A new or empty local folder (or an earlier export to "
+                            "replace).", cli.REQUIRED, checks.OutputFolder(), required=True)
+  precision: str = setting(
+      "float32", "float32, or int8 (--format=onnx: the encoder's matmuls in int8, on CPUs "
+      "with VNNI or AMX; elsewhere float32 with a warning).", cli.MODEL,
+      checks.OneOf(PRECISIONS))
 
 
 def check_output_dir(output_dir):

@@ -11,6 +11,8 @@ import os
 
 import numpy as np
 
+from common.errors import UserError
+
 MODEL_FILE = "model.onnx"
 INFO_FILE = "model_info.json"
 
@@ -42,8 +44,16 @@ def open_session(model_file, threads=0, spinning=True):
   options.log_severity_level = 3  # errors only: its warnings are about graph rewrites
   if not spinning:
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-  return onnxruntime.InferenceSession(model_file, options,
-                                      providers=["CPUExecutionProvider"])
+  try:
+    return onnxruntime.InferenceSession(model_file, options,
+                                        providers=["CPUExecutionProvider"])
+  except Exception as e:  # pylint: disable=broad-except
+    if not isinstance(model_file, str):
+      raise
+    # ONNX Runtime says what it could not parse, not which file: name it.
+    raise UserError("%s: ONNX Runtime cannot load it (%s); a damaged or cut-short file? "
+                    "Export the model again with export_model.py" % (
+                        model_file, str(e).strip().splitlines()[0][:300])) from None
 
 
 def batch_runner(session):
