@@ -56,7 +56,8 @@ async def serve(options, api_key):
     failure.append(message)
     stopping.set()
 
-  app = server.make_app(lambda: load_predictor(options.model, options.precision), limits,
+  app = server.make_app(lambda: load_predictor(options.model, options.precision,
+                                               spinning=False), limits,
                         api_key=api_key, on_failure=failed)
   # A client that goes away cancels its handler, and with it its pairs not yet run.
   runner = server.web.AppRunner(app, handler_cancellation=True, access_log=None)

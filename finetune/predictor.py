@@ -103,17 +103,19 @@ def length_sorted_batches(columns, batch_size):
                    for name in SERVING_INPUTS}
 
 
-def load_predictor(path, compute_precision=precision.FLOAT32):
+def load_predictor(path, compute_precision=precision.FLOAT32, spinning=True):
   """A Predictor for an ONNX folder, an export folder, a SavedModel version, or a run.
 
   compute_precision: "float32", or "bfloat16" / "float16" for a run's output_dir (a
-  SavedModel computes in float32, an ONNX model in the precision it was exported in). A precision this
-  machine would compute slowly falls back to float32 with a warning.
+  SavedModel computes in float32, an ONNX model in the precision it was exported in). A
+  precision this machine would compute slowly falls back to float32 with a warning.
+  spinning: ONNX Runtime's idle threads may spin between batches (fastest for a command
+    alone on the machine; a server, whose event loop needs the cores too, turns it off).
   """
   if not files.isdir(path):
     raise UserError("--model=%s: no such folder" % path)
   if onnx_runtime.is_onnx_folder(path):
-    return _onnx_predictor(path, compute_precision)
+    return _onnx_predictor(path, compute_precision, spinning)
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from finetune import export  # pylint: disable=g-import-not-at-top
   saved_model = path if files.exists(os.path.join(path, "saved_model.pb")) else \
@@ -131,13 +133,14 @@ def load_predictor(path, compute_precision=precision.FLOAT32):
                   "with a checkpoint and %s" % (path, export.MODEL_INFO))
 
 
-def _onnx_predictor(path, compute_precision):
+def _onnx_predictor(path, compute_precision, spinning):
   info = onnx_runtime.read_info(path)
   if compute_precision != precision.FLOAT32:
     raise UserError("--precision=%s: %s is an ONNX model, which computes in the precision "
                     "it was exported in (%s); export it again with export_model.py "
                     "--precision for another" % (compute_precision, path, info["precision"]))
-  session = onnx_runtime.open_session(os.path.join(path, onnx_runtime.MODEL_FILE))
+  session = onnx_runtime.open_session(os.path.join(path, onnx_runtime.MODEL_FILE),
+                                      spinning=spinning)
   return Predictor(info, os.path.join(path, "vocab.txt"), onnx_runtime.batch_runner(session))
 
 
