@@ -127,10 +127,15 @@ def named_checkpoints(directory):
   path = os.path.join(directory, STATE_FILE)
   if not files.exists(path):
     return []
+  logger = tf.get_logger()
+  level = logger.level
+  logger.setLevel("ERROR")  # its two lines on a state it cannot read: ours is below
   try:
     state = tf.train.get_checkpoint_state(directory)
   except ValueError:  # a state that parses but names no checkpoint
     state = None
+  finally:
+    logger.setLevel(level)
   if state is None or not state.model_checkpoint_path:
     raise DamagedFileError(path, "not a checkpoint state file TensorFlow can read (%d "
                            "bytes); expected lines such as model_checkpoint_path: "
