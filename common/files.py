@@ -138,10 +138,11 @@ def write_failure(error, default_path, path=None):
     if number == code or text in message:
       if path is None:
         path = getattr(error, "filename", None)
-      if not path:
-        found = (re.search(_PATH_BEFORE_REASON % re.escape(text), message) or
-                 _PATH_IN_MESSAGE.search(message))
-        path = real_name(found.group(1)) if found else default_path
+        if not path:
+          found = (re.search(_PATH_BEFORE_REASON % re.escape(text), message) or
+                   _PATH_IN_MESSAGE.search(message))
+          path = found.group(1) if found else default_path
+        path = real_name(path)
       return WriteError(path, reason)
   return None
 
@@ -185,10 +186,24 @@ def atomic_outputs(paths):
 
   No file is renamed before every one is written: a failure leaves each path as it was.
   """
-  with contextlib.ExitStack() as stack:
-    # Contexts exit last-in first-out: entered in reverse, they rename in order.
-    temporaries = [stack.enter_context(atomic_output(path)) for path in reversed(paths)]
-    yield temporaries[::-1]
+  temporaries = [temporary_name(path, os.getpid()) for path in paths]
+  try:
+    try:
+      yield temporaries
+    except WriteError:
+      raise
+    except Exception as e:  # pylint: disable=broad-except
+      failure = write_failure(e, paths[0])  # names the file whose write failed
+      if failure is None:
+        raise
+      raise failure from None
+    for temporary, path in zip(temporaries, paths):
+      with writing(path):
+        tf.io.gfile.rename(temporary, path, overwrite=True)
+  finally:
+    for temporary in temporaries:
+      if tf.io.gfile.exists(temporary):
+        tf.io.gfile.remove(temporary)
 
 
 @contextlib.contextmanager
