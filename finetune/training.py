@@ -13,6 +13,7 @@ aside first, and one whose restore fails (bytes changed inside it) is set aside 
 line, nothing of that save left behind.
 """
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -76,18 +77,25 @@ def current_step(output_dir):
   return int(tf.train.load_checkpoint(checkpoint).get_tensor("global_step"))
 
 
-def _train_to(engine, input_fn_from, stop, watch, output_dir, planned, init_checkpoint):
+def _train_to(engine, input_fn_from, stop, watch, output_dir, planned, init_checkpoint,
+              is_chief=True):
   """engine.train to step `stop` on input_fn_from(the step it starts from), letting a
   first Ctrl-C or SIGTERM end it after the current step: the engine then saves that
   step's checkpoint, and this raises Interrupted saying where (`planned`: the run's last
-  step). A checkpoint whose restore fails because it is damaged is set aside, and
-  training starts again from the newest intact one."""
+  step). On the chief, which owns output_dir's checkpoints: a checkpoint whose restore
+  fails because it is damaged is set aside, and training starts again from the newest
+  intact one; a save that fails for want of room leaves nothing of itself."""
   while True:
-    resumed = tf.train.latest_checkpoint(output_dir)
+    resumed = tf.train.latest_checkpoint(output_dir) if is_chief else None
+    guards = contextlib.ExitStack()
+    guards.enter_context(interruption.finishing_the_step())
+    if is_chief:
+      guards.enter_context(checkpoints.saving(output_dir))
+      guards.enter_context(checkpoints.restoring(
+          resumed or init_checkpoint, flag="--init_checkpoint",
+          none_left="give another --init_checkpoint"))
     try:
-      with interruption.finishing_the_step(), checkpoints.saving(output_dir), \
-          checkpoints.restoring(resumed or init_checkpoint, flag="--init_checkpoint",
-                                none_left="give another --init_checkpoint"):
+      with guards:
         engine.train(input_fn_from(current_step(output_dir)), stop, watch)
       break
     except DamagedFileError as damage:
@@ -146,7 +154,7 @@ def train(engine, prepared, task, num_train_steps, num_warmup_steps):
                                       watch)
   else:
     _train_to(engine, input_fn_from, num_train_steps, watch, output_dir, num_train_steps,
-              init_checkpoint)
+              init_checkpoint, distribution.is_chief)
   if watch.throughput.examples:  # zero when the checkpoint had every step already
     logging.info("throughput: training %d examples in %.1f s = %.1f examples/s",
                  watch.throughput.examples, watch.throughput.seconds,
