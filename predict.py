@@ -5,8 +5,9 @@ r"""Scores sentence pairs with a fine-tuned model: one line per pair on stdout.
   printf 'A man sings.\tA man is singing.\n' | python predict.py --model=runs/demo/export
 
 --model is an --export_dir (its newest SavedModel), one SavedModel version folder, or a
-run's --output_dir (with --checkpoint, another of its checkpoints than the latest). Regression models print the score; classifiers print the decided
-label (with --probabilities, then each label's probability).
+run's --output_dir (with --checkpoint, another of its checkpoints than the latest).
+Regression models print the score; classifiers print the decided label (with
+--probabilities, then each label's probability).
 """
 
 import dataclasses

@@ -45,10 +45,12 @@ def damage_of_best(output_dir):
   if files.exists(state_path):
     try:
       state = json.loads(files.read_text(state_path))
-      state["metric"]  # pylint: disable=pointless-statement
-    except (ValueError, TypeError, KeyError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError) as e:
+      state = "not valid JSON (%s)" % e
+    if not isinstance(state, dict) or "metric" not in state:
       return DamagedFileError(state_path, "not the state of the best checkpoint (%s); "
-                              "expected JSON with its metric, step and value" % e)
+                              "expected JSON with its metric, step and value" % (
+                                  state if isinstance(state, str) else "no metric"))
   if not keeps_a_best(output_dir):
     return None
   try:
@@ -75,10 +77,8 @@ def best_checkpoint(output_dir):
     return None
   damage = damage_of_best(output_dir)
   if damage is not None:
-    advice = checkpoints.way_out(output_dir)
-    raise damage.with_advice("the best checkpoint (best/) is damaged; %s" % advice.replace(
-        "the newest intact checkpoint is", "the run's newest intact checkpoint (not the "
-        "best) is"))
+    raise damage.with_advice("the best checkpoint (best/) is damaged; %s" % checkpoints.way_out(
+        output_dir, newest="the run's newest intact checkpoint (not the best)"))
   return checkpoints.checkpoint_to_use(os.path.join(output_dir, BEST_DIR))
 
 

@@ -38,11 +38,21 @@ _STEP_SUFFIX = re.compile(r"-(\d+)$")
 
 
 def checkpoint_step(prefix):
-  """The global step of a checkpoint: from its name (model.ckpt-40), else its tensor."""
+  """The global step of a checkpoint: from its name (model.ckpt-40), else its tensor;
+  None for a checkpoint without one (a pre-trained model's)."""
   match = _STEP_SUFFIX.search(os.path.basename(prefix))
   if match:
     return int(match.group(1))
-  return int(tf.train.load_checkpoint(prefix).get_tensor("global_step"))
+  reader = tf.train.load_checkpoint(prefix)
+  if not reader.has_tensor("global_step"):
+    return None
+  return int(reader.get_tensor("global_step"))
+
+
+def _name_with_step(prefix, name=None):
+  """`name` (default: the prefix) with its step: "model.ckpt-30 (step 30)"."""
+  step = checkpoint_step(prefix)
+  return "%s (step %d)" % (name or prefix, step) if step is not None else (name or prefix)
 
 
 _CONTEXT_LINE = re.compile(r"^(\s|Graph execution error|Detected at node|Node:|File |\[\[|"
@@ -183,15 +193,15 @@ def newest_intact_checkpoint(directory, skip=()):
   return None
 
 
-def way_out(directory, skip=(), flag="--checkpoint", none_left="train again"):
-  """The advice after a damaged checkpoint: the newest intact one of `directory` and how
-  to use it (`flag`), or `none_left` when there is none."""
-  newest = newest_intact_checkpoint(directory, skip)
-  if newest is None:
+def way_out(directory, skip=(), flag="--checkpoint", none_left="train again",
+            newest="the newest intact checkpoint"):
+  """The advice after a damaged checkpoint: the newest intact one of `directory` (called
+  `newest`) and how to use it (`flag`), or `none_left` when there is none."""
+  prefix = newest_intact_checkpoint(directory, skip)
+  if prefix is None:
     return "no %sintact checkpoint is in %s: %s" % ("other " if skip else "", directory,
                                                    none_left)
-  return "the newest intact checkpoint is %s (step %d): to use it, add %s=%s" % (
-      newest, checkpoint_step(newest), flag, newest)
+  return "%s is %s: to use it, add %s=%s" % (newest, _name_with_step(prefix), flag, prefix)
 
 
 def checkpoint_to_use(path, flag="--checkpoint", none_left="train again"):
@@ -365,9 +375,8 @@ def prepare_to_resume(output_dir, init_checkpoint=None, damaged=None):
     what.append("moved %s to %s/" % ("it" if len(damaged) + bool(state_damage) == 1 else
                                      "them", set_aside(moved, output_dir)))
   write_state(output_dir, intact)
-  what.append("resuming from %s (step %d)" % (os.path.basename(latest),
-                                               checkpoint_step(latest)) if latest else
-              "no intact checkpoint is left: " + _fresh_start(init_checkpoint))
+  what.append("resuming from " + _name_with_step(latest, os.path.basename(latest)) if latest
+              else "no intact checkpoint is left: " + _fresh_start(init_checkpoint))
   logging.warning("%s", "; ".join(what))
   return latest
 

@@ -273,16 +273,17 @@ def run_reg_in_process(*args):
   from absl import flags  # pylint: disable=g-import-not-at-top
   from common import cli  # pylint: disable=g-import-not-at-top
   from finetune import cli as run_cli  # pylint: disable=g-import-not-at-top
-  from finetune.tasks import RegressionOptions, RegressionTask  # pylint: disable=g-import-not-at-top
+  from finetune import tasks  # pylint: disable=g-import-not-at-top
   flag_values = flags.FlagValues()
-  run_cli.define_run_flags(RegressionOptions, flag_values=flag_values)
+  run_cli.define_run_flags(tasks.RegressionOptions, flag_values=flag_values)
   flag_values(["run_reg.py"] + list(args))
 
   def make_task(processor, head_options):  # as run_reg.py makes it
-    return RegressionTask.from_options(head_options, getattr(processor, "LABEL_RANGE", None))
+    return tasks.RegressionTask.from_options(head_options,
+                                             getattr(processor, "LABEL_RANGE", None))
 
   try:
-    cli.run_main(lambda argv: run_cli.main(make_task, RegressionOptions, flag_values),
+    cli.run_main(lambda argv: run_cli.main(make_task, tasks.RegressionOptions, flag_values),
                  ["run_reg.py"])
   except SystemExit as e:
     if isinstance(e.code, str):  # sys.exit("error: ...") prints it, with status 1

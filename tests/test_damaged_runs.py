@@ -237,6 +237,18 @@ def test_an_unreadable_state_file_is_set_aside_and_rebuilt_from_the_folder(tmp_p
     assert f.read() == b"\x00" * 64
 
 
+def test_a_damaged_init_checkpoint_is_one_line_before_any_work(zh_model, tmp_path):
+  model_dir = str(tmp_path / "model")
+  shutil.copytree(zh_model, model_dir)
+  size = cut_short(os.path.join(model_dir, "bert_model.ckpt" + DATA), 1000)
+  output_dir = str(tmp_path / "out")
+  assert run_reg_in_process(*command(output_dir, ENGINES[-1], model_dir)) == (1, (
+      "error: %s/bert_model.ckpt%s: cut short (1000 of %d bytes); no other intact "
+      "checkpoint is in %s: copy the checkpoint again, or give another --init_checkpoint" %
+      (model_dir, DATA, size, model_dir)))
+  assert not os.path.exists(output_dir)
+
+
 # ------------------------------------------------------------------------------------
 # Runs: training past damage on both engines, commands that use a model, predict.py.
 # ------------------------------------------------------------------------------------
@@ -302,8 +314,8 @@ def restored_from(caplog):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("engine", ENGINES)
-def test_training_resumes_past_a_cut_short_checkpoint_to_the_planned_step(engine, run_copy, zh_model,
-                                                                          caplog):
+def test_training_resumes_past_a_cut_short_checkpoint_to_the_planned_step(engine, run_copy,
+                                                                          zh_model, caplog):
   output_dir = run_copy(engine)
   latest = os.path.join(output_dir, "model.ckpt-25")
   size = cut_short(latest + DATA, 4000)
@@ -408,19 +420,19 @@ def test_predict_py_names_the_damaged_checkpoint_and_takes_the_one_asked_for(run
   output_dir = run_copy(ENGINES[-1])
   latest = os.path.join(output_dir, "model.ckpt-25")
   size = cut_short(latest + DATA, 4000)
-  result = run_script("predict.py", "--model=" + output_dir, "支付宝怎么充值", "微信怎么充值",
-                      check=False)
+  pair = ("支付宝怎么充值", "微信怎么充值")
+  result = run_script("predict.py", "--model=" + output_dir, *pair, check=False)
   assert result.returncode == 1 and "Traceback" not in result.stderr
   assert result.stderr.strip().splitlines()[-1] == (
       "error: %s%s: cut short (4000 of %d bytes); the newest intact checkpoint is "
       "%s/model.ckpt-20 (step 20): to use it, add --checkpoint=%s/model.ckpt-20" %
       (latest, DATA, size, output_dir, output_dir))
-  result = run_script("predict.py", "--model=" + output_dir, "--checkpoint=%s/model.ckpt-20" %
-                      output_dir, "支付宝怎么充值", "微信怎么充值")
+  result = run_script("predict.py", "--model=" + output_dir,
+                      "--checkpoint=%s/model.ckpt-20" % output_dir, *pair)
   assert 0 <= float(result.stdout) <= 1
   with load_predictor(output_dir, checkpoint=output_dir + "/model.ckpt-20") as predictor:
-    assert predictor.predict([("支付宝怎么充值", "微信怎么充值")])["score"][0] == pytest.approx(
-        float(result.stdout), abs=6e-5)
+    assert predictor.predict([pair])["score"][0] == pytest.approx(float(result.stdout),
+                                                                  abs=6e-5)
 
 
 def two_versions(output_dir):
