@@ -6,8 +6,9 @@ r"""Scores sentence pairs with a fine-tuned model: one line per pair on stdout.
 
 --model is an ONNX folder (export_model.py --format=onnx: run by ONNX Runtime, without
 TensorFlow), an --export_dir (its newest SavedModel), one SavedModel version folder, or
-a run's --output_dir. Regression models print the score; classifiers print the decided
-label (with --probabilities, then each label's probability).
+a run's --output_dir (with --checkpoint, another of its checkpoints than the latest).
+Regression models print the score; classifiers print the decided label (with
+--probabilities, then each label's probability).
 """
 
 import dataclasses
@@ -41,6 +42,10 @@ class PredictOptions:
   model: str = setting(None, "An ONNX folder (export_model.py), an --export_dir, a "
                        "SavedModel version folder, or a run's --output_dir.", cli.REQUIRED,
                        checks.ExistingFolder("a model folder"), required=True)
+  checkpoint: Optional[str] = setting(
+      None, "With a run's --output_dir as --model: the checkpoint to use instead of its "
+      "latest (or best/'s), e.g. runs/sim/model.ckpt-300.", cli.MODEL,
+      checks.CheckpointPath())
   input: Optional[str] = setting(None, "A file of sentence_a<TAB>sentence_b lines (else the "
                                  "pairs given as arguments, else stdin).", cli.RUN,
                                  checks.ExistingFile("a file of sentence pairs"))
@@ -86,7 +91,7 @@ def main(argv):
   options = cli.options_from_flags(PredictOptions)
   settings.validate(options)
   pairs = read_pairs(argv[1:], options.input)
-  with load_predictor(options.model, options.precision) as predictor:
+  with load_predictor(options.model, options.precision, options.checkpoint) as predictor:
     outputs = predictor.predict(pairs, options.batch_size)
   for index in range(len(pairs)):
     if "score" in outputs:

@@ -289,3 +289,52 @@ def predict_dev(zh_model, output_dir, use_tpu_layout, batch_size, count=28, layo
   records = sum(1 for _ in tf.compat.v1.io.tf_record_iterator(
       os.path.join(output_dir, "predict.tf_record")))
   return outputs, records, examples
+
+
+# ------------------------------------------------------------------------------------
+# Damaged files and a script's main in this process.
+# ------------------------------------------------------------------------------------
+
+
+def cut_short(path, keep):
+  """Truncates a file to `keep` bytes, as a full disk or an interrupted copy leaves it;
+  returns the size it had."""
+  size = os.path.getsize(path)
+  assert keep < size
+  os.truncate(path, keep)
+  return size
+
+
+def flip_byte(path, offset):
+  """Inverts the bits of one byte: a file of the right size with wrong contents."""
+  with open(path, "r+b") as f:
+    f.seek(offset)
+    value = f.read(1)[0]
+    f.seek(offset)
+    f.write(bytes([value ^ 0xff]))
+
+
+def run_reg_in_process(*args):
+  """run_reg.py's main in this process with these arguments, as its command line runs it
+  (common/cli.run_main): returns (exit status, the error line or None)."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from common import cli  # pylint: disable=g-import-not-at-top
+  from finetune import cli as run_cli  # pylint: disable=g-import-not-at-top
+  from finetune import tasks  # pylint: disable=g-import-not-at-top
+  flag_values = flags.FlagValues()
+  run_cli.define_run_flags(tasks.RegressionOptions, flag_values=flag_values)
+  flag_values(["run_reg.py"] + list(args))
+
+  def make_task(processor, head_options):  # as run_reg.py makes it
+    return tasks.RegressionTask.from_options(head_options,
+                                             getattr(processor, "LABEL_RANGE", None))
+
+  try:
+    cli.run_main(lambda argv: run_cli.main(make_task, tasks.RegressionOptions, flag_values),
+                 ["run_reg.py"])
+  except SystemExit as e:
+    if isinstance(e.code, str):  # sys.exit("error: ...") prints it, with status 1
+      assert "\n" not in e.code, e.code
+      return 1, e.code
+    return e.code, None
+  return 0, None
