@@ -25,7 +25,9 @@ from finetune.serving import fine_tuned as fine_tuned_lib
 from finetune.serving import onnx_graph
 from finetune.serving import onnx_runtime
 from finetune.tasks import ClassificationTask, RegressionTask
-from helpers import HARD_TEXTS, REPO_ROOT, make_tiny_model, make_tiny_run, CHINESE_VOCAB
+from common.errors import DamagedFileError
+from helpers import CHINESE_VOCAB, HARD_TEXTS, REPO_ROOT, cut_short, make_tiny_model
+from helpers import make_tiny_run
 
 PAIRS = [("A man is playing a guitar.", "A man plays the guitar."),
          ("支付宝怎么充值", "微信怎么充值"), ("我今天用iPhone拍了张照片", "a photo taken today"),
@@ -314,3 +316,16 @@ def test_an_onnx_folder_is_scored_where_tensorflow_cannot_be_imported(zh_model, 
                             "--model=" + run_dir, "a", "b"], capture_output=True, text=True,
                            cwd=REPO_ROOT)
   assert blocked.returncode != 0  # the checkpoint path does need TensorFlow
+
+
+def test_a_damaged_checkpoint_or_onnx_file_is_one_line_and_nothing_is_written(zh_model,
+                                                                             tmp_path):
+  run_dir = tiny_run(tmp_path, zh_model, "regression")
+  data = fine_tuned_lib.locate(run_dir).checkpoint + ".data-00000-of-00001"
+  cut_short(data, 1000)
+  with pytest.raises(DamagedFileError) as raised:
+    exporting.export(run_dir, "onnx", str(tmp_path / "onnx"), "float32")
+  assert str(raised.value).startswith("%s: cut short (1000 of " % data)
+  assert "\n" not in str(raised.value)
+  assert not os.path.exists(tmp_path / "onnx")
+  assert sorted(name for name in os.listdir(tmp_path) if name.startswith(".")) == []

@@ -365,3 +365,25 @@ def test_a_full_disk_at_each_write_is_one_line_and_each_rerun_goes_on(zh_model, 
   export.check_saved_model(version)
   assert export.read_json(os.path.join(version, "assets.extra", "model_info.json"))[
       "checkpoint"] == "model.ckpt-%d" % best_step
+
+
+@pytest.mark.parametrize("export_format,failing", [("onnx", "model.onnx"),
+                                                   ("hf", "model.safetensors")])
+def test_an_export_on_a_full_disk_is_one_line_and_leaves_nothing(export_format, failing,
+                                                                zh_model, tmp_path,
+                                                                monkeypatch):
+  from finetune.serving import exporting  # pylint: disable=g-import-not-at-top
+  from finetune.tasks import RegressionTask  # pylint: disable=g-import-not-at-top
+  from helpers import make_tiny_run  # pylint: disable=g-import-not-at-top
+  run_dir = make_tiny_run(str(tmp_path / "run"), zh_model, RegressionTask())
+  output_dir = str(tmp_path / "exported")
+  disk = FullDisk(monkeypatch, "*/" + failing)
+  with pytest.raises(files.WriteError) as raised:
+    exporting.export(run_dir, export_format, output_dir, "float32")
+  assert disk.failed
+  assert str(raised.value) == "%s: %s" % (os.path.join(output_dir, failing), FULL)
+  assert not os.path.exists(output_dir) and temporaries(str(tmp_path)) == []
+  assert sorted(os.listdir(tmp_path)) == ["run"]
+  monkeypatch.undo()  # room again: the same command makes it
+  exporting.export(run_dir, export_format, output_dir, "float32")
+  assert failing in os.listdir(output_dir)

@@ -108,6 +108,8 @@ def export(model_path, export_format, output_dir, precision):
     files.write_text_atomically(os.path.join(staging, onnx_runtime.INFO_FILE),
                                 json.dumps(info, indent=2, sort_keys=True) + "\n")
     _replace(staging, output_dir)
+  except files.WriteError as e:  # named by the file it was meant to be, not the staging one
+    raise files.WriteError(e.path.replace(staging, output_dir.rstrip("/")), e.reason) from None
   finally:
     shutil.rmtree(staging, ignore_errors=True)
   logging.info("exported %s (%s) as %s %s to %s", model_path, info["checkpoint"],

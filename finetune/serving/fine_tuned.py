@@ -6,7 +6,9 @@
 
 `path` is what predict.py takes: a run's --output_dir (its best checkpoint when the run
 chose best/, else its latest), an --export_dir (its newest version) or one SavedModel
-version folder. A SavedModel's variables are a checkpoint with the same names; its
+version folder. What is used is checked whole first (finetune/checkpoints.py,
+export.check_saved_model): a damaged file stops the export with one line naming it and
+the intact model to use instead, never a silent switch. A SavedModel's variables are a checkpoint with the same names; its
 assets.extra/ holds model_info.json, vocab.txt and bert_config.json (exports made before
 bert_config.json was kept there cannot be converted: the error says to export from the
 run folder).
@@ -22,8 +24,8 @@ import tensorflow as tf
 import modeling
 from common import files
 from common.errors import UserError
+from finetune import best_checkpoint as best_lib
 from finetune import export
-from finetune.best_checkpoint import best_checkpoint
 
 DEV_RECORDS = "eval.tf_record"
 TRAIN_RECORDS = "train.tf_record"
@@ -65,6 +67,7 @@ def locate(path):
   saved_model = path if files.exists(os.path.join(path, "saved_model.pb")) else \
       export.newest_version(path)
   if saved_model:
+    export.check_saved_model(saved_model)  # a damaged one: one line, no fallback
     extra = os.path.join(saved_model, "assets.extra")
     config_path = os.path.join(extra, "bert_config.json")
     if not files.exists(config_path):
@@ -75,13 +78,15 @@ def locate(path):
                      bert_config=modeling.BertConfig.from_json_file(config_path),
                      vocab_file=os.path.join(extra, "vocab.txt"),
                      checkpoint=os.path.join(saved_model, "variables", "variables"))
-  checkpoint = tf.train.latest_checkpoint(path)
-  if checkpoint is None:
+  info_path = os.path.join(path, export.MODEL_INFO)
+  if not files.exists(info_path):
     raise UserError("--model=%s: expected a SavedModel (--export_dir), or a run's "
                     "output_dir with a checkpoint and %s" % (path, export.MODEL_INFO))
-  info = _read_json(os.path.join(path, export.MODEL_INFO), "model's facts the run wrote")
-  if info.get("use_best_checkpoint"):
-    checkpoint = best_checkpoint(path) or checkpoint
+  info = _read_json(info_path, "model's facts the run wrote")
+  # Checked whole; a damaged one is one line naming the newest intact checkpoint.
+  checkpoint = best_lib.checkpoint_of_run(path, use_best=info.get("use_best_checkpoint"))
+  if checkpoint is None:
+    raise UserError("--model=%s: holds no checkpoint; train first" % path)
 
   def whole(name):  # a record file is whole once its cache key is written
     records = os.path.join(path, name)

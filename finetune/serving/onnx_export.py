@@ -180,16 +180,16 @@ def write_onnx_folder(staging, fine_tuned, weights, precision):
   split = onnx_graph.build_model(weights, fine_tuned.bert_config, fine_tuned.info,
                                  outliers=outliers)
   float_file = os.path.join(staging, "float32.onnx.tmp")
-  with open(float_file, "wb") as f:
+  with files.writing(model_file), open(float_file, "wb") as f:
     f.write(split.SerializeToString())
   try:
-    with files.atomic_output(model_file) as temporary:
+    with files.atomic_output(model_file) as temporary:  # a full disk: one line naming it
       quantize(float_file, temporary, split)
   finally:
     os.remove(float_file)
   if dev is not None:
     reference_file = os.path.join(staging, "reference.onnx.tmp")
-    with open(reference_file, "wb") as f:
+    with files.writing(model_file), open(reference_file, "wb") as f:
       f.write(float_model.SerializeToString())
     try:
       report = quality_report(fine_tuned.info, score(reference_file, dev),
