@@ -9,6 +9,7 @@ Tiny models (2 layers, hidden 32) on the Chinese vocabulary; English and Chinese
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -329,3 +330,21 @@ def test_a_damaged_checkpoint_or_onnx_file_is_one_line_and_nothing_is_written(zh
   assert "\n" not in str(raised.value)
   assert not os.path.exists(tmp_path / "onnx")
   assert sorted(name for name in os.listdir(tmp_path) if name.startswith(".")) == []
+  # An ONNX folder cut short, or missing a file: one line from predict.py, no traceback.
+  exported = str(tmp_path / "whole")
+  exporting.export(tiny_run(tmp_path, zh_model, "two_labels"), "onnx", exported, "float32")
+  for damage, expected in (
+      (lambda: cut_short(os.path.join(exported, "model.onnx"), 5000),
+       r"model\.onnx: ONNX Runtime cannot load it \(.+\); damaged or cut short\? Export the "
+       r"model again with export_model.py$"),
+      (lambda: open(os.path.join(exported, "model_info.json"), "w").write("{\"task\": "),
+       r"model_info\.json: not readable JSON \(.+\); export the model again with "
+       r"export_model.py$"),
+      (lambda: os.remove(os.path.join(exported, "vocab.txt")),
+       r"vocab\.txt: missing from the ONNX folder; export the model again with "
+       r"export_model.py$")):
+    damage()
+    done = subprocess.run([sys.executable, "predict.py", "--model=" + exported, "a", "b"],
+                          capture_output=True, text=True, cwd=REPO_ROOT)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert re.search(expected, done.stderr.strip().splitlines()[-1]), done.stderr

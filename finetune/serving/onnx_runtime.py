@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 
+from common.errors import DamagedFileError
 from common.errors import UserError
 
 MODEL_FILE = "model.onnx"
@@ -23,9 +24,23 @@ def is_onnx_folder(path):
 
 
 def read_info(path):
-  """The folder's model_info.json as a dict."""
-  with open(os.path.join(path, INFO_FILE), encoding="utf-8") as f:
-    return json.load(f)
+  """The folder's model_info.json as a dict; DamagedFileError when it is not whole, or
+  when the folder lacks vocab.txt."""
+  info_file = os.path.join(path, INFO_FILE)
+  advice = "export the model again with export_model.py"
+  for name in (INFO_FILE, "vocab.txt"):
+    if not os.path.isfile(os.path.join(path, name)):
+      raise DamagedFileError(os.path.join(path, name), "missing from the ONNX folder", advice)
+  try:
+    with open(info_file, encoding="utf-8") as f:
+      info = json.load(f)
+  except (ValueError, UnicodeDecodeError) as e:
+    raise DamagedFileError(info_file, "not readable JSON (%s)" % e, advice) from None
+  missing = [key for key in ("task", "max_seq_length", "do_lower_case", "precision")
+             if key not in info]
+  if missing:
+    raise DamagedFileError(info_file, "lacks %s" % ", ".join(missing), advice)
+  return info
 
 
 def open_session(model_file, threads=0, spinning=True):
@@ -51,9 +66,9 @@ def open_session(model_file, threads=0, spinning=True):
     if not isinstance(model_file, str):
       raise
     # ONNX Runtime says what it could not parse, not which file: name it.
-    raise UserError("%s: ONNX Runtime cannot load it (%s); a damaged or cut-short file? "
-                    "Export the model again with export_model.py" % (
-                        model_file, str(e).strip().splitlines()[0][:300])) from None
+    raise DamagedFileError(model_file, "ONNX Runtime cannot load it (%s)" % str(
+        e).strip().splitlines()[0][:300], "damaged or cut short? Export the model again "
+                           "with export_model.py") from None
 
 
 def batch_runner(session):
