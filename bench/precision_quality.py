@@ -1,7 +1,7 @@
 r"""What a lower precision costs in quality: the same checkpoints on the dev sets, twice.
 
   .venv/bin/python bench/precision_quality.py --run=stsb=RUN_DIR --run=mrpc=RUN_DIR \
-      [--precision=bfloat16] [--repeats=2]
+      [--precision=bfloat16|float16|int8] [--repeats=2] [--work_dir=runs/precision_quality]
 
 Each RUN_DIR is a fine-tuned run's --output_dir (run_reg.py for stsb, run_classifier.py
 for mrpc, e.g. from bench/quality.py). Its checkpoint (best/'s when the run chose it)
@@ -9,12 +9,15 @@ predicts the task's dev pairs through predict.py's Predictor in float32 and in
 --precision, batch 32; the script prints dev Spearman and Pearson (stsb) or accuracy and
 F1 (mrpc, with the run's own decision threshold) for both, their difference, the largest
 difference of a single prediction, and the seconds each precision took (in-process, the
-best of --repeats, after one untimed batch). The goal of issue 17 is a difference within
-0.005. Data: STS-B and MRPC from ../shared/data.
+best of --repeats, after one untimed batch). --precision=int8 exports the same
+checkpoint with `export_model.py --format=onnx --precision=int8` (into --work_dir) and
+predicts with that ONNX folder, on ONNX Runtime. The goal of issues 17 (bfloat16) and
+22 (int8) is a difference within 0.005. Data: STS-B and MRPC from ../shared/data.
 """
 
 import argparse
 import os
+import shutil
 import sys
 import time
 
@@ -28,6 +31,7 @@ sys.path.insert(0, REPO)
 from bench.quality import shared_data
 from finetune import precision as precision_lib
 from finetune.predictor import load_predictor
+from finetune.serving import exporting
 from processors import get_processor
 
 DATA = {"stsb": "stsbenchmark", "mrpc": "mrpc"}
@@ -50,7 +54,7 @@ def dev_figures(task, run_dir, compute_precision, repeats):
     return ({"spearman": stats.spearmanr(scores, gold)[0],
              "pearson": stats.pearsonr(scores, gold)[0]}, scores, min(seconds))
   gold = np.array([example.label == "1" for example in examples])
-  decided = np.array([label == b"1" for label in outputs["label"]])
+  decided = np.array([label == "1" for label in outputs["label"]])
   true_positives = float(np.sum(decided & gold))
   f1 = 2 * true_positives / max(1.0, float(np.sum(decided) + np.sum(gold)))
   return ({"accuracy": float(np.mean(decided == gold)), "f1": f1},
@@ -61,8 +65,10 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--run", action="append", required=True,
                       help="task=run_dir, task one of %s" % ", ".join(DATA))
-  parser.add_argument("--precision", default="bfloat16", choices=("bfloat16", "float16"))
+  parser.add_argument("--precision", default="bfloat16",
+                      choices=("bfloat16", "float16", "int8"))
   parser.add_argument("--repeats", type=int, default=2)
+  parser.add_argument("--work_dir", default=os.path.join(REPO, "runs", "precision_quality"))
   args = parser.parse_args()
   reason = precision_lib.why_slow(args.precision)
   print("CPU: %s" % precision_lib.describe_cpu())
@@ -72,8 +78,14 @@ def main():
   for item in args.run:
     task, run_dir = item.split("=", 1)
     base, base_predictions, base_seconds = dev_figures(task, run_dir, "float32", args.repeats)
-    low, low_predictions, low_seconds = dev_figures(task, run_dir, args.precision,
-                                                    args.repeats)
+    if args.precision == "int8":
+      onnx_dir = os.path.join(args.work_dir, task + "-int8")
+      shutil.rmtree(onnx_dir, ignore_errors=True)
+      exporting.export(run_dir, "onnx", onnx_dir, "int8")
+      low, low_predictions, low_seconds = dev_figures(task, onnx_dir, "float32", args.repeats)
+    else:
+      low, low_predictions, low_seconds = dev_figures(task, run_dir, args.precision,
+                                                      args.repeats)
     print("%s dev, %d pairs, %s:" % (task, len(base_predictions), run_dir))
     for name in base:
       print("  %-9s float32 %.4f  %s %.4f  difference %+.4f" % (
