@@ -105,14 +105,10 @@ def check_checkpoint_fits(checkpoint, expected_shapes, bert_config_file, what):
                          "expected a BERT checkpoint" % what)
 
 
-def load(model_options, task, output_dir, will_train):
-  """Reads and cross-checks the model's files; returns ModelInputs.
+def load_for_tokenizing(model_options):
+  """bert_config.json and the tokenizer, checked against each other; no checkpoint.
 
-  Args:
-    model_options: options.ModelOptions.
-    task: the task, whose head variables are part of the model.
-    output_dir: a checkpoint there must fit too (a rerun resumes from it).
-    will_train: without training, a model must come from output_dir or init_checkpoint.
+  What a run that only reads and reports the data needs (ModelInputs without one).
   """
   bert_config = load_bert_config(model_options.bert_config_file,
                                  model_options.max_seq_length)
@@ -123,6 +119,20 @@ def load(model_options, task, output_dir, will_train):
                                                   model_options.init_checkpoint)
   except ValueError as e:
     raise UserError(str(e)) from None
+  return ModelInputs(bert_config, tokenizer, None)
+
+
+def load(model_options, task, output_dir, will_train):
+  """Reads and cross-checks the model's files; returns ModelInputs.
+
+  Args:
+    model_options: options.ModelOptions.
+    task: the task, whose head variables are part of the model.
+    output_dir: a checkpoint there must fit too (a rerun resumes from it).
+    will_train: without training, a model must come from output_dir or init_checkpoint.
+  """
+  model = load_for_tokenizing(model_options)
+  bert_config, tokenizer = model.bert_config, model.tokenizer
   encoder_shapes = modeling.variable_shapes(bert_config)
   head_shapes = task.head_variable_shapes(bert_config.hidden_size)
   expected_shapes = dict(encoder_shapes, **head_shapes)
