@@ -53,11 +53,6 @@ from finetune.model_fn import model_fn_builder
 from finetune.prediction import pad_for_tpu
 from finetune.prediction import predict_split
 
-# The record file of each split (a worker of a cluster other than the chief writes its
-# own train file, train-worker-N.tf_record).
-RECORD_FILES = {"train": "train.tf_record", "dev": "eval.tf_record",
-                "test": "predict.tf_record"}
-
 
 @dataclasses.dataclass
 class PreparedRun:
@@ -198,8 +193,9 @@ def record_inputs(prepared, split_name):
   """
   options, distribution = prepared.options, prepared.distribution
   split = prepared.splits[split_name]
-  name = RECORD_FILES[split_name]
+  name = records.RECORD_FILES[split_name]
   if split_name == "train" and not distribution.is_chief:
+    # Workers of a cluster may share output_dir: each writes a train file of its own.
     name = "train-%s.tf_record" % distribution.task.replace(" ", "-")
   examples, labels = split.examples, split.labels
   if split_name != "train":
@@ -295,7 +291,8 @@ def predict(engine, prepared, task, checkpoint):
   """Step 5: predicts the test split with `checkpoint` (None: the latest); test_results.tsv."""
   split = prepared.splits["test"]
   outputs = predict_split(engine, prepared, task, split,
-                          prepared.options.runtime.predict_batch_size, "predict.tf_record",
+                          prepared.options.runtime.predict_batch_size,
+                          records.RECORD_FILES["test"],
                           checkpoint=checkpoint)
   header, rows = task.prediction_table(split.examples, outputs,
                                        prepared.options.data.original_output_format)

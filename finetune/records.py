@@ -24,6 +24,10 @@ from finetune import fast_serialization
 from finetune import feature_workers
 from finetune import record_cache
 
+# The record file of each split.
+RECORD_FILES = {"train": "train.tf_record", "dev": "eval.tf_record",
+                "test": "predict.tf_record"}
+
 
 @dataclasses.dataclass(frozen=True)
 class RecordSettings:

@@ -11,7 +11,6 @@ it starts from, so that no stretch replays the batches of another.
 import dataclasses
 import json
 import math
-import os
 from typing import Optional
 
 from absl import logging
