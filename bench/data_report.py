@@ -91,8 +91,8 @@ def child(args):
   """One contender's run in this process; prints its figures as JSON.
 
   read, stage: wall seconds of reading the file and of the stage; stage_cpu: CPU seconds
-  of the stage, its workers' included; stage_peak: the high-water mark of this process's
-  memory during the stage, in MB.
+  of the stage, its workers' included; read_peak, stage_peak: the high-water mark of
+  this process's memory up to the end of reading and during the stage, in MB.
   """
   repo = args.before_repo if args.child == "before" else REPO
   sys.path.insert(0, repo)
@@ -116,6 +116,7 @@ def child(args):
   # Every contender reads the file the same way, through pipeline.prepare.
   started = time.time()
   prepared = pipeline.prepare(task, processor, options_lib.make_run_options(**flags))
+  read_peak = _peak_memory_mb()
   _reset_peak_memory()
   cpu = _cpu_seconds()
   read = time.time()
@@ -129,15 +130,16 @@ def child(args):
   else:
     pipeline.report_data(prepared, task, write_records=args.child == "records+report")
   print(json.dumps({"read": read - started, "stage": time.time() - read,
-                    "stage_cpu": _cpu_seconds() - cpu, "stage_peak": _peak_memory_mb()}))
+                    "stage_cpu": _cpu_seconds() - cpu, "read_peak": read_peak,
+                    "stage_peak": _peak_memory_mb()}))
 
 
 def run_contender(name, args, data_dir):
   """The figures of one contender, run in a fresh process.
 
   {"stage", "stage_cpu", "stage_peak"} as the child prints them, "process": the wall
-  seconds of the whole process, "peak": its memory peak in MB (the largest of the
-  process and its workers).
+  seconds of the whole process, "peak": the run's memory peak in MB (the largest of the
+  process's, before and during the stage, and its workers').
   """
   output_dir = os.path.join(args.work_dir, "out")
   shutil.rmtree(output_dir, ignore_errors=True)
@@ -161,7 +163,9 @@ def run_contender(name, args, data_dir):
     raise SystemExit("%s failed; see %s" % (name, log_path))
   figures = json.loads(output.decode().strip().splitlines()[-1])
   shutil.rmtree(output_dir, ignore_errors=True)
-  figures.update(process=whole, peak=usage.ru_maxrss / 1024.0)
+  # The child reset its high-water mark after reading: wait4 gives the stage's (and the
+  # workers'), the child printed the reading's.
+  figures.update(process=whole, peak=max(figures.pop("read_peak"), usage.ru_maxrss / 1024.0))
   return figures
 
 

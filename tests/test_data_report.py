@@ -448,3 +448,16 @@ def test_both_scripts_take_data_report_only(script, task_name, zh_model, tmp_pat
             "fit in 25: try --max_seq_length=32") in result.stderr
   assert "Traceback" not in result.stderr
   assert "--data_report_only" in run_script(script, "--help").stdout
+
+
+def test_disagreeing_looks_at_the_labelled_rows_of_repeated_pairs():
+  keys = np.array([5, 3, 5, 7, 3, 3, 9, 7, 7], np.int64)
+  values = np.array([1, 0, 2, 4, 0, 0, 1, 4, 6], np.float64)
+  labelled = np.array([True] * 8 + [False])  # the third row of key 7 has no label
+  groups = data_report.Groups(keys)
+  repeated = np.flatnonzero(groups.sizes > 1)
+  assert groups.sorted_keys[groups.starts[repeated]].tolist() == [3, 5, 7]
+  found = data_report.disagreeing(groups, repeated, values, labelled)
+  assert groups.sorted_keys[groups.starts[found]].tolist() == [5]
+  assert groups.rows(found[0]).tolist() == [0, 2]
+  assert groups.find(np.array([7, 8, 3], np.int64)).tolist() == [3, -1, 1]
