@@ -5,28 +5,32 @@ r"""What the data report costs on 1,000,000 training pairs: time and memory.
       [--max_seq_length=128] [--before_repo=PATH]
 
 Builds a sim-format train.tsv of --pairs pairs from STS-B train (5,749 pairs; each copy
-after the first has its copy number appended to both sentences, so no two rows share a
-text and every row is a string of its own, as in a real file), scores mapped to 0..1.
-Then runs the contenders, each in a process of its own, one after the other, for
---rounds rounds:
+after the first has its copy number appended to both sentences, so that the copies do
+not repeat one another and every row is a string of its own, as in a real file; the
+pairs STS-B itself repeats stay repeated), scores mapped to 0..1. Then runs the
+contenders, each in a process of its own, one after the other, for --rounds rounds:
   records         train.tf_record with the report off (RecordSettings.count_limit = 0):
                   the records stage as it was before the report, the comparison;
   records+report  what a run now does before training (pipeline.report_data): the same
                   records, the lengths counted in their pass, and the report;
   report only     --data_report_only's stage: tokenizing and counting without records;
   before          with --before_repo (a checkout of the code before the report, e.g.
-                  `git archive 13be6d8 | tar -x -C runs/before`): its write_record_file.
+                  `mkdir -p runs/before && git archive 13be6d8 | tar -x -C runs/before`):
+                  its write_record_file, to check that `records` is what it was.
 Each process reads train.tsv through pipeline.prepare (the sim processor, the MiniLM
-vocabulary, uncased) and converts with one worker per core. For each it prints the best round's
-seconds of the stage (after reading the file) in wall time and in CPU time (its workers'
-included: on a machine shared with other work, CPU seconds move less than wall
-seconds), the wall seconds of the whole process, and the peak resident memory: of the
-run, the high-water mark of the process or of its workers, whichever is larger
-(os.wait4's ru_maxrss); and of the stage, the main process's high-water mark from the
-end of reading on (reset through /proc/self/clear_refs). Then the ratios to `records`
-against the goals of issue 25: the report in no more than 1.2x the records' time, and
-no more than +10 % on the run's memory peak. The rounds alternate so that a change in
-the machine's load spreads over every contender.
+vocabulary, uncased) and converts with one worker per core. For each contender it
+prints, per round and then the least time and the largest memory of the rounds: the
+seconds of the stage (after reading the file) in wall time and in CPU time (its
+workers' included: on a machine shared with other work, CPU seconds move less than
+wall seconds), and of those the wall seconds of the report's own computing in the main
+process (hashes, duplicates, labels); the wall seconds of the whole process; the peak
+resident memory of the run, the high-water mark of the process or of its workers,
+whichever is larger (the reading's from /proc/self/status, the rest from os.wait4's
+ru_maxrss), and of the stage, the main process's high-water mark from the end of
+reading on (reset through /proc/self/clear_refs). Then the ratios to `records` against
+the goals of issue 25: the report in no more than 1.2x the records' time, and no more
+than +10 % on the run's memory peak. The rounds alternate so that a change in the
+machine's load spreads over every contender.
 """
 
 import argparse
@@ -87,12 +91,38 @@ def _peak_memory_mb():
   return float("nan")
 
 
+def _time_report_functions():
+  """Times data_report's split_input and build_report from now on; returns the list the
+  seconds of each call go to (empty in code without them)."""
+  seconds = []
+  try:
+    from finetune import data_report  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return seconds
+
+  def timed(function):
+    def call(*args, **kwargs):
+      started = time.time()
+      try:
+        return function(*args, **kwargs)
+      finally:
+        seconds.append(time.time() - started)
+    return call
+
+  data_report.split_input = timed(data_report.split_input)
+  data_report.build_report = timed(data_report.build_report)
+  return seconds
+
+
 def child(args):
   """One contender's run in this process; prints its figures as JSON.
 
   read, stage: wall seconds of reading the file and of the stage; stage_cpu: CPU seconds
-  of the stage, its workers' included; read_peak, stage_peak: the high-water mark of
-  this process's memory up to the end of reading and during the stage, in MB.
+  of the stage, its workers' included; report: wall seconds of the stage spent on the
+  report's own computing in this process (data_report.split_input and build_report: the
+  texts' hashes, duplicates, labels), after the records' pass; read_peak, stage_peak:
+  the high-water mark of this process's memory up to the end of reading and during the
+  stage, in MB.
   """
   repo = args.before_repo if args.child == "before" else REPO
   sys.path.insert(0, repo)
@@ -115,6 +145,7 @@ def child(args):
     flags["data_report_only"] = True
   # Every contender reads the file the same way, through pipeline.prepare.
   started = time.time()
+  report_seconds = _time_report_functions()
   prepared = pipeline.prepare(task, processor, options_lib.make_run_options(**flags))
   read_peak = _peak_memory_mb()
   _reset_peak_memory()
@@ -130,7 +161,8 @@ def child(args):
   else:
     pipeline.report_data(prepared, task, write_records=args.child == "records+report")
   print(json.dumps({"read": read - started, "stage": time.time() - read,
-                    "stage_cpu": _cpu_seconds() - cpu, "read_peak": read_peak,
+                    "stage_cpu": _cpu_seconds() - cpu, "report": sum(report_seconds),
+                    "read_peak": read_peak,
                     "stage_peak": _peak_memory_mb()}))
 
 
@@ -198,10 +230,11 @@ def main():
     for name in contenders:
       figures = run_contender(name, args, data_dir)
       results[name].append(figures)
-      print("round %d  %-15s stage %6.1f s (CPU %6.1f s)  process %6.1f s  peak %5.0f MB"
-            "  (in the stage %5.0f MB)" % (
+      print("round %d  %-15s stage %6.1f s (CPU %6.1f s; the report's own %4.1f s)  process "
+            "%6.1f s  peak %5.0f MB (in the stage %5.0f MB)" % (
                 round_number + 1, name, figures["stage"], figures["stage_cpu"],
-                figures["process"], figures["peak"], figures["stage_peak"]), flush=True)
+                figures["report"], figures["process"], figures["peak"],
+                figures["stage_peak"]), flush=True)
   # The best round of each figure: the least time, the largest memory.
   best = {name: {key: (max if key in ("peak", "stage_peak") else min)(
       run[key] for run in runs) for key in runs[0]} for name, runs in results.items()}
@@ -211,10 +244,12 @@ def main():
   base = best["records"]
   for name in contenders:
     f = best[name]
-    print("%-15s stage %6.1f s (%.2fx), CPU %6.1f s (%.2fx); process %6.1f s (%.2fx); "
-          "peak %5.0f MB (%+.1f %%), in the stage %5.0f MB (%+.1f %%)" % (
+    print("%-15s stage %6.1f s (%.2fx), CPU %6.1f s (%.2fx), the report's own %4.1f s; "
+          "process %6.1f s (%.2fx); peak %5.0f MB (%+.1f %%), in the stage %5.0f MB "
+          "(%+.1f %%)" % (
               name, f["stage"], f["stage"] / base["stage"], f["stage_cpu"],
-              f["stage_cpu"] / base["stage_cpu"], f["process"], f["process"] / base["process"],
+              f["stage_cpu"] / base["stage_cpu"], f["report"], f["process"],
+              f["process"] / base["process"],
               f["peak"], 100.0 * (f["peak"] / base["peak"] - 1), f["stage_peak"],
               100.0 * (f["stage_peak"] / base["stage_peak"] - 1)))
   for name in ("records+report", "report only"):

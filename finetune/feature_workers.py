@@ -72,11 +72,12 @@ def _convert_range(bounds):
   label_feature = _worker_state["label_feature"]
   serialize = _worker_state["serialize"]
   limit = max(max_seq_length, count_limit)
+  labels = _worker_state["labels"]
+  labels = labels[start:end] if labels is not None else [None] * (end - start)
   serialized = []
   lengths = np.empty([end - start], np.int32)
   at_least = np.zeros([end - start], bool)
-  for i, (example, label) in enumerate(zip(_worker_state["examples"][start:end],
-                                           _worker_state["labels"][start:end])):
+  for i, (example, label) in enumerate(zip(_worker_state["examples"][start:end], labels)):
     if serialize is not None:
       feature = features_lib.convert_single_example(example, label, max_seq_length,
                                                     tokenizer, count_limit)
@@ -120,7 +121,7 @@ def convert_examples(examples, labels, *, tokenizer, max_seq_length, label_featu
 
   Args:
     examples: InputExamples (or PaddingInputExamples).
-    labels: the encoded label of each example.
+    labels: the encoded label of each example (None without a serializer).
     serialize: (InputFeatures, label_feature) -> bytes, e.g.
       fast_serialization.serialize_features or record_format.serialize_features; None
       to tokenize and count only (nothing is yielded; see count_pair_lengths).
@@ -145,7 +146,7 @@ def convert_examples(examples, labels, *, tokenizer, max_seq_length, label_featu
       yield from _emit(map(_convert_range, chunks), progress, sink)
     else:
       # fork: workers inherit the examples and the tokenizer (with its vocabulary), so
-      # only chunk bounds go to them and only record bytes come back.
+      # only chunk bounds go to them and only record bytes and lengths come back.
       pool = None
       try:
         with interruption.blocked():
@@ -165,7 +166,7 @@ def count_pair_lengths(examples, *, tokenizer, max_seq_length, count_limit, num_
                        name="pairs"):
   """The untruncated lengths of `examples` (a PairLengths), tokenizing without records."""
   pair_lengths = PairLengths()
-  for _ in convert_examples(examples, [None] * len(examples), tokenizer=tokenizer,
+  for _ in convert_examples(examples, None, tokenizer=tokenizer,
                             max_seq_length=max_seq_length, label_feature=None,
                             serialize=None, num_workers=num_workers, name=name,
                             pair_lengths=pair_lengths, count_limit=count_limit):
