@@ -8,7 +8,9 @@ Reads `config.json`, `vocab.txt` and `model.safetensors` (or the shards listed i
 `vocab.txt` and `bert_model.ckpt.{index,data-*}` with Google's variable names. The
 variables BertModel builds from the converted config are the reference: every one must
 come from the file with its shape, and every tensor of the file must map to one of them
-(or to the pre-training heads `cls/...`). Anything else stops the conversion with a
+(or to the pre-training heads `cls/...`, or to a sequence classification head
+`classifier.*`, which becomes Google's `output_weights` / `output_bias`: a folder
+written by export_model.py --format=hf reads back to its checkpoint's values). Anything else stops the conversion with a
 list, before anything is written. Output appears in `output_dir` whole or not at all.
 
 Hugging Face's "gelu" is the exact erf GELU; it is written as "gelu_exact" so the
@@ -19,9 +21,7 @@ import dataclasses
 import importlib.util
 import json
 import os
-import re
 import shutil
-import struct
 import tempfile
 from typing import Optional
 
@@ -30,65 +30,14 @@ import numpy as np
 from common import checks
 from common import cli
 from common import settings
-from common.errors import UserError
 from common.settings import setting
+from finetune.serving.hf_format import ConversionError
+from finetune.serving.hf_format import google_config_from_hf
+from finetune.serving.hf_format import google_name
+from finetune.serving.hf_format import read_safetensors
 
 # TensorFlow is imported inside the functions that need it, so `--help` and input
 # validation answer at once.
-
-_SAFETENSORS_DTYPES = {
-    "F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64,
-    "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_,
-}
-
-# Hugging Face activation names -> names in our config (see modeling.get_activation).
-_HF_ACTIVATIONS = {
-    "gelu": "gelu_exact",
-    "gelu_new": "gelu",
-    "gelu_pytorch_tanh": "gelu",
-    "gelu_fast": "gelu",
-    "relu": "relu",
-    "tanh": "tanh",
-    "linear": "linear",
-}
-
-# Buffers and tied copies that carry no weights of their own.
-_IGNORED_TENSORS = ("embeddings.position_ids", "cls.predictions.decoder.weight",
-                    "cls.predictions.decoder.bias")
-
-
-class ConversionError(UserError):
-  """The input folder cannot be converted; the message says why."""
-
-
-def read_safetensors(path):
-  """Reads a .safetensors file into {name: numpy array} (bfloat16 widened to float32)."""
-  with open(path, "rb") as f:
-    data = f.read()
-  if len(data) < 8:
-    raise ConversionError("%s: too short for a safetensors file" % path)
-  (header_size,) = struct.unpack("<Q", data[:8])
-  try:
-    header = json.loads(data[8:8 + header_size].decode("utf-8"))
-  except (UnicodeDecodeError, json.JSONDecodeError, ValueError):
-    raise ConversionError("%s: unreadable safetensors header" % path) from None
-  body = memoryview(data)[8 + header_size:]
-  tensors = {}
-  for name, info in header.items():
-    if name == "__metadata__":
-      continue
-    begin, end = info["data_offsets"]
-    raw = body[begin:end]
-    if info["dtype"] == "BF16":
-      widened = np.frombuffer(raw, dtype=np.uint16).astype(np.uint32) << 16
-      array = widened.view(np.float32)
-    elif info["dtype"] in _SAFETENSORS_DTYPES:
-      array = np.frombuffer(raw, dtype=_SAFETENSORS_DTYPES[info["dtype"]])
-    else:
-      raise ConversionError("%s: tensor %s has unsupported dtype %s" %
-                            (path, name, info["dtype"]))
-    tensors[name] = array.reshape(info["shape"])
-  return tensors
 
 
 def read_hf_weights(hf_dir):
@@ -111,73 +60,16 @@ def read_hf_weights(hf_dir):
   raise ConversionError("%s: no model.safetensors found" % hf_dir)
 
 
-def google_config_from_hf(hf_config, source):
-  """Maps a Hugging Face BERT config dict to a Google `bert_config.json` dict."""
-  model_type = hf_config.get("model_type", "bert")
-  if model_type != "bert":
-    raise ConversionError("%s: model_type is %r; expected 'bert'" % (source, model_type))
-  position_type = hf_config.get("position_embedding_type", "absolute")
-  if position_type != "absolute":
-    raise ConversionError("%s: position_embedding_type %r is not supported; expected "
-                          "'absolute'" % (source, position_type))
-  activation = hf_config.get("hidden_act", "gelu")
-  if activation not in _HF_ACTIVATIONS:
-    raise ConversionError("%s: hidden_act %r is not supported; expected one of %s" %
-                          (source, activation, ", ".join(sorted(_HF_ACTIVATIONS))))
-  keys = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-          "intermediate_size", "hidden_dropout_prob", "attention_probs_dropout_prob",
-          "max_position_embeddings", "type_vocab_size", "initializer_range")
-  missing = [key for key in keys if key not in hf_config]
-  if missing:
-    raise ConversionError("%s: missing %s" % (source, ", ".join(missing)))
-  config = {key: hf_config[key] for key in keys}
-  config["hidden_act"] = _HF_ACTIVATIONS[activation]
-  eps = hf_config.get("layer_norm_eps", 1e-12)
-  if eps != 1e-12:
-    config["layer_norm_eps"] = eps
-  return config
-
-
-def google_name(hf_name):
-  """Maps a Hugging Face tensor name to (Google variable name, transpose?).
-
-  Returns None for tensors that carry no weights of their own, and ("", False) for a
-  name that follows no known pattern.
-  """
-  name = hf_name[len("bert."):] if hf_name.startswith("bert.") else hf_name
-  if name in _IGNORED_TENSORS:
-    return None
-  special = {
-      "cls.predictions.bias": "cls/predictions/output_bias",
-      "cls.seq_relationship.weight": "cls/seq_relationship/output_weights",
-      "cls.seq_relationship.bias": "cls/seq_relationship/output_bias",
-  }
-  if name in special:
-    return special[name], False
-  match = re.fullmatch(r"embeddings\.(word|position|token_type)_embeddings\.weight", name)
-  if match:
-    return "bert/embeddings/%s_embeddings" % match.group(1), False
-  match = re.fullmatch(r"(.*)\.LayerNorm\.(weight|gamma|bias|beta)", name)
-  if match:
-    param = "gamma" if match.group(2) in ("weight", "gamma") else "beta"
-    return "%s/LayerNorm/%s" % (_scope(match.group(1)), param), False
-  match = re.fullmatch(r"(.*)\.(weight|bias)", name)
-  if match and (match.group(1).startswith(("encoder.layer.", "pooler.", "cls.predictions."))):
-    param = "kernel" if match.group(2) == "weight" else "bias"
-    return "%s/%s" % (_scope(match.group(1)), param), param == "kernel"
-  return "", False
-
-
-def _scope(dotted):
-  """"encoder.layer.3.attention.self.query" -> "bert/encoder/layer_3/attention/self/query"."""
-  path = re.sub(r"layer\.(\d+)", r"layer_\1", dotted).replace(".", "/")
-  return path if path.startswith("cls/") else "bert/" + path
-
-
-def pretraining_head_shapes(config):
-  """Shapes of the pre-training heads a checkpoint may carry besides the encoder."""
+def optional_head_shapes(config, hf_tensors):
+  """Shapes of the heads a checkpoint may carry besides the encoder: the pre-training
+  heads, and a sequence classification head (BertForSequenceClassification, such as
+  export_model.py --format=hf writes) of as many labels as its bias has."""
   hidden, vocab = config["hidden_size"], config["vocab_size"]
-  return {
+  labels = next((len(array) for name, array in hf_tensors.items()
+                 if name == "classifier.bias" and array.ndim == 1), None)
+  heads = {} if labels is None else {"output_weights": [labels, hidden],
+                                      "output_bias": [labels]}
+  return dict(heads, **{
       "cls/predictions/transform/dense/kernel": [hidden, hidden],
       "cls/predictions/transform/dense/bias": [hidden],
       "cls/predictions/transform/LayerNorm/gamma": [hidden],
@@ -185,7 +77,7 @@ def pretraining_head_shapes(config):
       "cls/predictions/output_bias": [vocab],
       "cls/seq_relationship/output_weights": [2, hidden],
       "cls/seq_relationship/output_bias": [2],
-  }
+  })
 
 
 def map_weights(hf_tensors, config, source):
@@ -195,7 +87,7 @@ def map_weights(hf_tensors, config, source):
   """
   import modeling  # pylint: disable=g-import-not-at-top
   expected = modeling.variable_shapes(modeling.BertConfig.from_dict(config))
-  optional = pretraining_head_shapes(config)
+  optional = optional_head_shapes(config, hf_tensors)
   converted, unknown, bad_shapes = {}, [], []
   for hf_name in sorted(hf_tensors):
     mapped = google_name(hf_name)

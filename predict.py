@@ -4,12 +4,15 @@ r"""Scores sentence pairs with a fine-tuned model: one line per pair on stdout.
   python predict.py --model=runs/demo --input=pairs.tsv        # a_text<TAB>b_text lines
   printf 'A man sings.\tA man is singing.\n' | python predict.py --model=runs/demo/export
 
---model is an --export_dir (its newest SavedModel), one SavedModel version folder, or a
-run's --output_dir. Regression models print the score; classifiers print the decided
-label (with --probabilities, then each label's probability).
+--model is an ONNX folder (export_model.py --format=onnx: run by ONNX Runtime, without
+TensorFlow), an --export_dir (its newest SavedModel), one SavedModel version folder, or
+a run's --output_dir (with --checkpoint, another of its checkpoints than the latest).
+Regression models print the score; classifiers print the decided label (with
+--probabilities, then each label's probability).
 """
 
 import dataclasses
+import logging as std_logging
 import os
 import sys
 from typing import Optional
@@ -19,7 +22,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import logging
-import tensorflow as tf
 
 from common import checks
 from common import cli
@@ -37,9 +39,13 @@ from finetune.predictor import load_predictor
 @dataclasses.dataclass(frozen=True)
 class PredictOptions:
   """predict.py's settings."""
-  model: str = setting(None, "An --export_dir, a SavedModel version folder, or a run's "
-                       "--output_dir.", cli.REQUIRED,
+  model: str = setting(None, "An ONNX folder (export_model.py), an --export_dir, a "
+                       "SavedModel version folder, or a run's --output_dir.", cli.REQUIRED,
                        checks.ExistingFolder("a model folder"), required=True)
+  checkpoint: Optional[str] = setting(
+      None, "With a run's --output_dir as --model: the checkpoint to use instead of its "
+      "latest (or best/'s), e.g. runs/sim/model.ckpt-300.", cli.MODEL,
+      checks.CheckpointPath())
   input: Optional[str] = setting(None, "A file of sentence_a<TAB>sentence_b lines (else the "
                                  "pairs given as arguments, else stdin).", cli.RUN,
                                  checks.ExistingFile("a file of sentence pairs"))
@@ -81,17 +87,17 @@ def read_pairs(args, input_file):
 
 def main(argv):
   logging.set_verbosity(logging.WARNING)
-  tf.get_logger().setLevel("ERROR")
+  std_logging.getLogger("tensorflow").setLevel(std_logging.ERROR)  # if it is imported
   options = cli.options_from_flags(PredictOptions)
   settings.validate(options)
   pairs = read_pairs(argv[1:], options.input)
-  with load_predictor(options.model, options.precision) as predictor:
+  with load_predictor(options.model, options.precision, options.checkpoint) as predictor:
     outputs = predictor.predict(pairs, options.batch_size)
   for index in range(len(pairs)):
     if "score" in outputs:
       print("%.4f" % outputs["score"][index])
       continue
-    cells = [outputs["label"][index].decode("utf-8")]
+    cells = [outputs["label"][index]]
     if options.probabilities:
       cells += ["%.4f" % p for p in outputs["probabilities"][index]]
     print("\t".join(cells))

@@ -9,7 +9,7 @@ import collections
 import re
 import unicodedata
 
-import tensorflow as tf
+from common import files
 
 # Special tokens a BERT vocabulary must hold for sentence-pair features.
 UNK_TOKEN = "[UNK]"
@@ -75,8 +75,7 @@ def load_vocab(vocab_file):
   Returns:
     OrderedDict token -> id.
   """
-  with tf.io.gfile.GFile(vocab_file, "rb") as reader:
-    data = reader.read()
+  data = files.read_bytes(vocab_file)  # a local path or gs://
   try:
     text = data.decode("utf-8")
   except UnicodeDecodeError as e:

@@ -1,7 +1,7 @@
 r"""STS-B the sentence-transformers way: CrossEncoder + CrossEncoderTrainer, a contender.
 
   python bench/crossencoder_recipe.py --model_dir=HF_MODEL_DIR --data_dir=DIR
-      [--train_limit=0] [--epochs=1] [--seed=0] [--predict_repeats=1]
+      [--train_limit=0] [--epochs=1] [--seed=0] [--predict_repeats=1] [--save_dir=DIR]
 
 The job of run_reg.py --task_name=stsb --label_min=0 --label_max=5 as a
 sentence-transformers user writes it. DIR holds sts-train.csv, sts-dev.csv and
@@ -28,6 +28,8 @@ of sts-test --predict_repeats times (predict() sorts its inputs by length itself
 Timed in-process, wall clock: the imports (torch, sentence_transformers, datasets;
 from this module's start), building the CrossEncoder, trainer.train() alone, and each sts-test
 predict() alone. Prints one JSON line on stdout, everything else goes to stderr.
+--save_dir keeps the trained model (save_pretrained), for bench/crossencoder_backends.py,
+and its sts-test scores as test_scores.npy.
 Needs requirements-bench.txt. Imports no TensorFlow.
 """
 
@@ -44,6 +46,7 @@ import sys
 import tempfile
 
 import datasets
+import numpy
 import sentence_transformers
 from sentence_transformers.cross_encoder import CrossEncoder
 from sentence_transformers.cross_encoder import CrossEncoderTrainer
@@ -126,8 +129,12 @@ def run(args):
   predict_seconds = []
   for _ in range(args.predict_repeats):
     started = time.perf_counter()
-    model.predict(test_pairs, batch_size=args.predict_batch_size, show_progress_bar=False)
+    test_scores = model.predict(test_pairs, batch_size=args.predict_batch_size,
+                                show_progress_bar=False)
     predict_seconds.append(time.perf_counter() - started)
+  if args.save_dir:
+    model.save_pretrained(args.save_dir)
+    numpy.save(os.path.join(args.save_dir, "test_scores.npy"), numpy.asarray(test_scores))
 
   trained = len(train) * args.epochs
   return {
@@ -156,6 +163,7 @@ def main():
   parser.add_argument("--learning_rate", type=float, default=5e-5)
   parser.add_argument("--predict_repeats", type=int, default=1)
   parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--save_dir", default="")
   args = parser.parse_args()
 
   # Progress bars and library chatter would mix with the JSON line: stderr only.

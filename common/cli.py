@@ -108,25 +108,35 @@ def run_app(main_function, description, flag_values=flags.FLAGS):
 
   def guarded_main(argv):
     interruption.install()
-    try:
-      status = main_function(argv)
-    except interruption.Interrupted as e:
-      sys.stderr.flush()
-      print(str(e), file=sys.stderr)
-      sys.exit(e.exit_status)
-    except UserError as e:
-      exit_with_error(e)
-    except Exception as e:  # pylint: disable=broad-except
-      from common import files  # pylint: disable=g-import-not-at-top
-      failure = files.write_failure(e, "a file")
-      if failure is None:
-        raise
-      exit_with_error(failure)
+    status = run_main(main_function, argv)
     if status is None or isinstance(status, int):
       _end_now(status)
     return status
 
   app.run(guarded_main, flags_parser=parse)
+
+
+def run_main(main_function, argv):
+  """Runs main_function(argv) as run_app does, once the flags are parsed; returns its status.
+
+  A UserError, or a write that failed for want of room (common/files.py), ends it with
+  SystemExit("error: <message>"): status 1, the one line printed; Interrupted with its
+  line on stderr and SystemExit(128 + the signal's number).
+  """
+  try:
+    return main_function(argv)
+  except interruption.Interrupted as e:
+    sys.stderr.flush()
+    print(str(e), file=sys.stderr)
+    sys.exit(e.exit_status)
+  except UserError as e:
+    exit_with_error(e)
+  except Exception as e:  # pylint: disable=broad-except
+    from common import files  # pylint: disable=g-import-not-at-top
+    failure = files.write_failure(e, "a file")
+    if failure is None:
+      raise
+    exit_with_error(failure)
 
 
 def _end_now(status):

@@ -18,6 +18,7 @@ import tokenization_fast
 from common import files
 from common.errors import InputFileError
 from common.errors import UserError
+from finetune import checkpoints
 
 
 @dataclasses.dataclass
@@ -72,16 +73,18 @@ def load_tokenizer(vocab_file, do_lower_case, bert_config, bert_config_file):
 
 
 def resolve_checkpoint(path, flag_name):
-  """A checkpoint prefix from a prefix or a folder; raises UserError if there is none."""
-  if files.isdir(path):
-    latest = tf.train.latest_checkpoint(path)
-    if latest is None:
-      raise UserError("%s=%s: folder holds no checkpoint" % (flag_name, path))
-    return latest
-  if not files.exists(path + ".index"):
+  """A checkpoint prefix from a prefix or a folder, checked whole (checkpoints.py).
+
+  Raises UserError if there is none, DamagedFileError if it is damaged.
+  """
+  if not files.isdir(path) and not files.exists(path + ".index"):
     raise UserError("%s=%s: no checkpoint found (expected %s.index)" %
                     (flag_name, path, path))
-  return path
+  prefix = checkpoints.checkpoint_to_use(path, flag_name, "copy the checkpoint again, or "
+                                         "give another %s" % flag_name)
+  if prefix is None:
+    raise UserError("%s=%s: folder holds no checkpoint" % (flag_name, path))
+  return prefix
 
 
 def mismatched_head(checkpoint, head_shapes):
@@ -122,14 +125,16 @@ def load_for_tokenizing(model_options):
   return ModelInputs(bert_config, tokenizer, None)
 
 
-def load(model_options, task, output_dir, will_train):
+def load(model_options, task, output_dir, will_train, checkpoint=None):
   """Reads and cross-checks the model's files; returns ModelInputs.
 
   Args:
     model_options: options.ModelOptions.
     task: the task, whose head variables are part of the model.
-    output_dir: a checkpoint there must fit too (a rerun resumes from it).
-    will_train: without training, a model must come from output_dir or init_checkpoint.
+    output_dir: training resumes from its newest intact checkpoint, which must fit too.
+    will_train: without training, a model must come from `checkpoint` or init_checkpoint.
+    checkpoint: without training, the trained checkpoint the run uses (checked whole by
+      the caller), which must fit.
   """
   model = load_for_tokenizing(model_options)
   bert_config, tokenizer = model.bert_config, model.tokenizer
@@ -148,7 +153,9 @@ def load(model_options, task, output_dir, will_train):
                           "%s %s (this task's: %s)" % (name, held, wanted)
                           for name, (held, wanted) in mismatched.items()))
       fresh_head = tuple(mismatched)
-  own_checkpoint = tf.train.latest_checkpoint(output_dir) if files.isdir(output_dir) else None
+  own_checkpoint = checkpoint
+  if will_train:
+    own_checkpoint = checkpoints.newest_intact_checkpoint(output_dir)
   if own_checkpoint:
     check_checkpoint_fits(own_checkpoint, expected_shapes, model_options.bert_config_file,
                           "the checkpoint in --output_dir (use a new --output_dir)")

@@ -67,6 +67,10 @@ class ModelOptions:
   init_checkpoint: Optional[str] = setting(
       None, "Checkpoint to start from, e.g. .../bert_model.ckpt (a folder: its latest "
       "checkpoint).", cli.MODEL, checks.CheckpointPath())
+  checkpoint: Optional[str] = setting(
+      None, "Without --do_train: the trained checkpoint that --do_eval, --do_predict and "
+      "--export_dir use instead of --output_dir's latest (or best/'s), e.g. "
+      "runs/sim/model.ckpt-300 (a folder: its latest).", cli.MODEL, checks.CheckpointPath())
   do_lower_case: bool = setting(
       True, "Lower-case and strip accents (true for uncased and Chinese models).",
       cli.MODEL)
@@ -255,6 +259,12 @@ def validate(options):
                     "over --num_tpu_cores; leave --distribution=none" % runtime.distribution)
   if runtime.devices and runtime.distribution != "mirrored":
     raise UserError("--devices=%s is for --distribution=mirrored" % runtime.devices)
+  if options.model.checkpoint and options.do_train:
+    raise UserError("--checkpoint=%s with --do_train: training resumes from the newest "
+                    "intact checkpoint of --output_dir; --checkpoint chooses the model that "
+                    "--do_eval, --do_predict and --export_dir use without training (to "
+                    "start training from a checkpoint, use --init_checkpoint)" %
+                    options.model.checkpoint)
   training = options.training
   if training.gradient_accumulation_steps > 1 and runtime.use_tpu:
     raise UserError("--gradient_accumulation_steps=%d with --use_tpu: a TPU core runs its "

@@ -35,12 +35,14 @@ def read_eval_results(directory):
 
 def write_eval_summaries(output_dir, result):
   """Writes the numeric eval results as TensorBoard scalars at their global_step."""
-  writer = tf.summary.create_file_writer(os.path.join(output_dir, EVAL_SUMMARY_DIR))
-  with writer.as_default():
-    for name, value in result.items():
-      if name != "global_step" and value is not None and np.isfinite(value):
-        tf.summary.scalar(name, value, step=int(result.get("global_step", 0)))
-  writer.close()
+  directory = os.path.join(output_dir, EVAL_SUMMARY_DIR)
+  with files.writing(directory):
+    writer = tf.summary.create_file_writer(directory)
+    with writer.as_default():
+      for name, value in result.items():
+        if name != "global_step" and value is not None and np.isfinite(value):
+          tf.summary.scalar(name, value, step=int(result.get("global_step", 0)))
+    writer.close()
 
 
 def write_test_results(output_dir, header, rows):

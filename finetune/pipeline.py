@@ -20,16 +20,17 @@ run(task, processor, options), top to bottom:
   4. keep     model_info.json, bert_config.json, vocab.txt beside the checkpoints, and
               a SavedModel with --export_dir (export.py);
   5. predict  predict.tf_record -> predictions -> test_results.tsv.
-From step 3 on, the checkpoint used is best/'s when the run keeps one (unless
---use_best_checkpoint=false), else the latest.
+From step 3 on, the checkpoint used is --checkpoint's (without training), else best/'s
+when the run keeps one (unless --use_best_checkpoint=false), else the latest: checked
+whole first, never another one silently (best_checkpoint.checkpoint_of_run).
 Everything written is written whole or not at all (common/files.py).
 """
 
 import dataclasses
 import os
+from typing import Optional
 
 from absl import logging
-import tensorflow as tf
 
 from common import files
 from common import run_lock
@@ -45,7 +46,7 @@ from finetune import precision
 from finetune import records
 from finetune import tasks as tasks_lib
 from finetune import training
-from finetune.best_checkpoint import best_checkpoint
+from finetune import best_checkpoint as best_lib
 from finetune.engines import make_engine
 from finetune.engines import resolve_engine
 from finetune.evaluation import evaluate_checkpoint
@@ -66,6 +67,7 @@ class PreparedRun:
   splits: dict
   record_settings: records.RecordSettings
   record_files: dict = dataclasses.field(default_factory=dict)
+  checkpoint: Optional[str] = None  # without training: the trained checkpoint to use
 
 
 def run(task, processor, options):
@@ -101,7 +103,7 @@ def _run_prepared(prepared, task):
       learning_rate=options.training.learning_rate, num_train_steps=num_train_steps,
       num_warmup_steps=num_warmup_steps, use_tpu=options.runtime.use_tpu,
       use_one_hot_embeddings=options.runtime.use_tpu,
-      compute_dtype=precision.COMPUTE_DTYPES[options.runtime.mixed_precision],
+      compute_dtype=precision.compute_dtype(options.runtime.mixed_precision),
       adam_bias_correction=options.training.adam_bias_correction,
       micro_batches=options.training.gradient_accumulation_steps,
       fresh_head=prepared.model.fresh_head)
@@ -117,10 +119,11 @@ def _run_prepared(prepared, task):
     logging.info("%s: training done; the chief evaluates and predicts",
                  prepared.distribution.task)
     return None
-  # The checkpoint used from here on: best/'s when the run keeps one (and --use_best_
-  # checkpoint), else the latest.
-  checkpoint = (best_checkpoint(options.data.output_dir)
-                if options.training.use_best_checkpoint else None)
+  # The checkpoint used from here on (see the module docstring).
+  checkpoint = prepared.checkpoint
+  if options.do_train:
+    checkpoint = best_lib.checkpoint_of_run(options.data.output_dir,
+                                            use_best=options.training.use_best_checkpoint)
   result = None
   if outcome is not None:  # evaluated while training
     result = outcome.result
@@ -151,10 +154,16 @@ def prepare(task, processor, options):
       runtime.distribution, devices=runtime.devices, use_tpu=runtime.use_tpu,
       num_tpu_cores=runtime.num_tpu_cores, engine=resolve_engine(runtime.engine))
   check_batch_sizes(options, distribution)
-  if options.data_report_only:
+  checkpoint = None
+  if options.data_report_only:  # reads and tokenizes only: no checkpoint is needed
     model = model_inputs.load_for_tokenizing(options.model)
   else:
-    model = model_inputs.load(options.model, task, options.data.output_dir, options.do_train)
+    if not options.do_train:
+      checkpoint = best_lib.checkpoint_of_run(options.data.output_dir,
+                                              options.model.checkpoint,
+                                              options.training.use_best_checkpoint)
+    model = model_inputs.load(options.model, task, options.data.output_dir, options.do_train,
+                              checkpoint)
   needed = []
   if options.do_train:
     needed.append("train")
@@ -183,7 +192,8 @@ def prepare(task, processor, options):
       max_seq_length=options.model.max_seq_length, label_feature=task.label_feature,
       workers=runtime.conversion_workers or None,
       count_limit=model.bert_config.max_position_embeddings)
-  return PreparedRun(options, distribution, model, splits, record_settings)
+  return PreparedRun(options, distribution, model, splits, record_settings,
+                     checkpoint=checkpoint)
 
 
 def record_inputs(prepared, split_name):
@@ -272,23 +282,25 @@ def check_batch_sizes(options, distribution):
 def keep_model(prepared, task, checkpoint):
   """Step 4: what predict.py needs beside the checkpoints; the SavedModel if asked.
 
-  checkpoint: the one chosen (best/'s), or None for the latest.
+  checkpoint: the one chosen, or None when output_dir holds none (the initial one).
   """
   options = prepared.options
+  output_dir = options.data.output_dir
   info = export.model_info(task, options.model.do_lower_case, options.model.max_seq_length,
-                           use_best_checkpoint=checkpoint is not None)
-  export.save_model_files(options.data.output_dir, info, options.model.bert_config_file,
+                           use_best_checkpoint=options.training.use_best_checkpoint and
+                           best_lib.keeps_a_best(output_dir))
+  export.save_model_files(output_dir, info, options.model.bert_config_file,
                           options.model.vocab_file)
   if options.data.export_dir:
-    checkpoint = (checkpoint or tf.train.latest_checkpoint(options.data.output_dir) or
-                  prepared.model.init_checkpoint)
+    checkpoint = checkpoint or prepared.model.init_checkpoint
     path = export.export_saved_model(checkpoint, prepared.model.bert_config, task, info,
                                      options.model.vocab_file, options.data.export_dir)
     logging.info("exported %s as a SavedModel to %s", checkpoint, path)
 
 
 def predict(engine, prepared, task, checkpoint):
-  """Step 5: predicts the test split with `checkpoint` (None: the latest); test_results.tsv."""
+  """Step 5: predicts the test split with `checkpoint` (None: the initial one);
+  test_results.tsv."""
   split = prepared.splits["test"]
   outputs = predict_split(engine, prepared, task, split,
                           prepared.options.runtime.predict_batch_size,

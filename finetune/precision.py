@@ -7,29 +7,38 @@ CPUs with AVX512-FP16 or AMX-FP16. Elsewhere TensorFlow emulates it, several tim
 than float32 (measured on an Intel Xeon without AVX512-BF16: a bfloat16 matmul at 59
 GFLOP/s against 260 in float32; prediction about 3x slower). There a run computes in
 float32 instead and says so in one warning line: the user asked for speed, and float32
-gives both more of it and more accuracy. Checkpoints are float32 either way.
+gives both more of it and more accuracy. Checkpoints are float32 either way. The same
+rule holds for int8 (export_model.py --precision=int8, for ONNX Runtime on the CPU):
+it needs the CPU's int8 dot-product instructions (VNNI or AMX on x86, the dot-product
+extension on ARM); without them int8 matmuls gain nothing and saturate.
+TensorFlow is imported only by the functions that need it.
 """
 
 import functools
 import platform
 
 from absl import logging
-import tensorflow as tf
 
 FLOAT32 = "float32"
 MIXED_PRECISIONS = ("none", "float16", "bfloat16")  # --mixed_precision's values
 PRECISIONS = (FLOAT32, "bfloat16", "float16")  # predict.py --precision's values
-# --mixed_precision / --precision value -> the dtype the encoder computes in.
-COMPUTE_DTYPES = {"none": tf.float32, FLOAT32: tf.float32, "float16": tf.float16,
-                  "bfloat16": tf.bfloat16}
 # The CPU instruction sets (names as in /proc/cpuinfo) that compute each natively.
 NATIVE_CPU_FLAGS = {"bfloat16": ("avx512_bf16", "amx_bf16"),
-                    "float16": ("avx512_fp16", "amx_fp16")}
+                    "float16": ("avx512_fp16", "amx_fp16"),
+                    # int8 dot products (ONNX Runtime's int8 matmuls, on the CPU):
+                    # x86's VNNI or AMX, ARM's dot-product instructions.
+                    "int8": ("avx512_vnni", "avx_vnni", "amx_int8", "asimddp")}
+# What computing in a precision without those instructions costs.
+_EMULATION_COST = {
+    "bfloat16": "TensorFlow emulates bfloat16 several times slower than float32",
+    "float16": "TensorFlow emulates float16 several times slower than float32",
+    "int8": "int8 matmuls there are no faster than float32 and lose accuracy to "
+            "saturation"}
 # The first GPU compute capability with tensor cores for each.
 NATIVE_GPU_CAPABILITY = {"bfloat16": (8, 0), "float16": (7, 0)}
 # Flags worth printing next to a speed figure.
-SPEED_CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16",
-                   "amx_bf16", "amx_int8", "amx_fp16")
+SPEED_CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16",
+                   "avx512_fp16", "amx_bf16", "amx_int8", "amx_fp16")
 
 
 @functools.lru_cache(maxsize=None)
@@ -55,8 +64,16 @@ def cpu():
   return name, flags
 
 
+def compute_dtype(precision):
+  """The tf.DType the encoder computes in for a --mixed_precision / --precision value."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return {"none": tf.float32, FLOAT32: tf.float32, "float16": tf.float16,
+          "bfloat16": tf.bfloat16}[precision]
+
+
 def gpus():
   """[(device name, compute capability (major, minor) or None)] of the visible GPUs."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   found = []
   for device in tf.config.list_physical_devices("GPU"):
     details = tf.config.experimental.get_device_details(device)
@@ -78,8 +95,10 @@ def why_slow(precision, use_tpu=False, cpu_info=None, gpu_info=None):
   if precision not in NATIVE_CPU_FLAGS:
     return None
   if use_tpu:
-    return None if precision == "bfloat16" else "TPUs compute in bfloat16, not float16"
-  gpu_info = gpus() if gpu_info is None else gpu_info
+    return None if precision == "bfloat16" else "TPUs compute in %s, not %s" % (
+        "bfloat16", precision)
+  # int8 is for ONNX Runtime on the CPU, whatever GPUs the machine has.
+  gpu_info = [] if precision == "int8" else gpus() if gpu_info is None else gpu_info
   if gpu_info:
     needed = NATIVE_GPU_CAPABILITY[precision]
     for name, capability in gpu_info:
@@ -90,9 +109,8 @@ def why_slow(precision, use_tpu=False, cpu_info=None, gpu_info=None):
   name, flags = cpu() if cpu_info is None else cpu_info
   if not flags or flags & set(NATIVE_CPU_FLAGS[precision]):
     return None
-  return ("this CPU (%s) has no %s instructions (%s), so TensorFlow emulates %s several "
-          "times slower than float32" % (name, precision, " or ".join(
-              NATIVE_CPU_FLAGS[precision]), precision))
+  return "this CPU (%s) has no %s instructions (%s): %s" % (
+      name, precision, " or ".join(NATIVE_CPU_FLAGS[precision]), _EMULATION_COST[precision])
 
 
 def usable_precision(precision, flag_name, use_tpu=False, cpu_info=None, gpu_info=None):

@@ -9,6 +9,7 @@ import os
 from absl import logging
 import numpy as np
 
+from finetune import checkpoints
 from finetune import monitors
 from finetune import records
 from finetune.features import PaddingInputExample
@@ -30,7 +31,8 @@ def predict_split(engine, prepared, task, split, batch_size, file_name, checkpoi
     prepared: the run's pipeline.PreparedRun.
     split: an examples.Split; its records go to output_dir/file_name, unless the
       pipeline wrote them already (prepared.record_files), else reused when unchanged.
-    checkpoint: the checkpoint to predict with (None: the engine's default, the latest).
+    checkpoint: the checkpoint to predict with, checked whole (None: the engine's
+      default, the latest); a restore that fails on a damaged one raises DamagedFileError.
   """
   options = prepared.options
   examples, labels = pad_for_tpu(split.examples, split.labels, batch_size,
@@ -45,9 +47,13 @@ def predict_split(engine, prepared, task, split, batch_size, file_name, checkpoi
       layout=options.runtime.layout, fixed_shape_buckets=options.runtime.use_xla)
   collected = collections.defaultdict(list)
   watch = monitors.PredictionMonitors()
-  for batch in engine.predict(input_fn, batch_size, watch, checkpoint=checkpoint):
-    for name, values in batch.items():
-      collected[name].append(values)
+  guard = (checkpoints.restoring(checkpoint, options.data.output_dir) if checkpoint else
+           checkpoints.restoring(prepared.model.init_checkpoint, flag="--init_checkpoint",
+                                 none_left="copy the checkpoint again"))
+  with guard:
+    for batch in engine.predict(input_fn, batch_size, watch, checkpoint=checkpoint):
+      for name, values in batch.items():
+        collected[name].append(values)
   outputs = {name: np.concatenate(values) for name, values in collected.items()}
   throughput = watch.throughput
   throughput.examples = len(outputs["loss"])

@@ -6,8 +6,14 @@ last step) dev is evaluated: a row in eval_history.tsv, TensorBoard scalars, one
 and best_checkpoint.BestCheckpoint keeps the best checkpoint and decides when to stop
 early. Each stretch starts its input pipeline afresh, shuffled with --seed plus the step
 it starts from, so that no stretch replays the batches of another.
+
+Training resumes from the newest intact checkpoint of output_dir: damaged ones are set
+aside first, and one whose restore fails (bytes changed inside it) is set aside then
+(checkpoints.py). A checkpoint save that fails for want of room ends the run with one
+line, nothing of that save left behind.
 """
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -17,8 +23,10 @@ from absl import logging
 import tensorflow as tf
 
 from common import interruption
+from common.errors import DamagedFileError
 from common.errors import UserError
 from finetune import best_checkpoint as best_lib
+from finetune import checkpoints
 from finetune import export
 from finetune import monitors
 from finetune import outputs as outputs_lib
@@ -67,12 +75,31 @@ def current_step(output_dir):
   return int(tf.train.load_checkpoint(checkpoint).get_tensor("global_step"))
 
 
-def _train_to(engine, input_fn, stop, watch, output_dir, planned):
-  """engine.train to step `stop`, letting a first Ctrl-C or SIGTERM end it after the
-  current step: the engine then saves that step's checkpoint, and this raises
-  Interrupted saying where (`planned`: the run's last step)."""
-  with interruption.finishing_the_step():
-    engine.train(input_fn, stop, watch)
+def _train_to(engine, input_fn_from, stop, watch, output_dir, planned, init_checkpoint,
+              is_chief=True):
+  """engine.train to step `stop` on input_fn_from(the step it starts from), letting a
+  first Ctrl-C or SIGTERM end it after the current step: the engine then saves that
+  step's checkpoint, and this raises Interrupted saying where (`planned`: the run's last
+  step). On the chief, which owns output_dir's checkpoints: a checkpoint whose restore
+  fails because it is damaged is set aside, and training starts again from the newest
+  intact one; a save that fails for want of room leaves nothing of itself."""
+  while True:
+    resumed = tf.train.latest_checkpoint(output_dir) if is_chief else None
+    guards = contextlib.ExitStack()
+    guards.enter_context(interruption.finishing_the_step())
+    if is_chief:
+      guards.enter_context(checkpoints.saving(output_dir))
+      guards.enter_context(checkpoints.restoring(
+          resumed or init_checkpoint, flag="--init_checkpoint",
+          none_left="give another --init_checkpoint"))
+    try:
+      with guards:
+        engine.train(input_fn_from(current_step(output_dir)), stop, watch)
+      break
+    except DamagedFileError as damage:
+      if resumed is None or not damage.path.startswith(resumed + "."):
+        raise  # the initial checkpoint: the user's to replace
+      checkpoints.prepare_to_resume(output_dir, init_checkpoint, damaged={resumed: damage})
   signum = interruption.requested()
   if signum is not None:
     checkpoint = tf.train.latest_checkpoint(output_dir)
@@ -93,6 +120,9 @@ def train(engine, prepared, task, num_train_steps, num_warmup_steps):
   # Written by the pipeline before training (pipeline.report_data); workers of a cluster
   # may share output_dir, so each writes a file of its own.
   train_file = prepared.record_files["train"].path
+  init_checkpoint = prepared.model.init_checkpoint
+  if distribution.is_chief:
+    checkpoints.prepare_to_resume(output_dir, init_checkpoint)
   training = options.training
   batch_size = training.train_batch_size
   logging.info("training: %d examples, global batch %d (%d per replica x %d replicas%s), "
@@ -119,8 +149,8 @@ def train(engine, prepared, task, num_train_steps, num_warmup_steps):
     outcome = _train_with_evaluations(engine, prepared, task, num_train_steps, input_fn_from,
                                       watch)
   else:
-    _train_to(engine, input_fn_from(current_step(output_dir)), num_train_steps, watch,
-              output_dir, num_train_steps)
+    _train_to(engine, input_fn_from, num_train_steps, watch, output_dir, num_train_steps,
+              init_checkpoint, distribution.is_chief)
   if watch.throughput.examples:  # zero when the checkpoint had every step already
     logging.info("throughput: training %d examples in %.1f s = %.1f examples/s",
                  watch.throughput.examples, watch.throughput.seconds,
@@ -149,17 +179,19 @@ def _train_with_evaluations(engine, prepared, task, num_train_steps, input_fn_fr
       break
     if stop in done:  # evaluated by an earlier run of this command
       continue
-    _train_to(engine, input_fn_from(current_step(output_dir)), stop, watch, output_dir,
-              num_train_steps)
-    checkpoint = tf.train.latest_checkpoint(output_dir)
+    _train_to(engine, input_fn_from, stop, watch, output_dir, num_train_steps,
+              prepared.model.init_checkpoint)
+    checkpoint = checkpoints.checkpoint_to_use(output_dir)
     result, evaluation = evaluate_checkpoint(engine, prepared, task, checkpoint)
     step = result["global_step"]
-    outputs_lib.append_eval_history(output_dir, step, result)
-    outputs_lib.write_eval_summaries(output_dir, result)
     info = export.model_info(task.apply(evaluation), options.model.do_lower_case,
                              options.model.max_seq_length, use_best_checkpoint=True)
+    # best/ first: a rerun evaluates again a step whose row is missing, and best/
+    # counts it once; a row would make the rerun skip a step best/ has not seen.
     improved = best.update(step, checkpoint, result, outputs_lib.format_eval_results(result),
                            json.dumps(info, indent=2, sort_keys=True) + "\n")
+    outputs_lib.append_eval_history(output_dir, step, result)
+    outputs_lib.write_eval_summaries(output_dir, result)
     logging.info("evaluation at step %d of %d: %s; %s", step, num_train_steps,
                  ", ".join("%s = %.4g" % (name, result[name]) for name in
                            sorted(result) if name.startswith("eval_")),

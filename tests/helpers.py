@@ -76,6 +76,53 @@ def make_tiny_model(directory, vocab_file, vocab_size=None, seed=0, **overrides)
   return str(directory)
 
 
+def make_tiny_run(directory, model_dir, task, max_seq_length=32, seed=0, dev_pairs=None):
+  """A run folder as training leaves it, without training: a tiny model with a random head
+  (of a trained head's size: pairs get outputs far apart).
+
+  Writes bert_config.json, vocab.txt, model_info.json and a checkpoint (encoder from
+  model_dir's, head freshly initialized) into `directory`; with dev_pairs
+  [(text_a, text_b, label)], also eval.tf_record as a run writes it. Returns the folder.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import modeling  # pylint: disable=g-import-not-at-top
+  import tokenization_fast  # pylint: disable=g-import-not-at-top
+  from finetune import export  # pylint: disable=g-import-not-at-top
+  from finetune import records  # pylint: disable=g-import-not-at-top
+  from processors import InputExample  # pylint: disable=g-import-not-at-top
+  os.makedirs(directory, exist_ok=True)
+  config_file = os.path.join(model_dir, "bert_config.json")
+  vocab_file = os.path.join(model_dir, "vocab.txt")
+  export.save_model_files(directory, export.model_info(task, True, max_seq_length),
+                          config_file, vocab_file)
+  with tf.Graph().as_default():
+    tf.compat.v1.set_random_seed(seed)
+    export.build_serving_graph(modeling.BertConfig.from_json_file(config_file), task)
+    variables = tf.compat.v1.global_variables()
+    encoder = [v for v in variables if v.op.name.startswith("bert/")]
+    with tf.compat.v1.Session() as session:
+      session.run(tf.compat.v1.global_variables_initializer())
+      tf.compat.v1.train.Saver(encoder).restore(session, os.path.join(model_dir,
+                                                                      "bert_model.ckpt"))
+      # A head as large as a trained one, so that pairs get outputs far apart.
+      rng = np.random.RandomState(seed)
+      for variable in variables:
+        if variable.op.name == "output_weights":
+          variable.load(rng.randn(*variable.shape.as_list()).astype(np.float32) * 2.0, session)
+      tf.compat.v1.train.Saver(variables).save(session, os.path.join(directory, "model.ckpt"),
+                                               global_step=1, write_meta_graph=False)
+  if dev_pairs:
+    examples = [InputExample("dev-%d" % i, a, b, label) for i, (a, b, label) in
+                enumerate(dev_pairs)]
+    settings = records.RecordSettings(
+        tokenizer=tokenization_fast.FastFullTokenizer(vocab_file, True), vocab_file=vocab_file,
+        do_lower_case=True, max_seq_length=max_seq_length, label_feature=task.label_feature,
+        workers=1)
+    records.write_record_file(examples, [task.encode_label(e, True) for e in examples],
+                              os.path.join(directory, "eval.tf_record"), settings)
+  return str(directory)
+
+
 # ------------------------------------------------------------------------------------
 # Running the scripts as a user does, and reading what they write.
 # ------------------------------------------------------------------------------------
@@ -242,3 +289,52 @@ def predict_dev(zh_model, output_dir, use_tpu_layout, batch_size, count=28, layo
   records = sum(1 for _ in tf.compat.v1.io.tf_record_iterator(
       os.path.join(output_dir, "predict.tf_record")))
   return outputs, records, examples
+
+
+# ------------------------------------------------------------------------------------
+# Damaged files and a script's main in this process.
+# ------------------------------------------------------------------------------------
+
+
+def cut_short(path, keep):
+  """Truncates a file to `keep` bytes, as a full disk or an interrupted copy leaves it;
+  returns the size it had."""
+  size = os.path.getsize(path)
+  assert keep < size
+  os.truncate(path, keep)
+  return size
+
+
+def flip_byte(path, offset):
+  """Inverts the bits of one byte: a file of the right size with wrong contents."""
+  with open(path, "r+b") as f:
+    f.seek(offset)
+    value = f.read(1)[0]
+    f.seek(offset)
+    f.write(bytes([value ^ 0xff]))
+
+
+def run_reg_in_process(*args):
+  """run_reg.py's main in this process with these arguments, as its command line runs it
+  (common/cli.run_main): returns (exit status, the error line or None)."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from common import cli  # pylint: disable=g-import-not-at-top
+  from finetune import cli as run_cli  # pylint: disable=g-import-not-at-top
+  from finetune import tasks  # pylint: disable=g-import-not-at-top
+  flag_values = flags.FlagValues()
+  run_cli.define_run_flags(tasks.RegressionOptions, flag_values=flag_values)
+  flag_values(["run_reg.py"] + list(args))
+
+  def make_task(processor, head_options):  # as run_reg.py makes it
+    return tasks.RegressionTask.from_options(head_options,
+                                             getattr(processor, "LABEL_RANGE", None))
+
+  try:
+    cli.run_main(lambda argv: run_cli.main(make_task, tasks.RegressionOptions, flag_values),
+                 ["run_reg.py"])
+  except SystemExit as e:
+    if isinstance(e.code, str):  # sys.exit("error: ...") prints it, with status 1
+      assert "\n" not in e.code, e.code
+      return 1, e.code
+    return e.code, None
+  return 0, None

@@ -67,8 +67,8 @@ def test_saved_model_loads_in_tensorflow_2_and_takes_the_three_inputs(regression
                     segment_ids=tf.constant([[0, 0, 0, 0, 0], [0, 0, 0, 1, 1]], tf.int32))
   assert list(outputs) == ["score"] and outputs["score"].shape == (2,)
   assert np.all((outputs["score"].numpy() >= 0) & (outputs["score"].numpy() <= 5))
-  assert sorted(os.listdir(os.path.join(version, "assets.extra"))) == ["model_info.json",
-                                                                       "vocab.txt"]
+  assert sorted(os.listdir(os.path.join(version, "assets.extra"))) == [
+      "bert_config.json", "model_info.json", "vocab.txt"]
 
 
 def test_rerun_reuses_the_export_of_the_same_checkpoint(regression_run, zh_model):
@@ -131,9 +131,9 @@ def test_classifier_export_keeps_the_auto_threshold(zh_model, tmp_path):
   with load_predictor(output_dir + "/export") as predictor:
     exported = predictor.predict(pairs)
   positive = exported["probabilities"][:, 1] >= np.float32(threshold)
-  assert [label.decode() for label in exported["label"]] == [
+  assert list(exported["label"]) == [
       "1" if flag else "0" for flag in positive]
-  assert [line[0] for line in lines] == [label.decode() for label in exported["label"]]
+  assert [line[0] for line in lines] == list(exported["label"])
 
 
 def test_predict_py_mistakes_are_one_line(regression_run, tmp_path):
@@ -170,7 +170,7 @@ def test_predict_py_reads_a_long_sentence_only_as_far_as_the_model_needs(regress
 
 
 @pytest.mark.parametrize("script", ["run_reg.py", "run_classifier.py", "predict.py",
-                                    "convert_hf_checkpoint.py"])
+                                    "convert_hf_checkpoint.py", "export_model.py", "serve.py"])
 def test_help_explains_every_flag_in_one_line_by_group(script):
   result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, script), "--help"],
                           capture_output=True, text=True, check=False, cwd=REPO_ROOT)

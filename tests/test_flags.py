@@ -1,4 +1,5 @@
-"""Every flag of run_reg.py, run_classifier.py and predict.py is checked before any work.
+"""Every flag of run_reg.py, run_classifier.py, predict.py, export_model.py and serve.py is
+checked before any work.
 
 The flags are the settings of the option dataclasses (common/settings.py); each setting
 carries its check, and each check the bad values it must refuse. These tests go through
@@ -18,13 +19,17 @@ from common import settings
 from common.errors import UserError
 from finetune import options as options_lib
 from finetune.tasks import ClassificationOptions, RegressionOptions
+from finetune.serving.exporting import ExportOptions
 from helpers import REPO_ROOT, ZH_DATA, model_flags, run_script
 from predict import PredictOptions
+from finetune.serving.server import ServeOptions
 
 SCRIPTS = {
     "run_reg.py": (options_lib.RunOptions, RegressionOptions),
     "run_classifier.py": (options_lib.RunOptions, ClassificationOptions),
     "predict.py": (PredictOptions,),
+    "export_model.py": (ExportOptions,),
+    "serve.py": (ServeOptions,),
 }
 
 
@@ -82,14 +87,17 @@ def valid_values(options_class, tmp_path, zh_model):
     return dict(data_dir=ZH_DATA, task_name="sim", output_dir=str(tmp_path / "out"),
                 do_train=True, bert_config_file=os.path.join(zh_model, "bert_config.json"),
                 vocab_file=os.path.join(zh_model, "vocab.txt"))
-  if options_class is PredictOptions:
+  if options_class in (PredictOptions, ServeOptions):
     return dict(model=str(tmp_path))
+  if options_class is ExportOptions:
+    return dict(model=str(tmp_path), format="onnx", output_dir=str(tmp_path / "onnx"))
   return {}
 
 
 CHECKED = [(options_class, field, bad)
            for options_class in (options_lib.RunOptions, RegressionOptions,
-                                 ClassificationOptions, PredictOptions)
+                                 ClassificationOptions, PredictOptions, ExportOptions,
+                                 ServeOptions)
            for field in settings.settings_of(options_class)
            if field.metadata["check"] is not None
            for bad in field.metadata["check"].bad_values]
@@ -125,10 +133,16 @@ def test_each_bad_value_is_one_line_naming_the_flag(options_class, field, bad, t
     ("run_classifier.py", "--class_weights=1,0", "--class_weights=1,0: expected 'balanced' or "
      "one positive weight per label"),
     ("predict.py", "--batch_size=0", "--batch_size=0: expected an integer >= 1"),
+    ("export_model.py", "--precision=int4", "--precision=int4: expected one of float32, int8"),
+    ("serve.py", "--port=70000", "--port=70000: expected a number from 0 to 65535"),
 ])
 def test_a_bad_flag_stops_the_script_with_one_line(script, flag, message, zh_model, tmp_path):
   if script == "predict.py":
     arguments = ["--model=" + str(tmp_path), flag, "a", "b"]
+  elif script in ("export_model.py", "serve.py"):
+    arguments = ["--model=" + str(tmp_path), "--format=onnx", "--output_dir=%s" % (
+        tmp_path / "out"), flag] if script == "export_model.py" else [
+            "--model=" + str(tmp_path), flag]
   else:
     arguments = ["--task_name=" + ("sim" if script == "run_reg.py" else "lcqmc"),
                  "--do_train=true", "--data_dir=" + ZH_DATA,

@@ -16,6 +16,11 @@ WITH_AMX = ("Intel Xeon Sapphire Rapids", frozenset({"avx512f", "amx_bf16", "amx
     ("bfloat16", WITH_AMX, False), ("float16", WITH_BF16, True), ("float16", WITH_AMX, False),
     ("none", WITHOUT_BF16, False), ("float32", WITHOUT_BF16, False),
     ("bfloat16", ("unknown", frozenset()), False),  # flags unknown: no claim either way
+    ("int8", WITHOUT_BF16, False), ("int8", WITH_AMX, True),
+    ("int8", ("Intel Xeon Sapphire Rapids", frozenset({"avx512f", "amx_int8"})), False),
+    ("int8", ("Intel Core", frozenset({"avx2", "avx_vnni"})), False),
+    ("int8", ("Ampere Altra", frozenset({"asimd", "asimddp"})), False),
+    ("int8", ("Intel Xeon E5", frozenset({"avx2", "fma"})), True),
 ])
 def test_cpu_instructions_decide(wanted, cpu_info, slow):
   reason = precision.why_slow(wanted, cpu_info=cpu_info, gpu_info=[])
@@ -34,6 +39,16 @@ def test_gpu_compute_capability_decides_and_the_cpu_then_does_not_count(wanted, 
   if slow:
     assert "the GPU Tesla X (compute capability %d.%d) has no %s tensor cores" % (
         capability + (wanted,)) in reason
+
+
+def test_int8_is_decided_by_the_cpu_whatever_the_gpus():
+  """int8 runs in ONNX Runtime on the CPU: a GPU neither helps nor hinders it."""
+  old_cpu = ("Intel Xeon E5", frozenset({"avx2", "fma"}))
+  assert precision.why_slow("int8", cpu_info=WITHOUT_BF16, gpu_info=[("Tesla X", (6, 1))]) is None
+  reason = precision.why_slow("int8", cpu_info=old_cpu, gpu_info=[("A100", (8, 0))])
+  assert reason == ("this CPU (Intel Xeon E5) has no int8 instructions (avx512_vnni or "
+                    "avx_vnni or amx_int8 or asimddp): int8 matmuls there are no faster "
+                    "than float32 and lose accuracy to saturation")
 
 
 def test_tpus_compute_bfloat16():

@@ -59,9 +59,16 @@ def test_evaluating_every_n_steps_keeps_the_best_checkpoint(engine, zh_model, tm
   with load_predictor(output_dir) as predictor:
     scores = predictor.predict([(e.text_a, e.text_b) for e in dev])["score"]
   labels = [e.label for e in dev]
-  assert metrics.spearman(scores, labels) == pytest.approx(best_row["eval_spearman"], abs=1e-4)
-  assert metrics.pearson(scores, labels) == pytest.approx(best_row["eval_pearson"], abs=1e-4)
   assert len({row["eval_spearman"] for row in history}) > 1  # a real choice was made
+  # predict.py batches otherwise than evaluation did, which moves each score by float
+  # rounding; near-zero correlations of this tiny model amplify that (1.2e-4 seen on a
+  # Pearson of 0.012). So: close to the best row's figure, and closer to it than to any
+  # other checkpoint's, which says it is the best checkpoint that was restored.
+  for name, metric in (("eval_spearman", metrics.spearman), ("eval_pearson", metrics.pearson)):
+    value = metric(scores, labels)
+    assert value == pytest.approx(best_row[name], abs=1e-3), name
+    others = [abs(value - row[name]) for row in history if row[name] != best_row[name]]
+    assert not others or abs(value - best_row[name]) < min(others), name
 
   # The last checkpoint instead, on request; and a rerun trains nothing more.
   rerun = run_script("run_reg.py", *command, "--use_best_checkpoint=false")

@@ -1,0 +1,277 @@
+r"""serve.py under load, on loopback: throughput, latency, overload and SIGTERM.
+
+  .venv/bin/python bench/serve_load.py --model=DIR [--pairs=FILE] [--pairs_per_request=16]
+                                       [--concurrency=16] [--seconds=20] [--max_requests=3000]
+
+DIR is any folder serve.py takes (the int8 ONNX export is the fastest). FILE holds
+sentence_a<TAB>sentence_b lines (default: STS-B train then dev, the 6,000 pairs of
+bench/throughput.py). Every run sends requests of --pairs_per_request pairs drawn from
+FILE to 127.0.0.1 only, and stops by itself after --seconds or --max_requests. It prints:
+  offline     Predictor.predict over FILE in a process of its own (predict.py's
+              in-process rate on the same runtime), pairs/s: the reference;
+  single      one request at a time: latency p50 and p99;
+  saturation  --concurrency clients, each sending its next request as soon as the last
+              is answered: pairs/s (against offline: goal >= 90 %), p50/p99;
+  half load   requests arriving at random (Poisson) at half the saturation rate:
+              p50/p99 (against single: goal p99 <= 3x);
+  overload    arrivals at twice the saturation rate, queue of 8 requests' pairs: how many
+              are answered 200 and how many 503 at once;
+  sigterm     saturation, and SIGTERM to the server half-way: answered, refused (the
+              port closed), lost (sent, never answered: goal 0), and the exit status.
+For each run: requests sent, answered 200, answered 503, refused, lost. A request is
+"refused" when its connection is refused (never accepted), "lost" when it was sent and
+no answer came back. The server's own log goes to --work_dir.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import aiohttp
+
+from bench.shared_data import shared_data_dir
+# pylint: enable=g-import-not-at-top,wrong-import-position
+
+OFFLINE = """
+import sys, time
+sys.path.insert(0, %r)
+from finetune.predictor import load_predictor
+pairs = [tuple(line.rstrip("\\n").split("\\t")[:2]) for line in open(sys.argv[1], encoding="utf-8")]
+with load_predictor(sys.argv[2]) as predictor:
+  predictor.predict(pairs[:64])
+  best = 0.0
+  for _ in range(2):
+    started = time.perf_counter()
+    predictor.predict(pairs, batch_size=int(sys.argv[3]))
+    best = max(best, len(pairs) / (time.perf_counter() - started))
+print(best)
+""" % REPO
+
+
+def default_pairs(work_dir):
+  """STS-B train then dev, the first 6,000 pairs, as sentence<TAB>sentence lines."""
+  source = os.path.join(shared_data_dir(), "stsbenchmark")
+  lines = []
+  for name in ("sts-train.csv", "sts-dev.csv"):
+    with open(os.path.join(source, name), encoding="utf-8") as f:
+      lines.extend("%s\t%s\n" % tuple(line.rstrip("\n").split("\t")[5:7]) for line in f)
+  path = os.path.join(work_dir, "pairs.tsv")
+  with open(path, "w", encoding="utf-8") as f:
+    f.writelines(lines[:6000])
+  return path
+
+
+class Counts:
+  """What became of the requests of one run."""
+
+  def __init__(self):
+    self.sent = self.ok = self.busy = self.refused = self.lost = self.other = 0
+    self.pairs = 0
+    self.latencies = []
+
+  def line(self):
+    return ("sent %d, answered 200 %d, answered 503 %d, refused %d, lost %d%s" % (
+        self.sent, self.ok, self.busy, self.refused, self.lost,
+        ", other %d" % self.other if self.other else ""))
+
+  def percentiles(self):
+    values = np.array(self.latencies) * 1000
+    return (np.percentile(values, 50), np.percentile(values, 99)) if len(values) else (0, 0)
+
+
+async def send(session, url, pairs, counts):
+  """One request; records its outcome and (for 200) its latency."""
+  counts.sent += 1
+  started = time.perf_counter()
+  try:
+    async with session.post(url, json={"pairs": pairs}) as response:
+      await response.read()
+      if response.status == 200:
+        counts.ok += 1
+        counts.pairs += len(pairs)
+        counts.latencies.append(time.perf_counter() - started)
+      elif response.status == 503:
+        counts.busy += 1
+      else:
+        counts.other += 1
+  except aiohttp.ClientConnectorError:
+    counts.refused += 1
+  except (aiohttp.ClientError, asyncio.TimeoutError):
+    counts.lost += 1
+
+
+def draw(pairs, size, rng):
+  return [list(pairs[rng.randrange(len(pairs))]) for _ in range(size)]
+
+
+async def closed_loop(url, pairs, args, seconds, counts, connector_args=None):
+  """--concurrency clients, each sending its next request when the last is answered."""
+  rng = random.Random(1)
+  deadline = time.perf_counter() + seconds
+  budget = [args.max_requests]
+  timeout = aiohttp.ClientTimeout(total=60)
+
+  async def client(session):
+    while time.perf_counter() < deadline and budget[0] > 0:
+      budget[0] -= 1
+      await send(session, url, draw(pairs, args.pairs_per_request, rng), counts)
+
+  async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(
+      limit=args.concurrency, **(connector_args or {}))) as session:
+    started = time.perf_counter()
+    await asyncio.gather(*(client(session) for _ in range(args.concurrency)))
+    return time.perf_counter() - started
+
+
+async def open_loop(url, pairs, args, rate, seconds, counts):
+  """Requests arriving at random at `rate` per second (Poisson), each on its own task."""
+  rng = random.Random(2)
+  timeout = aiohttp.ClientTimeout(total=60)
+  tasks = []
+  async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(
+      limit=0)) as session:
+    started = time.perf_counter()
+    next_time = started
+    while next_time - started < seconds and len(tasks) < args.max_requests:
+      await asyncio.sleep(max(0.0, next_time - time.perf_counter()))
+      tasks.append(asyncio.ensure_future(send(session, url, draw(
+          pairs, args.pairs_per_request, rng), counts)))
+      next_time += rng.expovariate(rate)
+    await asyncio.gather(*tasks)
+
+
+async def sequential(url, pairs, args, count, counts):
+  rng = random.Random(3)
+  async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+    for _ in range(count):
+      await send(session, url, draw(pairs, args.pairs_per_request, rng), counts)
+
+
+def start_server(args, log_path, *flags):
+  log = open(log_path, "w")  # pylint: disable=consider-using-with
+  process = subprocess.Popen(
+      [sys.executable, os.path.join(REPO, "serve.py"), "--model=" + args.model, "--port=0",
+       "--max_batch_pairs=%d" % args.max_batch_pairs, *flags], stderr=log, cwd=REPO)
+  deadline = time.time() + 120
+  while time.time() < deadline:
+    with open(log_path) as f:
+      text = f.read()
+    match = re.search(r"on http://127\.0\.0\.1:(\d+) ", text)
+    if match and "ready:" in text:
+      return process, "http://127.0.0.1:%s" % match.group(1)
+    if process.poll() is not None:
+      sys.exit("error: serve.py ended; see %s" % log_path)
+    time.sleep(0.1)
+  process.kill()
+  sys.exit("error: serve.py not ready within 120 s; see %s" % log_path)
+
+
+def stop(process):
+  process.terminate()
+  return process.wait(timeout=120)
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--model", required=True)
+  parser.add_argument("--pairs", default="")
+  parser.add_argument("--work_dir", default=os.path.join(REPO, "runs", "serve_load"))
+  parser.add_argument("--pairs_per_request", type=int, default=16)
+  parser.add_argument("--concurrency", type=int, default=16)
+  parser.add_argument("--seconds", type=float, default=20.0)
+  parser.add_argument("--max_requests", type=int, default=3000)
+  parser.add_argument("--single_requests", type=int, default=100)
+  parser.add_argument("--max_batch_pairs", type=int, default=32)
+  args = parser.parse_args()
+  os.makedirs(args.work_dir, exist_ok=True)
+  pairs_file = args.pairs or default_pairs(args.work_dir)
+  with open(pairs_file, encoding="utf-8") as f:
+    pairs = [tuple(line.rstrip("\n").split("\t")[:2]) for line in f if line.strip()]
+  figures = {}
+
+  offline = float(subprocess.run(
+      [sys.executable, "-c", OFFLINE, pairs_file, args.model, str(args.max_batch_pairs)],
+      capture_output=True, text=True, check=True, cwd=REPO).stdout.strip().splitlines()[-1])
+  print("offline   Predictor.predict, %d pairs, batches of %d: %.1f pairs/s" % (
+      len(pairs), args.max_batch_pairs, offline), flush=True)
+
+  process, url = start_server(args, os.path.join(args.work_dir, "server.log"))
+  try:
+    single = Counts()
+    asyncio.run(sequential(url + "/predict", pairs, args, args.single_requests, single))
+    p50, p99 = single.percentiles()
+    print("single    %d requests of %d pairs one at a time: p50 %.1f ms, p99 %.1f ms; %s" % (
+        args.single_requests, args.pairs_per_request, p50, p99, single.line()), flush=True)
+
+    saturated = Counts()
+    seconds = asyncio.run(closed_loop(url + "/predict", pairs, args, args.seconds, saturated))
+    rate = saturated.pairs / seconds
+    s50, s99 = saturated.percentiles()
+    print("saturated %d clients: %.1f pairs/s = %.0f %% of offline (goal >= 90 %%); p50 %.1f "
+          "ms, p99 %.1f ms; %s" % (args.concurrency, rate, 100 * rate / offline, s50, s99,
+                                   saturated.line()), flush=True)
+
+    half = Counts()
+    request_rate = rate / args.pairs_per_request / 2
+    asyncio.run(open_loop(url + "/predict", pairs, args, request_rate, args.seconds, half))
+    h50, h99 = half.percentiles()
+    print("half load %.1f requests/s at random: p50 %.1f ms, p99 %.1f ms = %.1fx the single "
+          "request's p50 (goal <= 3x); %s" % (request_rate, h50, h99, h99 / p50, half.line()),
+          flush=True)
+  finally:
+    code = stop(process)
+  print("          server exit status %d" % code, flush=True)
+  figures.update(offline=offline, saturated=rate, single_p50=p50, half_p99=h99)
+
+  process, url = start_server(args, os.path.join(args.work_dir, "server-overload.log"),
+                              "--max_queue_pairs=%d" % (8 * args.pairs_per_request),
+                              "--max_pairs_per_request=%d" % args.pairs_per_request)
+  try:
+    overload = Counts()
+    asyncio.run(open_loop(url + "/predict", pairs, args, 2 * rate / args.pairs_per_request,
+                          args.seconds / 2, overload))
+    print("overload  %.1f requests/s, a queue of %d pairs: %s; answered pairs/s %.1f" % (
+        2 * rate / args.pairs_per_request, 8 * args.pairs_per_request, overload.line(),
+        overload.pairs / (args.seconds / 2)), flush=True)
+  finally:
+    code = stop(process)
+  print("          server exit status %d" % code, flush=True)
+
+  log_path = os.path.join(args.work_dir, "server-sigterm.log")
+  process, url = start_server(args, log_path)
+  terminated = Counts()
+
+  async def sigterm_run():
+    async def terminate_later():
+      await asyncio.sleep(args.seconds / 4)
+      process.terminate()
+    killer = asyncio.ensure_future(terminate_later())
+    # A connection per request: "refused" then means the port was closed.
+    await closed_loop(url + "/predict", pairs, args, args.seconds / 2, terminated,
+                      connector_args={"force_close": True})
+    await killer
+
+  asyncio.run(sigterm_run())
+  code = process.wait(timeout=120)
+  with open(log_path) as f:
+    tracebacks = f.read().count("Traceback")
+  print("sigterm   SIGTERM after %.0f s under saturation: %s; exit status %d, %d traceback(s) "
+        "in its log" % (args.seconds / 4, terminated.line(), code, tracebacks), flush=True)
+  figures.update(lost=single.lost + saturated.lost + half.lost + overload.lost + terminated.lost)
+  print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+  main()

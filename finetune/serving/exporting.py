@@ -1,0 +1,132 @@
+"""export_model.py's one entry point: a fine-tuned model -> a folder in another format.
+
+  export(model_path, export_format, output_dir, precision) -> model_info dict
+
+Formats: "onnx" (onnx_export.py; float32 or int8) and "hf" (hf_export.py; float32).
+Each export folder holds model_info.json: the model's facts (task, labels, threshold or
+label range, casing, max_seq_length) plus the format, the precision and where it came
+from. The folder appears whole: it is written under a temporary name beside output_dir
+and renamed. An output folder that holds anything but an earlier export of this tool is
+refused, never overwritten.
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+
+from absl import logging
+
+from common import checks
+from common import cli
+from common import files
+from common.errors import UserError
+from common.settings import setting
+from finetune import precision as precision_lib
+from finetune.serving import fine_tuned as fine_tuned_lib
+from finetune.serving import hf_export
+from finetune.serving import onnx_export
+from finetune.serving import onnx_runtime
+
+FORMATS = ("onnx", "hf")
+PRECISIONS = ("float32", "int8")
+# The formats each precision exists in.
+_PRECISION_FORMATS = {"float32": FORMATS, "int8": ("onnx",)}
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportOptions:
+  """export_model.py's settings."""
+  model: str = setting(None, "A run's --output_dir, an --export_dir, or a SavedModel version "
+                       "folder.", cli.REQUIRED, checks.ExistingFolder("a model folder"),
+                       required=True)
+  format: str = setting(None, "onnx (ONNX Runtime, OpenVINO, predict.py and serve.py without "
+                        "TensorFlow) or hf (transformers, sentence-transformers).",
+                        cli.REQUIRED, checks.OneOf(FORMATS), required=True)
+  output_dir: str = setting(None, "A new or empty local folder (or an earlier export to "
+                            "replace).", cli.REQUIRED, checks.OutputFolder(), required=True)
+  precision: str = setting(
+      "float32", "float32, or int8 (--format=onnx: the encoder's matmuls in int8, on CPUs "
+      "with VNNI or AMX; elsewhere float32 with a warning).", cli.MODEL,
+      checks.OneOf(PRECISIONS))
+
+
+def check_output_dir(output_dir):
+  """Raises UserError unless output_dir is absent, empty or an earlier export of ours."""
+  if not os.path.exists(output_dir):
+    return
+  if not os.path.isdir(output_dir):
+    raise UserError("--output_dir=%s is a file; expected a folder to export into" % output_dir)
+  names = sorted(os.listdir(output_dir))
+  if not names:
+    return
+  info_path = os.path.join(output_dir, onnx_runtime.INFO_FILE)
+  try:
+    with open(info_path, encoding="utf-8") as f:
+      ours = "export_format" in json.load(f)
+  except (OSError, ValueError):
+    ours = False
+  if not ours:
+    shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+    raise UserError("--output_dir=%s holds other files (%s); expected an empty or new "
+                    "folder, or an earlier output of export_model.py to replace" %
+                    (output_dir, shown))
+
+
+def export(model_path, export_format, output_dir, precision):
+  """Exports the fine-tuned model at `model_path`; returns the model_info.json written.
+
+  Raises UserError for a format, precision or output folder it cannot use. int8 on a
+  CPU without int8 dot products is made float32, with one warning line.
+  """
+  if export_format not in FORMATS:
+    raise UserError("--format=%s: expected one of %s" % (export_format, ", ".join(FORMATS)))
+  if export_format not in _PRECISION_FORMATS[precision]:
+    raise UserError("--precision=%s is for --format=%s; --format=%s is float32 only" % (
+        precision, " or ".join(_PRECISION_FORMATS[precision]), export_format))
+  if not files.is_local(output_dir):
+    raise UserError("--output_dir=%s: expected a local folder (copy it to its place after)"
+                    % output_dir)
+  check_output_dir(output_dir)
+  precision = precision_lib.usable_precision(precision, "--precision", gpu_info=[])
+  fine_tuned = fine_tuned_lib.locate(model_path)
+  weights = fine_tuned_lib.read_weights(fine_tuned)
+  parent = os.path.dirname(os.path.abspath(output_dir))
+  os.makedirs(parent, exist_ok=True)
+  staging = os.path.join(parent, ".%s.tmp-%d" % (os.path.basename(os.path.abspath(output_dir)),
+                                                 os.getpid()))
+  shutil.rmtree(staging, ignore_errors=True)
+  os.makedirs(staging)
+  try:
+    if export_format == "onnx":
+      facts = onnx_export.write_onnx_folder(staging, fine_tuned, weights, precision)
+    else:
+      hf_export.write_folder(staging, fine_tuned, weights, model_path)
+      facts = {"precision": precision}
+    info = dict(fine_tuned.info, export_format=export_format, source=model_path,
+                checkpoint=os.path.basename(fine_tuned.checkpoint), **facts)
+    files.write_text_atomically(os.path.join(staging, onnx_runtime.INFO_FILE),
+                                json.dumps(info, indent=2, sort_keys=True) + "\n")
+    _replace(staging, output_dir)
+  except files.WriteError as e:  # named by the file it was meant to be, not the staging one
+    raise files.WriteError(e.path.replace(staging, output_dir.rstrip("/")), e.reason) from None
+  finally:
+    shutil.rmtree(staging, ignore_errors=True)
+  logging.info("exported %s (%s) as %s %s to %s", model_path, info["checkpoint"],
+               export_format, precision, output_dir)
+  return info
+
+
+def _replace(staging, output_dir):
+  """Puts the finished staging folder at output_dir (an earlier export moved aside first)."""
+  if not os.path.exists(output_dir):
+    os.rename(staging, output_dir)
+    return
+  if not os.listdir(output_dir):
+    os.rmdir(output_dir)
+    os.rename(staging, output_dir)
+    return
+  previous = staging + ".previous"
+  os.rename(output_dir, previous)
+  os.rename(staging, output_dir)
+  shutil.rmtree(previous, ignore_errors=True)

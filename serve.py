@@ -1,0 +1,108 @@
+r"""Serves a fine-tuned model over HTTP: scores, reranking, health and metrics.
+
+  python serve.py --model=runs/stsb-int8                      # http://127.0.0.1:8000
+  python serve.py --model=runs/stsb --port=8080 --max_batch_pairs=64
+  BERT_SERVE_API_KEY=secret python serve.py --model=runs/stsb-int8 --host=0.0.0.0
+
+--model is any folder predict.py takes; an ONNX folder (export_model.py) runs on ONNX
+Runtime without TensorFlow, the others on TensorFlow. Routes: POST /predict, POST
+/rerank (Cohere's and Jina's shape), GET /health, GET /metrics; see README, "Serving".
+Concurrent requests share model batches. SIGTERM or Ctrl-C: the port closes, the
+requests already taken are answered, and the server exits 0. It binds to loopback
+unless given an API key (--api_key or $BERT_SERVE_API_KEY), which every route but
+/health then asks for.
+"""
+
+import asyncio
+import ipaddress
+import logging as std_logging
+import os
+import signal
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import logging
+
+from common import cli
+from common import settings
+from common.errors import UserError
+from finetune.predictor import load_predictor
+from finetune.serving import server
+from finetune.serving.server import API_KEY_VARIABLE
+from finetune.serving.server import ServeOptions
+# pylint: enable=g-import-not-at-top,wrong-import-position
+
+cli.define_flags(ServeOptions)
+
+
+def is_loopback(host):
+  if host == "localhost":
+    return True
+  try:
+    return ipaddress.ip_address(host.strip("[]")).is_loopback
+  except ValueError:
+    return False
+
+
+async def serve(options, api_key):
+  """Runs the server until SIGTERM or SIGINT; returns once it has stopped cleanly."""
+  limits = server.Limits(
+      max_body_bytes=options.max_body_bytes, max_pairs_per_request=options.max_pairs_per_request,
+      max_text_chars=options.max_text_chars, max_batch_pairs=options.max_batch_pairs,
+      max_queue_delay_ms=options.max_queue_delay_ms, max_queue_pairs=options.max_queue_pairs)
+  stopping = asyncio.Event()
+  failure = []
+
+  def failed(message):  # the model could not be loaded: stop, and say why
+    failure.append(message)
+    stopping.set()
+
+  app = server.make_app(lambda: load_predictor(options.model, options.precision,
+                                               spinning=False), limits,
+                        api_key=api_key, on_failure=failed)
+  # A client that goes away cancels its handler, and with it its pairs not yet run.
+  runner = server.web.AppRunner(app, handler_cancellation=True, access_log=None)
+  await runner.setup()
+  site = server.web.TCPSite(runner, options.host, options.port,
+                            shutdown_timeout=options.shutdown_seconds)
+  try:
+    await site.start()
+  except OSError as e:
+    await runner.cleanup()
+    raise UserError("--host=%s --port=%d: cannot bind (%s)" % (
+        options.host, options.port, e.strerror or e)) from None
+  host, port = runner.addresses[0][:2]
+  logging.info("serving %s on http://%s:%d (loading the model)", options.model,
+               host if ":" not in host else "[%s]" % host, port)
+  loop = asyncio.get_running_loop()
+  for signum in (signal.SIGTERM, signal.SIGINT):
+    loop.add_signal_handler(signum, stopping.set)
+  await stopping.wait()
+  if not failure:
+    logging.info("stopping: no new connections; answering the requests taken")
+  await runner.cleanup()
+  if failure:
+    raise UserError(failure[0])
+  logging.info("stopped")
+
+
+def main(argv):
+  del argv  # flags only
+  logging.set_verbosity(logging.INFO)
+  std_logging.getLogger("tensorflow").setLevel(std_logging.ERROR)
+  options = cli.options_from_flags(ServeOptions)
+  settings.validate(options)
+  api_key = options.api_key or os.environ.get(API_KEY_VARIABLE) or None
+  if not is_loopback(options.host) and api_key is None:
+    raise UserError("--host=%s answers beyond this machine: give an API key (--api_key or "
+                    "$%s) that clients must send, or bind to 127.0.0.1" %
+                    (options.host, API_KEY_VARIABLE))
+  if options.max_pairs_per_request > options.max_queue_pairs:
+    raise UserError("--max_pairs_per_request=%d is above --max_queue_pairs=%d: such a "
+                    "request could never be queued; expected at most %d" % (
+                        options.max_pairs_per_request, options.max_queue_pairs,
+                        options.max_queue_pairs))
+  asyncio.run(serve(options, api_key))
+
+
+if __name__ == "__main__":
+  cli.run_app(main, __doc__)

@@ -1,0 +1,359 @@
+"""serve.py as a client meets it: a real server process on a free loopback port.
+
+Every route, every limit and error, the API key, batching of concurrent requests (the
+answers equal predict.py's), a full queue, a client that goes away, and SIGTERM or
+Ctrl-C with requests in flight. Traffic goes to 127.0.0.1 only; every wait is bounded.
+The model is a tiny one exported to ONNX (float32), which starts in about a second.
+"""
+
+import concurrent.futures
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from finetune.predictor import load_predictor
+from finetune.serving import exporting
+from finetune.tasks import ClassificationTask, RegressionTask
+from helpers import REPO_ROOT, make_tiny_run
+
+pytestmark = pytest.mark.slow
+
+PAIRS = [["A man is playing a guitar.", "A man plays the guitar."],
+         ["支付宝怎么充值", "微信怎么充值"], ["A woman is slicing an onion.", "A man sings."],
+         ["我今天用iPhone拍了张照片", "a photo"], ["short", "a somewhat longer sentence here"]]
+TIMEOUT = 30
+
+
+@pytest.fixture(scope="module")
+def models(zh_model, tmp_path_factory):
+  """{"regression": ONNX folder (0..5 scores), "classification": ONNX folder (two labels)}."""
+  root = tmp_path_factory.mktemp("served")
+  folders = {}
+  for kind, task in (("regression", RegressionTask(label_min=0.0, label_max=5.0)),
+                     ("classification", ClassificationTask(["0", "1"], threshold="0.4"))):
+    run_dir = make_tiny_run(str(root / kind), zh_model, task)
+    folders[kind] = str(root / (kind + "-onnx"))
+    exporting.export(run_dir, "onnx", folders[kind], "float32")
+  return folders
+
+
+class Server:
+  """A serve.py process; `port` once it listens, `log` its stderr so far."""
+
+  def __init__(self, model, *flags, env=None):
+    self.process = subprocess.Popen(
+        [sys.executable, os.path.join(REPO_ROOT, "serve.py"), "--model=" + model, "--port=0",
+         *flags], stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT, env=env)
+    self.lines = []
+    deadline = time.time() + TIMEOUT
+    self.port = None
+    while self.port is None:
+      line = self.process.stderr.readline()
+      if not line:
+        raise AssertionError("serve.py ended before listening:\n" + "".join(self.lines))
+      self.lines.append(line)
+      match = re.search(r"on http://127\.0\.0\.1:(\d+) ", line)
+      if match:
+        self.port = int(match.group(1))
+      if time.time() > deadline:
+        raise AssertionError("serve.py did not listen within %d s" % TIMEOUT)
+
+  def request(self, method, path, body=None, headers=None, raw=None):
+    """(status, headers, parsed JSON or text) of one request on a new connection."""
+    connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=TIMEOUT)
+    try:
+      data = raw if raw is not None else (None if body is None else json.dumps(body))
+      connection.request(method, path, body=data, headers=headers or {})
+      response = connection.getresponse()
+      text = response.read().decode("utf-8")
+      kind = response.getheader("Content-Type", "")
+      return (response.status, dict(response.getheaders()),
+              json.loads(text) if kind.startswith("application/json") else text)
+    finally:
+      connection.close()
+
+  def wait_ready(self):
+    deadline = time.time() + TIMEOUT
+    while time.time() < deadline:
+      status, _, body = self.request("GET", "/health")
+      if status == 200:
+        assert body == {"status": "ready"}
+        return
+      assert status == 503 and body == {"status": "loading"}
+      time.sleep(0.05)
+    raise AssertionError("not ready within %d s" % TIMEOUT)
+
+  def metric(self, name):
+    """The value of one Prometheus series, e.g. 'bert_pairs_scored_total'."""
+    _, _, text = self.request("GET", "/metrics")
+    for line in text.splitlines():
+      if line.startswith(name + " ") or line.startswith(name + "{"):
+        if line.split(" ")[0] == name or line.startswith(name + "{"):
+          return float(line.rsplit(" ", 1)[1])
+    raise AssertionError("no %s in /metrics" % name)
+
+  def stop(self, signum=signal.SIGTERM):
+    """Sends `signum` (None: sends nothing) and waits; returns the exit status."""
+    if signum is not None and self.process.poll() is None:
+      self.process.send_signal(signum)
+    code = self.process.wait(timeout=TIMEOUT)
+    self.lines.append(self.process.stderr.read())
+    return code
+
+  def close(self):
+    if self.process.poll() is None:
+      self.process.kill()
+      self.process.wait()
+
+
+@pytest.fixture
+def start(request):
+  started = []
+
+  def start_server(*args, **kwargs):
+    server = Server(*args, **kwargs)
+    started.append(server)
+    return server
+
+  yield start_server
+  for server in started:
+    server.close()
+
+
+def predicted(model, pairs):
+  with load_predictor(model) as predictor:
+    return predictor.predict([tuple(pair) for pair in pairs])
+
+
+def test_predict_rerank_health_and_metrics(models, start):
+  server = start(models["regression"])
+  server.wait_ready()
+  status, _, body = server.request("POST", "/predict", {"pairs": PAIRS})
+  assert status == 200
+  expected = predicted(models["regression"], PAIRS)["score"]
+  np.testing.assert_allclose([item["score"] for item in body["predictions"]], expected,
+                             atol=1e-5)
+  assert np.ptp(expected) > 0.01
+
+  documents = [pair[1] for pair in PAIRS]
+  status, _, body = server.request("POST", "/rerank", {
+      "query": PAIRS[0][0], "documents": documents[:3] + [{"text": documents[3]}],
+      "top_n": 3, "return_documents": True})
+  assert status == 200 and len(body["results"]) == 3
+  scores = predicted(models["regression"], [[PAIRS[0][0], d] for d in documents[:4]])["score"]
+  order = list(np.argsort(-scores, kind="stable")[:3])
+  assert [item["index"] for item in body["results"]] == order
+  np.testing.assert_allclose([item["relevance_score"] for item in body["results"]],
+                             scores[order] / 5.0, atol=1e-5)  # 0..1: the range mapped back
+  assert [item["document"]["text"] for item in body["results"]] == [documents[i] for i in order]
+  status, _, body = server.request("POST", "/rerank", {"query": "q", "documents": ["a", "b"]})
+  assert status == 200 and [sorted(item) for item in body["results"]] == [
+      ["index", "relevance_score"]] * 2  # no documents unless asked, every one by default
+
+  status, headers, text = server.request("GET", "/metrics")
+  assert status == 200 and headers["Content-Type"].startswith("text/plain")
+  for name in ("bert_requests_total", "bert_request_seconds_bucket", "bert_batch_pairs_bucket",
+               "bert_queue_pairs", "bert_pairs_scored_total"):
+    assert "\n# TYPE %s" % name.rsplit("_total", 1)[0].rsplit("_bucket", 1)[0] in text
+  assert 'bert_requests_total{route="/predict",status="200"} 1.0' in text
+  assert 'bert_requests_total{route="/rerank",status="200"} 2.0' in text
+  assert server.metric("bert_pairs_scored_total") == len(PAIRS) + 4 + 2
+  assert server.stop() == 0
+
+
+def test_classifier_answers_label_and_probabilities(models, start):
+  server = start(models["classification"])
+  server.wait_ready()
+  status, _, body = server.request("POST", "/predict", {"pairs": PAIRS})
+  assert status == 200
+  expected = predicted(models["classification"], PAIRS)
+  assert [item["label"] for item in body["predictions"]] == list(expected["label"])
+  np.testing.assert_allclose([[item["probabilities"]["0"], item["probabilities"]["1"]]
+                              for item in body["predictions"]], expected["probabilities"],
+                             atol=1e-5)
+  status, _, body = server.request("POST", "/rerank", {"query": PAIRS[0][0],
+                                                       "documents": ["a", "b", "c"]})
+  positive = predicted(models["classification"],
+                       [[PAIRS[0][0], d] for d in "abc"])["probabilities"][:, 1]
+  assert [item["index"] for item in body["results"]] == list(np.argsort(-positive,
+                                                                         kind="stable"))
+
+
+@pytest.mark.parametrize("path,body,status,message", [
+    ("/predict", {"pairs": "x"}, 400, "pairs: expected a list, found a string"),
+    ("/predict", {}, 400, "pairs: expected a list, found nothing"),
+    ("/predict", {"pairs": []}, 400, "pairs: expected at least one item, found an empty list"),
+    ("/predict", {"pairs": [["a", "b", "c"]]}, 400,
+     "pairs[0]: expected [text_a, text_b], found a list of 3"),
+    ("/predict", {"pairs": [["a", "b"], ["a", None]]}, 400,
+     "pairs[1][1]: expected a string, found null"),
+    ("/predict", {"pairs": [["a", "b"]] * 9}, 400,
+     "pairs: 9 items, over --max_pairs_per_request=8"),
+    ("/predict", {"pairs": [["a" * 101, "b"]]}, 400,
+     "pairs[0][0]: 101 characters, over --max_text_chars=100"),
+    ("/predict", [1, 2], 400, "the body is a list; expected a JSON object"),
+    ("/rerank", {"documents": ["a"]}, 400, "query: expected a string, found nothing"),
+    ("/rerank", {"query": "q", "documents": [{"txt": "a"}]}, 400,
+     "documents[0].text: expected a string, found null"),
+    ("/rerank", {"query": "q", "documents": ["a"], "top_n": 0}, 400,
+     "top_n: expected an integer >= 1, found 0"),
+    ("/rerank", {"query": "q", "documents": ["a"], "return_documents": "yes"}, 400,
+     "return_documents: expected true or false, found \"yes\""),
+])
+def test_bad_requests_get_one_line_and_hurt_nothing_else(models, start, path, body, status,
+                                                        message):
+  server = start(models["regression"], "--max_pairs_per_request=8", "--max_text_chars=100")
+  server.wait_ready()
+  got, _, answer = server.request("POST", path, body)
+  assert (got, answer) == (status, {"error": message})
+  got, _, answer = server.request("POST", "/predict", {"pairs": PAIRS[:2]})  # still fine
+  assert got == 200 and len(answer["predictions"]) == 2
+
+
+def test_body_limit_malformed_json_and_unknown_routes(models, start):
+  server = start(models["regression"], "--max_body_bytes=200")
+  server.wait_ready()
+  status, _, body = server.request("POST", "/predict", {"pairs": [["a" * 300, "b"]]})
+  assert (status, body) == (413, {"error": "request body over --max_body_bytes=200 bytes"})
+  status, _, body = server.request("POST", "/predict", raw=b"{\"pairs\": [[")
+  assert status == 400 and body["error"].startswith("the body is not JSON (")
+  status, _, body = server.request("POST", "/predict", raw=b"\xff\xfe")
+  assert status == 400 and body["error"].startswith("the body is not JSON (")
+  status, _, body = server.request("GET", "/nowhere")
+  assert status == 404 and body["error"].startswith("GET /nowhere: Not Found; expected POST")
+  status, _, body = server.request("GET", "/predict")
+  assert status == 405 and body["error"].startswith("GET /predict: Method Not Allowed;")
+  assert server.metric('bert_requests_total{route="other",status="404"}') == 1
+  assert server.stop() == 0
+
+
+def test_an_api_key_guards_every_route_but_health(models, start):
+  server = start(models["regression"], "--api_key=s3cret")
+  server.wait_ready()  # /health needs no key
+  for headers in ({}, {"Authorization": "Bearer wrong"}, {"X-API-Key": "s3cre"}):
+    status, answer_headers, body = server.request("POST", "/predict", {"pairs": PAIRS[:1]},
+                                                  headers=headers)
+    assert status == 401 and answer_headers["WWW-Authenticate"] == "Bearer"
+    assert body == {"error": "missing or wrong API key: send Authorization: Bearer <key> or "
+                             "X-API-Key: <key>"}
+  assert server.request("GET", "/metrics")[0] == 401
+  for headers in ({"Authorization": "Bearer s3cret"}, {"X-API-Key": "s3cret"}):
+    assert server.request("POST", "/predict", {"pairs": PAIRS[:1]}, headers=headers)[0] == 200
+
+
+def test_binding_beyond_loopback_needs_an_api_key(models):
+  done = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "serve.py"),
+                         "--model=" + models["regression"], "--host=0.0.0.0", "--port=0"],
+                        capture_output=True, text=True, cwd=REPO_ROOT, timeout=TIMEOUT,
+                        env=dict(os.environ, BERT_SERVE_API_KEY=""))
+  assert done.returncode == 1 and "Traceback" not in done.stderr
+  assert done.stderr.strip().splitlines()[-1] == (
+      "error: --host=0.0.0.0 answers beyond this machine: give an API key (--api_key or "
+      "$BERT_SERVE_API_KEY) that clients must send, or bind to 127.0.0.1")
+
+
+def test_concurrent_requests_share_batches_and_get_their_own_answers(models, start):
+  server = start(models["regression"], "--max_queue_delay_ms=300", "--max_batch_pairs=64")
+  server.wait_ready()
+  rng = np.random.RandomState(0)
+  requests = [[PAIRS[i] for i in rng.randint(0, len(PAIRS), size=rng.randint(1, 6))]
+              for _ in range(12)]
+  with concurrent.futures.ThreadPoolExecutor(len(requests)) as pool:
+    answers = list(pool.map(lambda pairs: server.request("POST", "/predict", {"pairs": pairs}),
+                            requests))
+  for pairs, (status, _, body) in zip(requests, answers):
+    assert status == 200
+    np.testing.assert_allclose([item["score"] for item in body["predictions"]],
+                               predicted(models["regression"], pairs)["score"], atol=1e-5)
+  total = sum(len(pairs) for pairs in requests)
+  batches = server.metric("bert_batch_pairs_count")
+  assert server.metric("bert_batch_pairs_sum") == total
+  assert batches < len(requests) / 2  # the 12 requests shared a few batches
+
+
+def test_a_full_queue_answers_503_at_once(models, start):
+  server = start(models["regression"], "--max_queue_pairs=6", "--max_pairs_per_request=6",
+                 "--max_queue_delay_ms=2000")
+  server.wait_ready()
+  with concurrent.futures.ThreadPoolExecutor(1) as pool:
+    first = pool.submit(server.request, "POST", "/predict", {"pairs": PAIRS[:4]})
+    deadline = time.time() + TIMEOUT
+    while server.metric("bert_queue_pairs") < 4 and time.time() < deadline:
+      time.sleep(0.02)
+    started = time.time()
+    status, headers, body = server.request("POST", "/predict", {"pairs": PAIRS[:3]})
+    assert time.time() - started < 1.0  # at once, not after the first's wait
+    assert status == 503 and headers["Retry-After"] == "1"
+    assert body == {"error": "the queue is full (--max_queue_pairs=6 pairs waiting); retry "
+                             "in a second"}
+    assert first.result()[0] == 200  # the first is answered when its wait is over
+
+
+def test_a_client_that_goes_away_costs_nothing_else(models, start):
+  server = start(models["regression"], "--max_queue_delay_ms=500")
+  server.wait_ready()
+  gone = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
+  body = json.dumps({"pairs": PAIRS}).encode()
+  gone.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+  deadline = time.time() + TIMEOUT
+  while server.metric("bert_queue_pairs") < len(PAIRS) and time.time() < deadline:
+    time.sleep(0.01)
+  gone.close()  # before its batch runs
+  half = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
+  half.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"pai")
+  half.close()  # half a body
+  status, _, answer = server.request("POST", "/predict", {"pairs": PAIRS[:2]})
+  assert status == 200 and len(answer["predictions"]) == 2
+  assert server.metric("bert_pairs_scored_total") == 2  # the gone client's pairs never ran
+  assert server.metric("bert_queue_pairs") == 0
+  assert server.request("GET", "/health")[0] == 200
+  assert server.stop() == 0
+  assert "Traceback" not in "".join(server.lines)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_or_ctrl_c_answers_the_requests_taken_and_exits_0(models, start, signum):
+  server = start(models["regression"], "--max_queue_delay_ms=1500")
+  server.wait_ready()
+  with concurrent.futures.ThreadPoolExecutor(3) as pool:
+    inflight = [pool.submit(server.request, "POST", "/predict", {"pairs": PAIRS[:n]})
+                for n in (1, 2, 3)]
+    deadline = time.time() + TIMEOUT
+    while server.metric("bert_queue_pairs") < 6 and time.time() < deadline:
+      time.sleep(0.01)
+    server.process.send_signal(signum)
+    time.sleep(0.3)
+    with pytest.raises(OSError):  # the port no longer takes connections
+      socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
+    answers = [future.result(timeout=TIMEOUT) for future in inflight]
+  assert [status for status, _, _ in answers] == [200, 200, 200]
+  assert [len(body["predictions"]) for _, _, body in answers] == [1, 2, 3]
+  assert server.stop(None) == 0  # it ends by itself
+  log = "".join(server.lines)
+  assert "Traceback" not in log and "stopping: no new connections" in log
+  assert log.strip().splitlines()[-1].endswith("stopped")
+
+
+def test_a_model_that_cannot_be_loaded_stops_the_server_with_one_line(models, tmp_path):
+  damaged = tmp_path / "damaged"
+  damaged.mkdir()
+  for name in os.listdir(models["regression"]):
+    data = open(os.path.join(models["regression"], name), "rb").read()
+    (damaged / name).write_bytes(data[:len(data) // 3] if name == "model.onnx" else data)
+  done = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "serve.py"),
+                         "--model=%s" % damaged, "--port=0"], capture_output=True, text=True,
+                        cwd=REPO_ROOT, timeout=TIMEOUT)
+  assert done.returncode == 1 and "Traceback" not in done.stderr
+  assert re.match(r"error: %s: ONNX Runtime cannot load it \(.+\); damaged or cut short\? "
+                  r"Export the model again with export_model.py$" %
+                  re.escape(str(damaged / "model.onnx")), done.stderr.strip().splitlines()[-1])
