@@ -9,13 +9,14 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from finetune import records
 from finetune.prediction import predict_split
 
 
 def evaluate_checkpoint(engine, prepared, task, checkpoint):
   """Predicts dev with `checkpoint` (None: the latest); returns (metrics, tasks.Evaluation)."""
   outputs = predict_split(engine, prepared, task, prepared.splits["dev"],
-                          prepared.options.runtime.eval_batch_size, "eval.tf_record",
+                          prepared.options.runtime.eval_batch_size, records.RECORD_FILES["dev"],
                           checkpoint=checkpoint)
   evaluation = task.evaluate(outputs)
   result = dict(evaluation.metrics)

@@ -10,8 +10,12 @@ import dataclasses
 import inspect
 import os
 import traceback
-from typing import List
+from typing import List, Optional
 
+from absl import logging
+
+from common import files
+from common.errors import InputFileError
 from common.errors import UserError
 
 SPLITS = ("train", "dev", "test")
@@ -19,10 +23,14 @@ SPLITS = ("train", "dev", "test")
 
 @dataclasses.dataclass
 class Split:
-  """The examples of one split and their labels as the records store them."""
+  """The examples of one split and their labels as the records store them.
+
+  source: the file the split was read from, when the processor names it (split_file).
+  """
   name: str
   examples: List
   labels: List
+  source: Optional[str] = None
 
 
 class ProcessorError(UserError):
@@ -67,11 +75,15 @@ def read_examples(processor, data_dir, split):
         (path, line, type(e).__name__, e, function, type(processor).__name__, split,
          data_dir)) from None
   if not examples:
-    split_file = getattr(processor, "split_file", None)
-    source = (split_file(data_dir, split) if split_file else None) or data_dir
     raise UserError("%s: the %s split has no examples; expected at least one row" %
-                    (source, split))
+                    (split_source(processor, data_dir, split) or data_dir, split))
   return list(examples)
+
+
+def split_source(processor, data_dir, split):
+  """The file the processor reads `split` from, or None when it does not say."""
+  split_file = getattr(processor, "split_file", None)
+  return split_file(data_dir, split) if split_file else None
 
 
 def read_split(processor, task, data_dir, split):
@@ -81,4 +93,28 @@ def read_split(processor, task, data_dir, split):
   """
   examples = read_examples(processor, data_dir, split)
   labels = [task.encode_label(example, split != "test") for example in examples]
-  return Split(split, examples, labels)
+  return Split(split, examples, labels, split_source(processor, data_dir, split))
+
+
+def read_present_splits(processor, task, data_dir):
+  """{split: Split} of every split whose file is there (train, dev, test, in that order).
+
+  A split is absent when the processor names its file and there is none, or when
+  reading it fails only for want of its file; every other problem is raised as usual.
+  """
+  splits = {}
+  for split in SPLITS:
+    source = split_source(processor, data_dir, split)
+    if source is not None and not files.exists(source):
+      logging.info("no %s split: %s is not there", split, source)
+      continue
+    try:
+      splits[split] = read_split(processor, task, data_dir, split)
+    except InputFileError as e:
+      if e.line is not None or e.message != "file not found":
+        raise
+      logging.info("no %s split: %s is not there", split, e.path)
+  if not splits:
+    raise UserError("%s: no train, dev or test split found; expected the task's data "
+                    "files there" % data_dir)
+  return splits

@@ -2,7 +2,8 @@
 
 Layout: `[CLS] a [SEP] b [SEP]`, segment 0 for `[CLS] a [SEP]` and 1 for `b [SEP]`,
 zero-padded to max_seq_length with input_mask 0. A single sentence is `[CLS] a [SEP]`.
-Training, prediction and predict.py all lay pairs out through `pair_token_ids`.
+Training, prediction and predict.py all lay pairs out through `pair_token_ids` (or its
+two halves, tokenize_pair and lay_out_pair, where the untruncated length is wanted too).
 """
 
 
@@ -13,6 +14,9 @@ class InputFeatures:
     input_ids, input_mask, segment_ids: lists of max_seq_length ints.
     label: int class id (classification) or float target (regression).
     is_real_example: False for the fake examples that pad a batch on TPU.
+    pair_length: tokens of the pair before truncation ([CLS] and [SEP] included), set
+      by convert_single_example for real examples; pair_length_is_lower_bound: True
+      when a sentence was long enough that it holds at least that many.
   """
 
   def __init__(self, input_ids, input_mask, segment_ids, label, is_real_example=True):
@@ -45,20 +49,36 @@ def truncate_seq_pair(tokens_a, tokens_b, max_length):
       tokens_b.pop()
 
 
-def pair_token_ids(text_a, text_b, tokenizer, max_seq_length):
-  """Tokenizes and lays out a pair; returns (input_ids, input_mask, segment_ids), padded.
+def tokenize_pair(text_a, text_b, tokenizer, limit):
+  """The tokens of each sentence, at most `limit` of each, reading no more than they need.
 
-  No more than max_seq_length tokens of either sentence can be kept (truncation pops
-  from the longer one until the pair fits), so no more are made: with a tokenizer whose
-  tokenize_prefix reads only what it needs, a 10 MB sentence costs what a short one
-  costs.
-
-  Args:
-    text_a: the first sentence; text_b: the second, or None for a single sentence.
-    max_seq_length: the length of each returned list.
+  With a tokenizer whose tokenize_prefix reads only what it needs, a 10 MB sentence
+  costs what a short one costs. Returns (tokens_a, tokens_b or None).
   """
-  tokens_a = tokenizer.tokenize_prefix(text_a, max_seq_length)
-  tokens_b = None if text_b is None else tokenizer.tokenize_prefix(text_b, max_seq_length)
+  tokens_a = tokenizer.tokenize_prefix(text_a, limit)
+  tokens_b = None if text_b is None else tokenizer.tokenize_prefix(text_b, limit)
+  return tokens_a, tokens_b
+
+
+def untruncated_length(tokens_a, tokens_b, limit):
+  """(tokens of `[CLS] a [SEP] b [SEP]` before truncation, True when that is a lower bound).
+
+  tokens_a, tokens_b: as tokenize_pair(..., limit) gave them; a sentence with `limit`
+  tokens may have more, so the length is then at least the figure returned.
+  """
+  if tokens_b is None:
+    return len(tokens_a) + 2, len(tokens_a) >= limit
+  return (len(tokens_a) + len(tokens_b) + 3,
+          len(tokens_a) >= limit or len(tokens_b) >= limit)
+
+
+def lay_out_pair(tokens_a, tokens_b, tokenizer, max_seq_length):
+  """Truncates and lays out a tokenized pair; returns (input_ids, input_mask, segment_ids).
+
+  Truncation pops from the longer sentence until the pair fits, so it keeps the same
+  tokens whether a sentence came with max_seq_length tokens or more. The lists are
+  changed in place.
+  """
   if tokens_b is not None:
     truncate_seq_pair(tokens_a, tokens_b, max_seq_length - 3)
   else:
@@ -74,15 +94,36 @@ def pair_token_ids(text_a, text_b, tokenizer, max_seq_length):
           segment_ids + [0] * padding)
 
 
-def convert_single_example(example, label, max_seq_length, tokenizer):
+def pair_token_ids(text_a, text_b, tokenizer, max_seq_length):
+  """Tokenizes and lays out a pair; returns (input_ids, input_mask, segment_ids), padded.
+
+  No more than max_seq_length tokens of either sentence can be kept (truncation pops
+  from the longer one until the pair fits), so no more are made (tokenize_pair).
+
+  Args:
+    text_a: the first sentence; text_b: the second, or None for a single sentence.
+    max_seq_length: the length of each returned list.
+  """
+  tokens_a, tokens_b = tokenize_pair(text_a, text_b, tokenizer, max_seq_length)
+  return lay_out_pair(tokens_a, tokens_b, tokenizer, max_seq_length)
+
+
+def convert_single_example(example, label, max_seq_length, tokenizer, count_limit=0):
   """Converts one InputExample (or PaddingInputExample) into InputFeatures.
 
   Args:
     label: the example's label as the record stores it (the task's encode_label).
+    count_limit: each sentence is tokenized up to max(max_seq_length, count_limit)
+      tokens, so that the pair's untruncated length (`pair_length`, exact below that
+      limit) is known for the data report; the features are the same whatever it is.
   """
   if isinstance(example, PaddingInputExample):
     zeros = [0] * max_seq_length
     return InputFeatures(zeros, list(zeros), list(zeros), label, is_real_example=False)
-  input_ids, input_mask, segment_ids = pair_token_ids(example.text_a, example.text_b,
-                                                      tokenizer, max_seq_length)
-  return InputFeatures(input_ids, input_mask, segment_ids, label)
+  limit = max(max_seq_length, count_limit)
+  tokens_a, tokens_b = tokenize_pair(example.text_a, example.text_b, tokenizer, limit)
+  pair_length, at_least = untruncated_length(tokens_a, tokens_b, limit)
+  feature = InputFeatures(*lay_out_pair(tokens_a, tokens_b, tokenizer, max_seq_length), label)
+  feature.pair_length = pair_length
+  feature.pair_length_is_lower_bound = at_least
+  return feature

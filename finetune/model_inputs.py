@@ -108,6 +108,23 @@ def check_checkpoint_fits(checkpoint, expected_shapes, bert_config_file, what):
                          "expected a BERT checkpoint" % what)
 
 
+def load_for_tokenizing(model_options):
+  """bert_config.json and the tokenizer, checked against each other; no checkpoint.
+
+  What a run that only reads and reports the data needs (ModelInputs without one).
+  """
+  bert_config = load_bert_config(model_options.bert_config_file,
+                                 model_options.max_seq_length)
+  tokenizer = load_tokenizer(model_options.vocab_file, model_options.do_lower_case,
+                             bert_config, model_options.bert_config_file)
+  try:
+    tokenization.validate_case_matches_checkpoint(model_options.do_lower_case,
+                                                  model_options.init_checkpoint)
+  except ValueError as e:
+    raise UserError(str(e)) from None
+  return ModelInputs(bert_config, tokenizer, None)
+
+
 def load(model_options, task, output_dir, will_train, checkpoint=None):
   """Reads and cross-checks the model's files; returns ModelInputs.
 
@@ -119,15 +136,8 @@ def load(model_options, task, output_dir, will_train, checkpoint=None):
     checkpoint: without training, the trained checkpoint the run uses (checked whole by
       the caller), which must fit.
   """
-  bert_config = load_bert_config(model_options.bert_config_file,
-                                 model_options.max_seq_length)
-  tokenizer = load_tokenizer(model_options.vocab_file, model_options.do_lower_case,
-                             bert_config, model_options.bert_config_file)
-  try:
-    tokenization.validate_case_matches_checkpoint(model_options.do_lower_case,
-                                                  model_options.init_checkpoint)
-  except ValueError as e:
-    raise UserError(str(e)) from None
+  model = load_for_tokenizing(model_options)
+  bert_config, tokenizer = model.bert_config, model.tokenizer
   encoder_shapes = modeling.variable_shapes(bert_config)
   head_shapes = task.head_variable_shapes(bert_config.hidden_size)
   expected_shapes = dict(encoder_shapes, **head_shapes)

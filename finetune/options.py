@@ -1,7 +1,7 @@
 """Every setting of a fine-tuning run, declared once and grouped by concern.
 
   RunOptions
-    do_train, do_eval, do_predict   what to run
+    do_train, do_eval, do_predict   what to run (data_report_only: only report the data)
     data: DataOptions               where examples come from and results go
     model: ModelOptions             the pre-trained model and how pairs are encoded
     training: TrainingOptions       the optimization
@@ -211,6 +211,10 @@ class RunOptions:
                           cli.RUN)
   do_predict: bool = setting(False, "Predict the test split; writes test_results.tsv.",
                              cli.RUN)
+  data_report_only: bool = setting(
+      False, "Read, tokenize and report the data, then stop: writes data_report.json and "
+      "nothing else. Reports the splits --do_train/--do_eval/--do_predict name (without "
+      "them: train, dev and test, each whose file is there).", cli.RUN)
   data: DataOptions = dataclasses.field(default_factory=DataOptions)
   model: ModelOptions = dataclasses.field(default_factory=ModelOptions)
   training: TrainingOptions = dataclasses.field(default_factory=TrainingOptions)
@@ -241,9 +245,9 @@ def validate(options):
   settings.validate(options)
   runtime = options.runtime
   if not (options.do_train or options.do_eval or options.do_predict or
-          options.data.export_dir):
+          options.data.export_dir or options.data_report_only):
     raise UserError("nothing to do: set at least one of --do_train, --do_eval, "
-                    "--do_predict, --export_dir")
+                    "--do_predict, --export_dir, --data_report_only")
   if runtime.use_tpu and runtime.layout != "fixed":
     raise UserError("--batch_layout=%s with --use_tpu: a TPU compiles one shape, so its "
                     "batches are fixed" % runtime.layout)

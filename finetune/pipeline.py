@@ -4,18 +4,22 @@ run(task, processor, options), top to bottom:
   1. check    every setting (options.py), the devices (distribution.py), the model's
               files against each other (model_inputs.py), every row of every split
               needed (examples.py): all before any work;
-  2. train    train split -> train.tf_record (records.py) -> input_fn (input_fn.py)
+     report   each split read -> its TFRecord file (train.tf_record, eval.tf_record,
+              predict.tf_record; records.py), whose pass also counts the pairs' token
+              lengths -> the data report, logged and written to data_report.json
+              (data_report.py); --data_report_only stops here, writing no records;
+  2. train    train.tf_record -> input_fn (input_fn.py)
               -> the engine (engines/) trains model_fn (model_fn.py: BERT + the task's
               head, tasks.py) to the planned step, resuming from output_dir; with
               --eval_every_n_steps, evaluating dev on the way, keeping the best
               checkpoint and stopping early (training.py, best_checkpoint.py);
-  3. evaluate dev split -> eval.tf_record -> predictions (prediction.py) -> exact
+  3. evaluate eval.tf_record -> predictions (prediction.py) -> exact
               metrics over every real example (evaluation.py, tasks.py, metrics.py) ->
               eval_results.txt (outputs.py); what evaluation decides (a threshold)
               gives the task used from then on;
   4. keep     model_info.json, bert_config.json, vocab.txt beside the checkpoints, and
               a SavedModel with --export_dir (export.py);
-  5. predict  test split -> predict.tf_record -> predictions -> test_results.tsv.
+  5. predict  predict.tf_record -> predictions -> test_results.tsv.
 From step 3 on, the checkpoint used is --checkpoint's (without training), else best/'s
 when the run keeps one (unless --use_best_checkpoint=false), else the latest: checked
 whole first, never another one silently (best_checkpoint.checkpoint_of_run).
@@ -23,6 +27,7 @@ Everything written is written whole or not at all (common/files.py).
 """
 
 import dataclasses
+import os
 from typing import Optional
 
 from absl import logging
@@ -30,6 +35,7 @@ from absl import logging
 from common import files
 from common import run_lock
 from common.errors import UserError
+from finetune import data_report
 from finetune import distribution as distribution_lib
 from finetune import examples as examples_lib
 from finetune import export
@@ -45,17 +51,22 @@ from finetune.engines import make_engine
 from finetune.engines import resolve_engine
 from finetune.evaluation import evaluate_checkpoint
 from finetune.model_fn import model_fn_builder
+from finetune.prediction import pad_for_tpu
 from finetune.prediction import predict_split
 
 
 @dataclasses.dataclass
 class PreparedRun:
-  """What every stage of one run shares, made by prepare()."""
+  """What every stage of one run shares, made by prepare().
+
+  record_files: {split name: records.RecordFile} of the record files written so far.
+  """
   options: options_lib.RunOptions
   distribution: distribution_lib.Distribution
   model: model_inputs.ModelInputs
   splits: dict
   record_settings: records.RecordSettings
+  record_files: dict = dataclasses.field(default_factory=dict)
   checkpoint: Optional[str] = None  # without training: the trained checkpoint to use
 
 
@@ -68,11 +79,14 @@ def run(task, processor, options):
   prepared = prepare(task, processor, options)
   with run_lock.holding(options.data.output_dir, enabled=prepared.distribution.is_chief):
     files.remove_stale_temporaries(options.data.output_dir)
+    if options.data_report_only:
+      report_data(prepared, task, write_records=False)
+      return None
     return _run_prepared(prepared, task)
 
 
 def _run_prepared(prepared, task):
-  """Steps 2-5 of a run (see the module docstring)."""
+  """Steps 2-5 of a run (see the module docstring), after the records and the report."""
   options = prepared.options
   num_train_steps = num_warmup_steps = 0
   if options.do_train:
@@ -81,6 +95,8 @@ def _run_prepared(prepared, task):
     task = task.fitted_to(prepared.splits["train"].labels)
     num_train_steps, num_warmup_steps = training.training_steps(
         len(prepared.splits["train"].examples), options.training)
+  # The last checks passed: the records, and the report of the data in them.
+  report_data(prepared, task, write_records=True)
   model_fn = model_fn_builder(
       bert_config=prepared.model.bert_config, task=task,
       init_checkpoint=prepared.model.init_checkpoint,
@@ -139,11 +155,15 @@ def prepare(task, processor, options):
       num_tpu_cores=runtime.num_tpu_cores, engine=resolve_engine(runtime.engine))
   check_batch_sizes(options, distribution)
   checkpoint = None
-  if not options.do_train:
-    checkpoint = best_lib.checkpoint_of_run(options.data.output_dir, options.model.checkpoint,
-                                            options.training.use_best_checkpoint)
-  model = model_inputs.load(options.model, task, options.data.output_dir, options.do_train,
-                            checkpoint)
+  if options.data_report_only:  # reads and tokenizes only: no checkpoint is needed
+    model = model_inputs.load_for_tokenizing(options.model)
+  else:
+    if not options.do_train:
+      checkpoint = best_lib.checkpoint_of_run(options.data.output_dir,
+                                              options.model.checkpoint,
+                                              options.training.use_best_checkpoint)
+    model = model_inputs.load(options.model, task, options.data.output_dir, options.do_train,
+                              checkpoint)
   needed = []
   if options.do_train:
     needed.append("train")
@@ -154,17 +174,89 @@ def prepare(task, processor, options):
     needed.append("dev")
   if options.do_predict:
     needed.append("test")
-  splits = {split: examples_lib.read_split(processor, task, options.data.data_dir, split)
-            for split in needed}
-  logging.info("engine: %s, %s; computing in %s", resolve_engine(runtime.engine),
-               distribution.description,
-               runtime.mixed_precision if runtime.mixed_precision != "none" else "float32")
+  if options.data_report_only and not needed:
+    splits = examples_lib.read_present_splits(processor, task, options.data.data_dir)
+  else:
+    splits = {split: examples_lib.read_split(processor, task, options.data.data_dir, split)
+              for split in needed}
+  if options.data_report_only:
+    logging.info("--data_report_only: reporting the %s split(s); no records, training, "
+                 "evaluation, prediction or export", ", ".join(splits))
+  else:
+    logging.info("engine: %s, %s; computing in %s", resolve_engine(runtime.engine),
+                 distribution.description,
+                 runtime.mixed_precision if runtime.mixed_precision != "none" else "float32")
   record_settings = records.RecordSettings(
       tokenizer=model.tokenizer, vocab_file=options.model.vocab_file,
       do_lower_case=options.model.do_lower_case,
       max_seq_length=options.model.max_seq_length, label_feature=task.label_feature,
-      workers=runtime.conversion_workers or None)
-  return PreparedRun(options, distribution, model, splits, record_settings, checkpoint)
+      workers=runtime.conversion_workers or None,
+      count_limit=model.bert_config.max_position_embeddings)
+  return PreparedRun(options, distribution, model, splits, record_settings,
+                     checkpoint=checkpoint)
+
+
+def record_inputs(prepared, split_name):
+  """(path, examples, labels) of the record file of a split, as the run writes it.
+
+  On TPU, dev and test are padded with fake examples to whole batches (pad_for_tpu).
+  """
+  options, distribution = prepared.options, prepared.distribution
+  split = prepared.splits[split_name]
+  name = records.RECORD_FILES[split_name]
+  if split_name == "train" and not distribution.is_chief:
+    # Workers of a cluster may share output_dir: each writes a train file of its own.
+    name = "train-%s.tf_record" % distribution.task.replace(" ", "-")
+  examples, labels = split.examples, split.labels
+  if split_name != "train":
+    batch_size = (options.runtime.eval_batch_size if split_name == "dev" else
+                  options.runtime.predict_batch_size)
+    examples, labels = pad_for_tpu(examples, labels, batch_size, options.runtime.use_tpu)
+  return os.path.join(options.data.output_dir, name), examples, labels
+
+
+def report_data(prepared, task, write_records):
+  """The records of every split read and the data report (see the module docstring).
+
+  write_records: write (or reuse) each split's record file, counting the lengths in the
+    same pass; False (--data_report_only): write nothing but data_report.json, the
+    lengths reused from current record files or counted by tokenizing.
+  A worker of a cluster other than the chief writes its train records only; the chief
+  reports.
+  """
+  options, settings = prepared.options, prepared.record_settings
+  is_chief = prepared.distribution.is_chief
+  inputs = []
+  for name, split in prepared.splits.items():
+    if not is_chief and name != "train":
+      continue
+    path, examples, labels = record_inputs(prepared, name)
+    if write_records:
+      record = records.write_record_file(examples, labels, path, settings)
+      prepared.record_files[name] = record
+      lengths = record.lengths
+    else:
+      lengths = records.measure_lengths(examples, labels, path, settings)
+    if is_chief:
+      inputs.append(data_report.split_input(split, task, lengths))
+  if not is_chief:
+    return None
+  class_names, score_range = data_report.label_space(task)
+  model = options.model
+  report = data_report.build_report(
+      inputs, class_names=class_names, score_range=score_range,
+      settings={"task_name": options.data.task_name, "data_dir": options.data.data_dir,
+                "vocab_file": model.vocab_file, "do_lower_case": model.do_lower_case,
+                "bert_config_file": model.bert_config_file,
+                "max_seq_length": model.max_seq_length,
+                "max_position_embeddings": prepared.model.bert_config.max_position_embeddings,
+                "lengths_counted_up_to": settings.count_limit},
+      max_seq_length=model.max_seq_length,
+      max_position_embeddings=prepared.model.bert_config.max_position_embeddings)
+  path = os.path.join(options.data.output_dir, data_report.REPORT_FILE)
+  data_report.write_report(path, report)
+  data_report.log_report(report, model.max_seq_length, path)
+  return report
 
 
 def check_batch_sizes(options, distribution):
@@ -211,7 +303,8 @@ def predict(engine, prepared, task, checkpoint):
   test_results.tsv."""
   split = prepared.splits["test"]
   outputs = predict_split(engine, prepared, task, split,
-                          prepared.options.runtime.predict_batch_size, "predict.tf_record",
+                          prepared.options.runtime.predict_batch_size,
+                          records.RECORD_FILES["test"],
                           checkpoint=checkpoint)
   header, rows = task.prediction_table(split.examples, outputs,
                                        prepared.options.data.original_output_format)

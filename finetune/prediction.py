@@ -29,8 +29,8 @@ def predict_split(engine, prepared, task, split, batch_size, file_name, checkpoi
 
   Args:
     prepared: the run's pipeline.PreparedRun.
-    split: an examples.Split; its records go to output_dir/file_name (reused when
-      unchanged).
+    split: an examples.Split; its records go to output_dir/file_name, unless the
+      pipeline wrote them already (prepared.record_files), else reused when unchanged.
     checkpoint: the checkpoint to predict with, checked whole (None: the engine's
       default, the latest); a restore that fails on a damaged one raises DamagedFileError.
   """
@@ -38,7 +38,9 @@ def predict_split(engine, prepared, task, split, batch_size, file_name, checkpoi
   examples, labels = pad_for_tpu(split.examples, split.labels, batch_size,
                                  options.runtime.use_tpu)
   record_file = os.path.join(options.data.output_dir, file_name)
-  records.write_record_file(examples, labels, record_file, prepared.record_settings)
+  written = prepared.record_files.get(split.name)
+  if written is None or (written.path, written.count) != (record_file, len(examples)):
+    records.write_record_file(examples, labels, record_file, prepared.record_settings)
   input_fn = file_based_input_fn_builder(
       record_file, seq_length=options.model.max_seq_length, label_feature=task.label_feature,
       is_training=False, drop_remainder=options.runtime.use_tpu,

@@ -4,7 +4,9 @@ A record file is reused only when a key over everything that goes into it matche
 key stored beside it (`<file>.key`): the examples themselves (texts and encoded labels,
 so any edit of the input file or change of processor shows), the vocabulary's bytes,
 do_lower_case, max_seq_length and the label feature. The key is deleted before a file is
-rewritten, so a run killed half-way never leaves a file that looks current.
+rewritten, so a run killed half-way never leaves a file that looks current. The key file
+also keeps the summary of the pairs' token lengths the data report needs (data_report.py),
+so a reused file is reported without tokenizing again.
 """
 
 import hashlib
@@ -35,16 +37,30 @@ def _key_file(record_file):
   return record_file + ".key"
 
 
+def has_entry(record_file):
+  """True when `record_file` and its key file both exist (current or not)."""
+  return files.exists(record_file) and files.exists(_key_file(record_file))
+
+
+def lookup(record_file, key):
+  """What was stored with `record_file` if it was written, whole, from inputs with this
+  key: {"key", "records", "bytes", "lengths" (a summary or None)}; else None."""
+  if not has_entry(record_file):
+    return None
+  try:
+    stored = json.loads(files.read_text(_key_file(record_file)))
+  except ValueError:
+    return None
+  if not isinstance(stored, dict):
+    return None
+  if stored.get("key") != key or stored.get("bytes") != files.size(record_file):
+    return None
+  return stored
+
+
 def is_cached(record_file, key):
   """True when `record_file` was written, whole, from inputs with this key."""
-  key_file = _key_file(record_file)
-  if not (files.exists(record_file) and files.exists(key_file)):
-    return False
-  try:
-    stored = json.loads(files.read_text(key_file))
-  except ValueError:
-    return False
-  return stored.get("key") == key and stored.get("bytes") == files.size(record_file)
+  return lookup(record_file, key) is not None
 
 
 def forget(record_file):
@@ -57,7 +73,8 @@ def forget(record_file):
     files.remove(_key_file(record_file))
 
 
-def remember(record_file, key, count):
-  """Stores the key of a record file just written."""
+def remember(record_file, key, count, lengths=None):
+  """Stores the key of a record file just written, with its pairs' length summary."""
   files.write_text_atomically(_key_file(record_file), json.dumps(
-      {"key": key, "records": count, "bytes": files.size(record_file)}) + "\n")
+      {"key": key, "records": count, "bytes": files.size(record_file),
+       "lengths": lengths}) + "\n")

@@ -17,7 +17,6 @@ import contextlib
 import dataclasses
 import json
 import math
-import os
 from typing import Optional
 
 from absl import logging
@@ -31,7 +30,6 @@ from finetune import checkpoints
 from finetune import export
 from finetune import monitors
 from finetune import outputs as outputs_lib
-from finetune import records
 from finetune import tasks as tasks_lib
 from finetune.evaluation import evaluate_checkpoint
 from finetune.input_fn import file_based_input_fn_builder
@@ -112,18 +110,16 @@ def _train_to(engine, input_fn_from, stop, watch, output_dir, planned, init_chec
 
 
 def train(engine, prepared, task, num_train_steps, num_warmup_steps):
-  """Writes train.tf_record and trains up to num_train_steps (resuming).
+  """Trains up to num_train_steps (resuming) on the train records the pipeline wrote.
 
   Returns an Outcome with --eval_every_n_steps, else None.
   """
   options, distribution = prepared.options, prepared.distribution
   split = prepared.splits["train"]
   output_dir = options.data.output_dir
-  # Workers of a cluster may share output_dir: each writes a file of its own.
-  train_file = os.path.join(output_dir, "train%s.tf_record" % (
-      "" if distribution.is_chief else "-" + distribution.task.replace(" ", "-")))
-  records.write_record_file(split.examples, split.labels, train_file,
-                            prepared.record_settings)
+  # Written by the pipeline before training (pipeline.report_data); workers of a cluster
+  # may share output_dir, so each writes a file of its own.
+  train_file = prepared.record_files["train"].path
   init_checkpoint = prepared.model.init_checkpoint
   if distribution.is_chief:
     checkpoints.prepare_to_resume(output_dir, init_checkpoint)

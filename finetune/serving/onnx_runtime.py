@@ -12,7 +12,6 @@ import os
 import numpy as np
 
 from common.errors import DamagedFileError
-from common.errors import UserError
 
 MODEL_FILE = "model.onnx"
 INFO_FILE = "model_info.json"
