@@ -32,6 +32,7 @@ from common.settings import setting
 from common.text_files import split_lines
 from common.tsv import read_tsv
 from finetune.precision import PRECISIONS
+from finetune.serving.openvino_runtime import RUNTIMES
 from finetune.predictor import load_predictor
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
@@ -54,7 +55,12 @@ class PredictOptions:
       "float32", "The encoder's matmuls in float32, or bfloat16 / float16 where the "
       "hardware has them (a run's folder as --model; a SavedModel stays float32). A "
       "precision this machine would run slower than float32 falls back to float32 with a "
-      "warning. See README, Speed.", cli.SPEED, checks.OneOf(PRECISIONS))
+      "warning. With --runtime=openvino: float32 or bfloat16. See README, Speed.",
+      cli.SPEED, checks.OneOf(PRECISIONS))
+  runtime: str = setting(
+      "onnxruntime", "For an ONNX folder as --model: onnxruntime, or openvino (the float32 "
+      "export; fastest with --precision=bfloat16 on CPUs with AMX; needs "
+      "requirements-openvino.txt). See docs/export.md.", cli.SPEED, checks.OneOf(RUNTIMES))
   probabilities: bool = setting(False, "Classifiers: also print each label's probability.",
                                 cli.OUTPUT)
 
@@ -91,7 +97,8 @@ def main(argv):
   options = cli.options_from_flags(PredictOptions)
   settings.validate(options)
   pairs = read_pairs(argv[1:], options.input)
-  with load_predictor(options.model, options.precision, options.checkpoint) as predictor:
+  with load_predictor(options.model, options.precision, options.checkpoint,
+                      runtime=options.runtime) as predictor:
     outputs = predictor.predict(pairs, options.batch_size)
   for index in range(len(pairs)):
     if "score" in outputs:

@@ -57,7 +57,8 @@ async def serve(options, api_key):
     stopping.set()
 
   app = server.make_app(lambda: load_predictor(options.model, options.precision,
-                                               spinning=False), limits,
+                                               spinning=False, runtime=options.runtime),
+                        limits,
                         api_key=api_key, on_failure=failed)
   # A client that goes away cancels its handler, and with it its pairs not yet run.
   runner = server.web.AppRunner(app, handler_cancellation=True, access_log=None)

@@ -27,6 +27,7 @@ from common.errors import UserError
 from finetune import precision
 from finetune.features import pair_token_ids
 from finetune.serving import onnx_runtime
+from finetune.serving import openvino_runtime
 
 SERVING_INPUTS = ("input_ids", "input_mask", "segment_ids")
 
@@ -108,7 +109,7 @@ def length_sorted_batches(columns, batch_size):
 
 
 def load_predictor(path, compute_precision=precision.FLOAT32, checkpoint=None,
-                   spinning=True):
+                   spinning=True, runtime="onnxruntime"):
   """A Predictor for an ONNX folder, an export folder, a SavedModel version, or a run.
 
   compute_precision: "float32", or "bfloat16" / "float16" for a run's output_dir (a
@@ -118,16 +119,26 @@ def load_predictor(path, compute_precision=precision.FLOAT32, checkpoint=None,
   best/'s): a prefix or a folder.
   spinning: ONNX Runtime's idle threads may spin between batches (fastest for a command
     alone on the machine; a server, whose event loop needs the cores too, turns it off).
+  runtime: for an ONNX folder, "onnxruntime" or "openvino" (its float32 model, computed
+    in compute_precision: float32 or bfloat16; serving/openvino_runtime.py).
   Raises DamagedFileError when the model to load is damaged (see the module docstring).
   """
   if not files.isdir(path):
     raise UserError("--model=%s: no such folder" % path)
+  if runtime not in openvino_runtime.RUNTIMES:
+    raise UserError("--runtime=%s: expected one of %s" % (
+        runtime, ", ".join(openvino_runtime.RUNTIMES)))
   if onnx_runtime.is_onnx_folder(path):
     if checkpoint:
       raise UserError("--checkpoint=%s: %s is an ONNX model, which holds its weights; give "
                       "a run's --output_dir as --model to choose a checkpoint" %
                       (checkpoint, path))
+    if runtime == "openvino":
+      return _openvino_predictor(path, compute_precision)
     return _onnx_predictor(path, compute_precision, spinning)
+  if runtime != "onnxruntime":
+    raise UserError("--runtime=%s is for an ONNX folder; %s is a TensorFlow model: export it "
+                    "first (export_model.py --format=onnx)" % (runtime, path))
   from finetune import best_checkpoint as best_lib  # pylint: disable=g-import-not-at-top
   from finetune import checkpoints  # pylint: disable=g-import-not-at-top
   from finetune import export  # pylint: disable=g-import-not-at-top
@@ -162,6 +173,20 @@ def _onnx_predictor(path, compute_precision, spinning):
   session = onnx_runtime.open_session(os.path.join(path, onnx_runtime.MODEL_FILE),
                                       spinning=spinning)
   return Predictor(info, os.path.join(path, "vocab.txt"), onnx_runtime.batch_runner(session))
+
+
+def _openvino_predictor(path, compute_precision):
+  info = onnx_runtime.read_info(path)
+  if compute_precision not in (precision.FLOAT32, "bfloat16"):
+    raise UserError("--precision=%s: OpenVINO computes an ONNX model in float32 or "
+                    "bfloat16" % compute_precision)
+  # bfloat16 where this CPU would compute it slowly falls back, with a warning, as on TF.
+  compute_precision = precision.usable_precision(compute_precision, "--precision",
+                                                 gpu_info=[])
+  compiled = openvino_runtime.open_model(os.path.join(path, onnx_runtime.MODEL_FILE),
+                                         compute_precision, info)
+  return Predictor(info, os.path.join(path, "vocab.txt"),
+                   openvino_runtime.batch_runner(compiled))
 
 
 def _check_saved_model(saved_model, export_base):

@@ -348,3 +348,46 @@ def test_a_damaged_checkpoint_or_onnx_file_is_one_line_and_nothing_is_written(zh
                           capture_output=True, text=True, cwd=REPO_ROOT)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert re.search(expected, done.stderr.strip().splitlines()[-1]), done.stderr
+
+
+@pytest.mark.parametrize("kind", ["regression", "three_labels"])
+def test_openvino_runs_the_float32_onnx_folder_as_onnx_runtime_does(kind, zh_model, tmp_path):
+  pytest.importorskip("openvino", reason="pip install -r requirements-openvino.txt")
+  run_dir = tiny_run(tmp_path, zh_model, kind)
+  onnx_dir = str(tmp_path / "onnx")
+  exporting.export(run_dir, "onnx", onnx_dir, "float32")
+  with load_predictor(onnx_dir) as predictor:
+    expected = predictor.predict(PAIRS)
+  with load_predictor(onnx_dir, runtime="openvino") as predictor:
+    assert_same_outputs(predictor.predict(PAIRS), expected, 1e-5)
+  if precision.why_slow("bfloat16") is None:  # a CPU with bfloat16 instructions
+    with load_predictor(onnx_dir, "bfloat16", runtime="openvino") as predictor:
+      low = predictor.predict(PAIRS)
+    name = "score" if "score" in low else "probabilities"
+    difference = np.abs(low[name] - expected[name]).max()
+    assert 0 < difference < 0.05  # bfloat16 really computed, and near float32
+
+
+def test_openvino_refusals_are_one_line(zh_model, tmp_path, monkeypatch):
+  run_dir = tiny_run(tmp_path, zh_model, "regression")
+  with pytest.raises(UserError, match=r"^--runtime=openvino is for an ONNX folder; .* is a "
+                     r"TensorFlow model: export it first"):
+    load_predictor(run_dir, runtime="openvino")
+  with pytest.raises(UserError, match=r"^--runtime=tvm: expected one of onnxruntime, openvino"):
+    load_predictor(run_dir, runtime="tvm")
+  onnx_dir = str(tmp_path / "onnx")
+  exporting.export(run_dir, "onnx", onnx_dir, "float32")
+  with pytest.raises(UserError, match=r"^--precision=float16: OpenVINO computes an ONNX "
+                     r"model in float32 or bfloat16"):
+    load_predictor(onnx_dir, "float16", runtime="openvino")
+  monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino raises ImportError
+  with pytest.raises(UserError, match=r"^--runtime=openvino needs the openvino package, "
+                     r"which is not installed here: pip install -r requirements-openvino.txt"):
+    load_predictor(onnx_dir, runtime="openvino")
+  monkeypatch.setattr(precision, "cpu", lambda: ("AMD EPYC", frozenset({"avx2", "fma",
+                                                                       "avx512_vnni"})))
+  int8_dir = str(tmp_path / "int8")
+  exporting.export(run_dir, "onnx", int8_dir, "int8")
+  with pytest.raises(UserError, match=r"^--runtime=openvino: .*model.onnx is the int8 model, "
+                     r"which only ONNX Runtime runs"):
+    load_predictor(int8_dir, runtime="openvino")

@@ -40,6 +40,7 @@ from common.settings import setting
 from finetune.precision import PRECISIONS
 from finetune.serving.batching import Batcher
 from finetune.serving.batching import QueueFull
+from finetune.serving.openvino_runtime import RUNTIMES
 
 READY = web.AppKey("ready", dict)
 prometheus_client.disable_created_metrics()  # the *_created series: noise for a scraper
@@ -77,8 +78,10 @@ class ServeOptions:
   api_key: Optional[str] = setting(
       None, "Key every route but /health asks for (Authorization: Bearer <key>); default "
       "$%s." % API_KEY_VARIABLE, cli.RUN, checks.NonEmpty())
-  precision: str = setting("float32", "As predict.py --precision (a run's folder as --model).",
-                           cli.SPEED, checks.OneOf(PRECISIONS))
+  precision: str = setting("float32", "As predict.py --precision (a run's folder as --model, "
+                           "or --runtime=openvino).", cli.SPEED, checks.OneOf(PRECISIONS))
+  runtime: str = setting("onnxruntime", "As predict.py --runtime: for an ONNX folder, "
+                         "onnxruntime or openvino.", cli.SPEED, checks.OneOf(RUNTIMES))
   max_batch_pairs: int = setting(DEFAULTS.max_batch_pairs, "Pairs per model batch.", cli.SPEED,
                                  checks.AtLeast(1))
   max_queue_delay_ms: float = setting(

@@ -1,0 +1,68 @@
+"""An ONNX folder's float32 model in OpenVINO, which reads model.onnx as it is.
+
+`open_model(path, precision)` compiles it for the CPU; `batch_runner(compiled)` is the
+run_batch of finetune/predictor.py, as onnx_runtime's. Why a second runtime: on CPUs
+with AMX (Intel Xeon since Sapphire Rapids), OpenVINO runs the float32 graph in
+bfloat16 on the AMX tiles, faster than ONNX Runtime's int8 model (docs/export.md,
+Speed). "float32" asks it for float32 exactly (its own default there is bfloat16);
+"bfloat16" lets it use bfloat16 where the CPU has it. The int8 model is ONNX Runtime's
+alone: OpenVINO cannot read QAttention, a com.microsoft operator.
+"""
+
+import numpy as np
+
+from common.errors import DamagedFileError
+from common.errors import UserError
+
+RUNTIMES = ("onnxruntime", "openvino")
+# The ONNX graph's outputs (onnx_graph.py). OpenVINO gives each output tensor every name
+# it had in the graph (e.g. {"score", "sigmoid_179"}): the graph output's is one of these.
+OUTPUT_NAMES = ("score", "probabilities", "label_id")
+_HINTS = {"float32": "f32", "bfloat16": "bf16"}
+INSTALL = "pip install -r requirements-openvino.txt"
+
+
+def open_model(model_file, precision, info, threads=0):
+  """The model compiled for OpenVINO's CPU plugin.
+
+  precision: "float32" or "bfloat16" (the caller has checked that the CPU has it).
+  info: the folder's model_info.json, whose precision must be float32.
+  threads: inference threads (0: OpenVINO's choice, one per physical core).
+  """
+  if info["precision"] != "float32":
+    raise UserError("--runtime=openvino: %s is the %s model, which only ONNX Runtime runs "
+                    "(OpenVINO cannot read its QAttention nodes); export the float32 model "
+                    "for OpenVINO (export_model.py --format=onnx), or drop --runtime" %
+                    (model_file, info["precision"]))
+  try:
+    import openvino  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    raise UserError("--runtime=openvino needs the openvino package, which is not installed "
+                    "here: %s" % INSTALL) from None
+  config = {"INFERENCE_PRECISION_HINT": _HINTS[precision],
+            "PERFORMANCE_HINT": "LATENCY"}  # one batch at a time, on every core
+  if threads:
+    config["INFERENCE_NUM_THREADS"] = threads
+  try:
+    return openvino.Core().compile_model(model_file, "CPU", config)
+  except Exception as e:  # pylint: disable=broad-except
+    raise DamagedFileError(model_file, "OpenVINO cannot load it (%s)" % str(
+        e).strip().splitlines()[0][:300], "damaged or cut short? Export the model again "
+                           "with export_model.py") from None
+
+
+def batch_runner(compiled):
+  """run_batch for a Predictor: feeds the model's inputs, returns {output name: array}."""
+  inputs = [port.get_any_name() for port in compiled.inputs]
+  outputs = {}
+  for port in compiled.outputs:
+    names = [name for name in OUTPUT_NAMES if name in port.get_names()]
+    outputs[names[0] if names else port.get_any_name()] = port
+  request = compiled.create_infer_request()
+
+  def run_batch(batch):
+    results = request.infer({name: np.asarray(batch[name], np.int32) for name in inputs})
+    # Copies: the request's output buffers are reused by its next run.
+    return {name: np.array(results[port]) for name, port in outputs.items()}
+
+  return run_batch
