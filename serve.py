@@ -48,7 +48,8 @@ async def serve(options, api_key):
   limits = server.Limits(
       max_body_bytes=options.max_body_bytes, max_pairs_per_request=options.max_pairs_per_request,
       max_text_chars=options.max_text_chars, max_batch_pairs=options.max_batch_pairs,
-      max_queue_delay_ms=options.max_queue_delay_ms, max_queue_pairs=options.max_queue_pairs)
+      max_queue_delay_ms=options.max_queue_delay_ms, max_queue_pairs=options.max_queue_pairs,
+      sort_window_pairs=options.sort_window_pairs)
   stopping = asyncio.Event()
   failure = []
 

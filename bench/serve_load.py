@@ -163,7 +163,8 @@ def start_server(args, log_path, *flags):
   log = open(log_path, "w")  # pylint: disable=consider-using-with
   process = subprocess.Popen(
       [sys.executable, os.path.join(REPO, "serve.py"), "--model=" + args.model, "--port=0",
-       "--max_batch_pairs=%d" % args.max_batch_pairs, *flags], stderr=log, cwd=REPO)
+       "--max_batch_pairs=%d" % args.max_batch_pairs, *args.server_flags.split(), *flags],
+      stderr=log, cwd=REPO)
   deadline = time.time() + 120
   while time.time() < deadline:
     with open(log_path) as f:
@@ -194,6 +195,8 @@ def main():
   parser.add_argument("--max_requests", type=int, default=3000)
   parser.add_argument("--single_requests", type=int, default=100)
   parser.add_argument("--max_batch_pairs", type=int, default=32)
+  parser.add_argument("--server_flags", default="",
+                      help="more serve.py flags, e.g. \"--sort_window_pairs=1024\"")
   args = parser.parse_args()
   os.makedirs(args.work_dir, exist_ok=True)
   pairs_file = args.pairs or default_pairs(args.work_dir)

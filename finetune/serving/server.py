@@ -59,6 +59,7 @@ class Limits:
   max_batch_pairs: int = 32
   max_queue_delay_ms: float = 5.0
   max_queue_pairs: int = 4096
+  sort_window_pairs: int = 256
 
 
 API_KEY_VARIABLE = "BERT_SERVE_API_KEY"
@@ -89,6 +90,10 @@ class ServeOptions:
       "milliseconds.", cli.SPEED, checks.AtLeast(0.0))
   max_queue_pairs: int = setting(DEFAULTS.max_queue_pairs, "Pairs waiting at most; past it, "
                                  "503 with Retry-After.", cli.SPEED, checks.AtLeast(1))
+  sort_window_pairs: int = setting(
+      DEFAULTS.sort_window_pairs, "Waiting pairs sorted by length together before they are "
+      "cut into batches: more pads less under load (throughput), and makes each request of "
+      "the window wait for all of it (latency).", cli.SPEED, checks.AtLeast(1))
   max_body_bytes: int = setting(DEFAULTS.max_body_bytes, "Largest request body, in bytes "
                                 "(413 beyond).", cli.RUN, checks.AtLeast(64))
   max_pairs_per_request: int = setting(DEFAULTS.max_pairs_per_request, "Most pairs (or "
@@ -351,7 +356,9 @@ def make_app(load_predictor, limits, api_key=None, metrics=None, on_failure=None
         predictor = load_predictor()
         batcher = Batcher(predictor.run_batch, max_batch_pairs=limits.max_batch_pairs,
                           max_delay_ms=limits.max_queue_delay_ms,
-                          max_queue_pairs=limits.max_queue_pairs, on_batch=metrics.batch_done)
+                          max_queue_pairs=limits.max_queue_pairs,
+                          window=max(1, limits.sort_window_pairs // limits.max_batch_pairs),
+                          on_batch=metrics.batch_done)
         batcher.run_now(predictor.lay_out([("warm up", "warm up")]))  # one batch first
         loop.call_soon_threadsafe(ready.set_result, (predictor, batcher))
       except Exception as e:  # pylint: disable=broad-except
