@@ -1,0 +1,37 @@
+"""README.md and docs/*.md point only at what exists: links, and the repo paths they name."""
+
+import glob
+import os
+import re
+
+import pytest
+
+from helpers import REPO_ROOT
+
+PAGES = ["README.md"] + sorted(os.path.relpath(path, REPO_ROOT) for path in
+                               glob.glob(os.path.join(REPO_ROOT, "docs", "*.md")))
+LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+# A path of this repository in backticks: a top-level folder of ours, then a file name.
+REPO_PATH = re.compile(r"`((?:bench|common|docs|examples|finetune|processors|tests)/"
+                       r"[A-Za-z0-9_./-]*[A-Za-z0-9_])`")
+
+
+def _exists(path):
+  """A file or folder, or a module's attribute written module.name (finetune/x.load)."""
+  module = path.split(".", 1)[0] + ".py"
+  return any(glob.glob(os.path.join(REPO_ROOT, candidate)) for candidate in (path, module))
+
+
+def test_the_docs_pages_exist():
+  assert "docs/export.md" in PAGES and "docs/serving.md" in PAGES
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_link_and_named_path_exists(page):
+  with open(os.path.join(REPO_ROOT, page), encoding="utf-8") as f:
+    text = f.read()
+  base = os.path.dirname(os.path.join(REPO_ROOT, page))
+  missing = [target for target in LINK.findall(text)
+             if "://" not in target and not os.path.exists(os.path.join(base, target))]
+  missing += [path for path in REPO_PATH.findall(text) if not _exists(path)]
+  assert not missing, "%s names what does not exist: %s" % (page, ", ".join(missing))
