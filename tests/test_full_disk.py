@@ -306,6 +306,7 @@ def test_a_checkpoint_save_on_a_full_disk_is_one_line_and_the_rerun_resumes(
 # the order the run meets them: a glob under --output_dir (the writer that meets it).
 WRITES = [
     "train.tf_record",            # the TFRecord writer, before training
+    "data_report.json",           # the data report, once every split's records are written
     "best/model.ckpt-*" + DATA,   # a copy into best/, after the evaluation at step 3
     "eval_history.tsv",           # a text file rewritten whole, after that evaluation
     "best/state.json",            # after the evaluation at step 6
