@@ -23,7 +23,7 @@ or prediction loop, from our log's throughput line); the CrossEncoder
 own length-sorting predict()), timed in-process, which leaves its imports and model
 loading out; its ONNX backend (an O3-optimized and an int8 model) and its OpenVINO
 backend on the same trained model (bench/crossencoder_backends.py, each in the bench
-environment named by --onnx_python / --openvino_python: README, Speed), in-process;
+environment named by --onnx_python / --openvino_python: docs/export.md, Speed), in-process;
 our PyTorch recipe (bench/pytorch_recipe.py: batches in input order, its prediction over
 the 1,500 dev pairs), in-process, as a second reference.
 
@@ -532,7 +532,7 @@ def main():
   for python, backends in ((args.onnx_python, "onnx-O3,onnx-int8"),
                            (args.openvino_python, "openvino")):
     if not os.path.exists(python):
-      print("the CrossEncoder's %s: not measured, no %s (README, Speed, says how to make "
+      print("the CrossEncoder's %s: not measured, no %s (docs/export.md, Speed, says how to make "
             "it)" % (backends, python), flush=True)
       continue
     jobs.append(("backends " + backends, lambda r, python=python, backends=backends:
