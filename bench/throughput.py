@@ -532,8 +532,8 @@ def main():
   for python, backends in ((args.onnx_python, "onnx-O3,onnx-int8"),
                            (args.openvino_python, "openvino")):
     if not os.path.exists(python):
-      print("the CrossEncoder's %s: not measured, no %s (docs/export.md, Speed, says how to make "
-            "it)" % (backends, python), flush=True)
+      print("the CrossEncoder's %s: not measured, no %s (docs/export.md, Speed, says how "
+            "to make it)" % (backends, python), flush=True)
       continue
     jobs.append(("backends " + backends, lambda r, python=python, backends=backends:
                  run_crossencoder_backends(python, backends, crossencoder_model, data_dir,
