@@ -391,3 +391,15 @@ def test_openvino_refusals_are_one_line(zh_model, tmp_path, monkeypatch):
   with pytest.raises(UserError, match=r"^--runtime=openvino: .*model.onnx is the int8 model, "
                      r"which only ONNX Runtime runs"):
     load_predictor(int8_dir, runtime="openvino")
+
+
+def test_a_damaged_onnx_file_on_openvino_is_one_located_line(zh_model, tmp_path):
+  pytest.importorskip("openvino", reason="pip install -r requirements-openvino.txt")
+  run_dir = tiny_run(tmp_path, zh_model, "regression")
+  onnx_dir = str(tmp_path / "onnx")
+  exporting.export(run_dir, "onnx", onnx_dir, "float32")
+  model_file = os.path.join(onnx_dir, onnx_runtime.MODEL_FILE)
+  cut_short(model_file, os.path.getsize(model_file) // 2)
+  with pytest.raises(DamagedFileError, match=r"OpenVINO cannot load it") as raised:
+    load_predictor(onnx_dir, runtime="openvino")
+  assert raised.value.path == model_file

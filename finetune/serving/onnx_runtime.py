@@ -64,10 +64,16 @@ def open_session(model_file, threads=0, spinning=True):
   except Exception as e:  # pylint: disable=broad-except
     if not isinstance(model_file, str):
       raise
-    # ONNX Runtime says what it could not parse, not which file: name it.
-    raise DamagedFileError(model_file, "ONNX Runtime cannot load it (%s)" % str(
-        e).strip().splitlines()[0][:300], "damaged or cut short? Export the model again "
-                           "with export_model.py") from None
+    raise unloadable(model_file, "ONNX Runtime", e) from None
+
+
+def unloadable(model_file, runtime, error):
+  """The DamagedFileError for a model file `runtime` could not load: a runtime says what
+  it could not parse, not which file, so this names it."""
+  return DamagedFileError(model_file, "%s cannot load it (%s)" % (
+      runtime, str(error).strip().splitlines()[0][:300] if str(error).strip() else
+      type(error).__name__), "damaged or cut short? Export the model again with "
+                          "export_model.py")
 
 
 def batch_runner(session):

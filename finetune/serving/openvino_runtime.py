@@ -11,8 +11,8 @@ alone: OpenVINO cannot read QAttention, a com.microsoft operator.
 
 import numpy as np
 
-from common.errors import DamagedFileError
 from common.errors import UserError
+from finetune.serving import onnx_runtime
 
 RUNTIMES = ("onnxruntime", "openvino")
 # The ONNX graph's outputs (onnx_graph.py). OpenVINO gives each output tensor every name
@@ -46,9 +46,7 @@ def open_model(model_file, precision, info, threads=0):
   try:
     return openvino.Core().compile_model(model_file, "CPU", config)
   except Exception as e:  # pylint: disable=broad-except
-    raise DamagedFileError(model_file, "OpenVINO cannot load it (%s)" % str(
-        e).strip().splitlines()[0][:300], "damaged or cut short? Export the model again "
-                           "with export_model.py") from None
+    raise onnx_runtime.unloadable(model_file, "OpenVINO", e) from None
 
 
 def batch_runner(compiled):
