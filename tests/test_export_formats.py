@@ -403,3 +403,25 @@ def test_a_damaged_onnx_file_on_openvino_is_one_located_line(zh_model, tmp_path)
   with pytest.raises(DamagedFileError, match=r"OpenVINO cannot load it") as raised:
     load_predictor(onnx_dir, runtime="openvino")
   assert raised.value.path == model_file
+
+
+def test_predict_py_on_openvino_prints_what_onnx_runtime_prints(zh_model, tmp_path):
+  pytest.importorskip("openvino", reason="pip install -r requirements-openvino.txt")
+  run_dir = tiny_run(tmp_path, zh_model, "three_labels")
+  onnx_dir = str(tmp_path / "onnx")
+  exporting.export(run_dir, "onnx", onnx_dir, "float32")
+  pairs = [text for pair in PAIRS[:4] for text in pair]
+
+  def predict_py(*flags):
+    done = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "predict.py"),
+                           "--model=" + onnx_dir, "--probabilities", *flags, *pairs],
+                          capture_output=True, text=True, cwd=REPO_ROOT)
+    return done.returncode, done.stdout, done.stderr
+
+  expected = predict_py()
+  assert expected[0] == 0 and len(expected[1].splitlines()) == 4, expected[2]
+  assert predict_py("--runtime=openvino")[:2] == expected[:2]  # 4 decimals, the same
+  refused = predict_py("--runtime=openvino", "--precision=float16")
+  assert refused[0] == 1 and "Traceback" not in refused[2]
+  assert refused[2].strip().splitlines()[-1] == (
+      "error: --precision=float16: OpenVINO computes an ONNX model in float32 or bfloat16")

@@ -357,3 +357,17 @@ def test_a_model_that_cannot_be_loaded_stops_the_server_with_one_line(models, tm
   assert re.match(r"error: %s: ONNX Runtime cannot load it \(.+\); damaged or cut short\? "
                   r"Export the model again with export_model.py$" %
                   re.escape(str(damaged / "model.onnx")), done.stderr.strip().splitlines()[-1])
+
+
+def test_openvino_runtime_serves_the_same_answers(models, start):
+  pytest.importorskip("openvino", reason="pip install -r requirements-openvino.txt")
+  server = start(models["classification"], "--runtime=openvino")
+  server.wait_ready()
+  status, _, body = server.request("POST", "/predict", {"pairs": PAIRS})
+  assert status == 200
+  expected = predicted(models["classification"], PAIRS)
+  np.testing.assert_allclose([[item["probabilities"][label] for label in ("0", "1")]
+                              for item in body["predictions"]],
+                             expected["probabilities"], atol=1e-5)
+  assert [item["label"] for item in body["predictions"]] == list(expected["label"])
+  assert server.stop() == 0
