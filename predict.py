@@ -25,15 +25,15 @@ from absl import logging
 
 from common import checks
 from common import cli
-from common import settings
 from common.errors import InputFileError
 from common.errors import UserError
+from common import settings
 from common.settings import setting
 from common.text_files import split_lines
 from common.tsv import read_tsv
-from finetune.precision import PRECISIONS
+from finetune.model.precision import PRECISIONS
 from finetune.serving.openvino_runtime import RUNTIMES
-from finetune.predictor import load_predictor
+from finetune.serving.predictor import load_predictor
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 

@@ -23,9 +23,9 @@ import signal
 from absl import logging
 
 from common import cli
-from common import settings
 from common.errors import UserError
-from finetune.predictor import load_predictor
+from common import settings
+from finetune.serving.predictor import load_predictor
 from finetune.serving import server
 from finetune.serving.server import API_KEY_VARIABLE
 from finetune.serving.server import ServeOptions

@@ -4,7 +4,7 @@ r"""What checking a checkpoint whole costs, against reading it all.
                                              [--repeats=20]
 
 For each checkpoint: its size, then the seconds of
-  check     finetune.checkpoints.check_checkpoint: reading the index, the shards' sizes
+  check     finetune.model.checkpoints.check_checkpoint: reading the index, the shards' sizes
             (what runs before every command);
   tf index  tf.train.load_checkpoint: TensorFlow's reader opening the index (for scale);
   read all  check_checkpoint(read_tensors=True): every tensor read back, checksums
@@ -28,9 +28,9 @@ sys.path.insert(0, REPO)
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import tensorflow as tf
 
+from finetune.model import checkpoint_index
+from finetune.model import checkpoints
 import modeling
-from finetune import checkpoint_index
-from finetune import checkpoints
 
 tf1 = tf.compat.v1
 BERT_BASE = {"vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12,

@@ -32,10 +32,10 @@ import convert_hf_checkpoint
 import tokenization
 import tokenization_fast
 from bench.quality import shared_data
-from finetune import fast_serialization
-from finetune import feature_workers
-from finetune import record_format
-from finetune import records
+from finetune.data import fast_serialization
+from finetune.data import feature_workers
+from finetune.data import record_format
+from finetune.data import records
 from processors import get_processor
 
 
@@ -66,7 +66,7 @@ LONG_LINE_UNITS = {
 
 def time_long_lines(vocab_file, count_limits=(0, 512)):
   """Prints the seconds a 10 MB first sentence of each kind takes to become features."""
-  from finetune import features  # pylint: disable=g-import-not-at-top
+  from finetune.data import features  # pylint: disable=g-import-not-at-top
   from processors import InputExample  # pylint: disable=g-import-not-at-top
   for kind, unit in LONG_LINE_UNITS.items():
     text = unit * (10 * 1000 * 1000 // len(unit.encode("utf-8")))

@@ -61,8 +61,8 @@ IMPORT_SECONDS = time.perf_counter() - _STARTED
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-# finetune.metrics is numpy only: the same Pearson and Spearman as our evaluation.
-from finetune import metrics
+# finetune.evaluation.metrics is numpy only: the same Pearson and Spearman as our evaluation.
+from finetune.evaluation import metrics
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 

@@ -98,7 +98,7 @@ def _time_report_functions():
   seconds of each call go to (empty in code without them)."""
   seconds = []
   try:
-    from finetune import data_report  # pylint: disable=g-import-not-at-top
+    from finetune.data import data_report  # pylint: disable=g-import-not-at-top
   except ImportError:
     return seconds
 
@@ -129,7 +129,7 @@ def child(args):
   repo = args.before_repo if args.child == "before" else REPO
   sys.path.insert(0, repo)
   # pylint: disable=g-import-not-at-top
-  from finetune import records
+  from finetune.data import records
   from finetune.tasks import RegressionTask
   from processors import get_processor
   from absl import logging

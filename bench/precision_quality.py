@@ -32,9 +32,9 @@ sys.path.insert(0, REPO)
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from bench.quality import shared_data
-from finetune import precision as precision_lib
-from finetune.predictor import load_predictor
+from finetune.model import precision as precision_lib
 from finetune.serving import exporting
+from finetune.serving.predictor import load_predictor
 from processors import get_processor
 
 DATA = {"stsb": "stsbenchmark", "mrpc": "mrpc"}

@@ -35,8 +35,8 @@ import transformers
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-# finetune.metrics is numpy only; the processors would load TensorFlow into this process.
-from finetune import metrics  # pylint: disable=g-import-not-at-top,wrong-import-position
+# finetune.evaluation.metrics is numpy only; the processors would load TensorFlow into this process.
+from finetune.evaluation import metrics  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def read_stsb(data_dir):

@@ -59,7 +59,7 @@ sys.path.insert(0, REPO)
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import convert_hf_checkpoint
 from bench.quality import shared_data
-from finetune import precision
+from finetune.model import precision
 
 TRAIN_PAIRS = 4096
 PREDICT_PAIRS = 6000

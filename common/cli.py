@@ -13,9 +13,9 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from common.errors import UserError
 from common import interruption
 from common import settings
-from common.errors import UserError
 
 # --help shows the flags in these groups, in this order.
 REQUIRED = "Required"

@@ -1,23 +1,27 @@
-"""The shared fine-tuning pipeline of run_reg.py and run_classifier.py.
+"""The shared fine-tuning pipeline of run_reg.py and run_classifier.py, in stage packages.
 
-pipeline.py runs the stages, each in a file of its own:
-  options.py       every setting, its default and its check
-  model_inputs.py  bert_config.json, vocab.txt and checkpoints, checked together
-  examples.py      a split's examples through the task's processor (processors/)
-  training.py      the steps, the train calls, evaluation while training
-                   (best_checkpoint.py keeps the best and decides when to stop)
-  records.py       examples -> a TFRecord file (features.py, feature_workers.py,
-                   fast_serialization.py = record_format.py's bytes, record_cache.py)
-  input_fn.py      TFRecords -> batches (the input contract of the engines)
-  model_fn.py      BERT + the task's head (tasks.py) -> ModelSpec (the model contract)
-  engines/         what trains and predicts: estimator.py, session.py (the seam:
-                   engines/__init__.py)
-  prediction.py    a split through the engine, outputs in input order
-  evaluation.py    dev metrics of a checkpoint
-  monitors.py      progress, throughput and the divergence guard (progress.py,
-                   divergence.py), handed to the engine as one object
-  distribution.py  replicas: one device, mirrored, multi-worker, TPU cores
-  outputs.py       eval_results.txt, test_results.tsv, TensorBoard eval scalars
-  export.py        model_info.json and the SavedModel; predictor.py serves predict.py
-  cli.py           the two scripts' flags and main
+Where a reader looks first:
+  cli.py        the two scripts' flags and main
+  options.py    every setting, its default and its check
+  pipeline.py   the run, top to bottom: prepare -> train -> evaluate -> keep the model ->
+                predict
+  tasks.py      what differs between tasks: head, loss, metrics, how predictions are
+                written (regression, classification)
+
+The stages, one package each (docstrings in each __init__.py list the files):
+  data/         examples -> features -> TFRecords (and their cache) -> input_fn; the
+                data report
+  model/        the pre-trained model's files, checkpoints, model_fn, precision,
+                model_info.json
+  engines/      what trains and predicts (Estimator/TPUEstimator, session) and the
+                hooks every run shares
+  evaluation/   a split through the engine, dev metrics, the result files
+  training/     the steps and train calls, monitors and the divergence guard, the best
+                checkpoint, distribution over devices
+  serving/      the fine-tuned model outside training: SavedModel, ONNX and Hugging Face
+                exports, predictor runtimes, the HTTP server
+
+Imports run one way, down this list read from the bottom: data and model <- engines <-
+evaluation <- tasks <- training <- serving <- options <- pipeline <- cli
+(tests/test_layout.py checks it).
 """

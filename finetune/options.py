@@ -20,14 +20,14 @@ import tensorflow as tf
 
 from common import checks
 from common import cli
-from common import settings
 from common.errors import UserError
+from common import settings
 from common.settings import setting
-from finetune.distribution import DISTRIBUTIONS
+from finetune.data.input_fn import LAYOUTS
 from finetune.engines import ENGINES
 from finetune.engines import resolve_engine
-from finetune import precision
-from finetune.input_fn import LAYOUTS
+from finetune.model import precision
+from finetune.training.distribution import DISTRIBUTIONS
 from processors import PROCESSORS
 
 

@@ -1,24 +1,25 @@
 """The one fine-tuning pipeline behind run_reg.py and run_classifier.py.
 
 run(task, processor, options), top to bottom:
-  1. check    every setting (options.py), the devices (distribution.py), the model's
-              files against each other (model_inputs.py), every row of every split
-              needed (examples.py): all before any work;
+  1. check    every setting (options.py), the devices (training/distribution.py), the
+              model's files against each other (model/model_inputs.py), every row of
+              every split needed (data/examples.py): all before any work;
      report   each split read -> its TFRecord file (train.tf_record, eval.tf_record,
-              predict.tf_record; records.py), whose pass also counts the pairs' token
-              lengths -> the data report, logged and written to data_report.json
-              (data_report.py); --data_report_only stops here, writing no records;
-  2. train    train.tf_record -> input_fn (input_fn.py)
-              -> the engine (engines/) trains model_fn (model_fn.py: BERT + the task's
-              head, tasks.py) to the planned step, resuming from output_dir; with
+              predict.tf_record; data/records.py), whose pass also counts the pairs'
+              token lengths -> the data report, logged and written to data_report.json
+              (data/data_report.py); --data_report_only stops here, writing no records;
+  2. train    train.tf_record -> input_fn (data/input_fn.py)
+              -> the engine (engines/) trains model_fn (model/model_fn.py: BERT + the
+              task's head, tasks.py) to the planned step, resuming from output_dir; with
               --eval_every_n_steps, evaluating dev on the way, keeping the best
-              checkpoint and stopping early (training.py, best_checkpoint.py);
-  3. evaluate eval.tf_record -> predictions (prediction.py) -> exact
-              metrics over every real example (evaluation.py, tasks.py, metrics.py) ->
-              eval_results.txt (outputs.py); what evaluation decides (a threshold)
-              gives the task used from then on;
-  4. keep     model_info.json, bert_config.json, vocab.txt beside the checkpoints, and
-              a SavedModel with --export_dir (export.py);
+              checkpoint and stopping early (training/loop.py, best_checkpoint.py);
+  3. evaluate eval.tf_record -> predictions (evaluation/prediction.py) -> exact
+              metrics over every real example (evaluation/evaluate.py, tasks.py,
+              metrics.py) -> eval_results.txt (evaluation/outputs.py); what evaluation
+              decides (a threshold) gives the task used from then on;
+  4. keep     model_info.json, bert_config.json, vocab.txt beside the checkpoints
+              (model/model_files.py), and a SavedModel with --export_dir
+              (serving/saved_model.py);
   5. predict  predict.tf_record -> predictions -> test_results.tsv.
 From step 3 on, the checkpoint used is --checkpoint's (without training), else best/'s
 when the run keeps one (unless --use_best_checkpoint=false), else the latest: checked
@@ -32,27 +33,28 @@ from typing import Optional
 
 from absl import logging
 
+from common.errors import UserError
 from common import files
 from common import run_lock
-from common.errors import UserError
-from finetune import data_report
-from finetune import distribution as distribution_lib
-from finetune import examples as examples_lib
-from finetune import export
-from finetune import model_inputs
-from finetune import options as options_lib
-from finetune import outputs as outputs_lib
-from finetune import precision
-from finetune import records
-from finetune import tasks as tasks_lib
-from finetune import training
-from finetune import best_checkpoint as best_lib
+from finetune.data import data_report
+from finetune.data import examples as examples_lib
+from finetune.data import records
 from finetune.engines import make_engine
 from finetune.engines import resolve_engine
-from finetune.evaluation import evaluate_checkpoint
-from finetune.model_fn import model_fn_builder
-from finetune.prediction import pad_for_tpu
-from finetune.prediction import predict_split
+from finetune.evaluation.evaluate import evaluate_checkpoint
+from finetune.evaluation import outputs as outputs_lib
+from finetune.evaluation.prediction import pad_for_tpu
+from finetune.evaluation.prediction import predict_split
+from finetune.model import model_files
+from finetune.model.model_fn import model_fn_builder
+from finetune.model import model_inputs
+from finetune.model import precision
+from finetune import options as options_lib
+from finetune.serving import saved_model as export
+from finetune import tasks as tasks_lib
+from finetune.training import best_checkpoint as best_lib
+from finetune.training import distribution as distribution_lib
+from finetune.training import loop as training
 
 
 @dataclasses.dataclass
@@ -286,10 +288,10 @@ def keep_model(prepared, task, checkpoint):
   """
   options = prepared.options
   output_dir = options.data.output_dir
-  info = export.model_info(task, options.model.do_lower_case, options.model.max_seq_length,
+  info = model_files.model_info(task, options.model.do_lower_case, options.model.max_seq_length,
                            use_best_checkpoint=options.training.use_best_checkpoint and
                            best_lib.keeps_a_best(output_dir))
-  export.save_model_files(output_dir, info, options.model.bert_config_file,
+  model_files.save_model_files(output_dir, info, options.model.bert_config_file,
                           options.model.vocab_file)
   if options.data.export_dir:
     checkpoint = checkpoint or prepared.model.init_checkpoint

@@ -39,12 +39,12 @@ import tensorflow as tf
 
 from common import checks
 from common import cli
-from common import settings
 from common.errors import UserError
+from common import settings
 from common.settings import setting
-from finetune import metrics
-from finetune.record_format import CLASSIFICATION_LABEL
-from finetune.record_format import REGRESSION_LABEL
+from finetune.data.record_format import CLASSIFICATION_LABEL
+from finetune.data.record_format import REGRESSION_LABEL
+from finetune.evaluation import metrics
 from modeling import create_initializer
 
 tf1 = tf.compat.v1

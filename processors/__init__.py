@@ -12,8 +12,8 @@ import importlib.util
 import os
 
 from common.errors import UserError
-from common.tsv import Row
 from common.tsv import read_tsv
+from common.tsv import Row
 from processors.base import DataProcessor
 from processors.base import InputExample
 from processors.chinese import AfqmcProcessor

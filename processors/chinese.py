@@ -18,9 +18,9 @@ from common.errors import InputFileError
 from common.json_lines import json_kind
 from common.json_lines import read_json_lines
 from common.text_files import read_text_lines
-from common.tsv import Row
 from common.tsv import check_columns
 from common.tsv import parse_score
+from common.tsv import Row
 from processors.base import InputExample
 from processors.base import TsvSplitsProcessor
 from processors.similarity import LcqmcProcessor

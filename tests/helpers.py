@@ -87,17 +87,18 @@ def make_tiny_run(directory, model_dir, task, max_seq_length=32, seed=0, dev_pai
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import modeling  # pylint: disable=g-import-not-at-top
   import tokenization_fast  # pylint: disable=g-import-not-at-top
-  from finetune import export  # pylint: disable=g-import-not-at-top
-  from finetune import records  # pylint: disable=g-import-not-at-top
+  from finetune.model import model_files  # pylint: disable=g-import-not-at-top
+  from finetune.serving import saved_model  # pylint: disable=g-import-not-at-top
+  from finetune.data import records  # pylint: disable=g-import-not-at-top
   from processors import InputExample  # pylint: disable=g-import-not-at-top
   os.makedirs(directory, exist_ok=True)
   config_file = os.path.join(model_dir, "bert_config.json")
   vocab_file = os.path.join(model_dir, "vocab.txt")
-  export.save_model_files(directory, export.model_info(task, True, max_seq_length),
-                          config_file, vocab_file)
+  model_files.save_model_files(directory, model_files.model_info(task, True, max_seq_length),
+                               config_file, vocab_file)
   with tf.Graph().as_default():
     tf.compat.v1.set_random_seed(seed)
-    export.build_serving_graph(modeling.BertConfig.from_json_file(config_file), task)
+    saved_model.build_serving_graph(modeling.BertConfig.from_json_file(config_file), task)
     variables = tf.compat.v1.global_variables()
     encoder = [v for v in variables if v.op.name.startswith("bert/")]
     with tf.compat.v1.Session() as session:
@@ -256,11 +257,11 @@ def predict_dev(zh_model, output_dir, use_tpu_layout, batch_size, count=28, layo
   Returns (outputs, number of records written, examples).
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from finetune import examples as examples_lib  # pylint: disable=g-import-not-at-top
+  from finetune.data import examples as examples_lib  # pylint: disable=g-import-not-at-top
   from finetune import options as options_lib  # pylint: disable=g-import-not-at-top
   from finetune import pipeline  # pylint: disable=g-import-not-at-top
   from finetune.engines import make_engine  # pylint: disable=g-import-not-at-top
-  from finetune.model_fn import model_fn_builder  # pylint: disable=g-import-not-at-top
+  from finetune.model.model_fn import model_fn_builder  # pylint: disable=g-import-not-at-top
   from finetune.tasks import RegressionTask  # pylint: disable=g-import-not-at-top
   from processors import get_processor  # pylint: disable=g-import-not-at-top
   task = RegressionTask()

@@ -8,9 +8,9 @@ import os
 
 import pytest
 
-import processors
 from common.errors import InputFileError
 from common.json_lines import read_json_lines
+import processors
 from helpers import last_error_line, model_flags, read_eval_results, read_tsv, run_script
 
 

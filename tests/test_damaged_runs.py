@@ -17,12 +17,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from common import files
 from common.errors import DamagedFileError
-from finetune import checkpoint_index
-from finetune import checkpoints
-from finetune import export
-from finetune.predictor import load_predictor
+from common import files
+from finetune.model import checkpoint_index
+from finetune.model import checkpoints
+from finetune.model import model_files
+from finetune.serving.predictor import load_predictor
+from finetune.serving import saved_model as export
 from helpers import ENGINES, ZH_DATA, cut_short, flip_byte, model_flags, read_eval_results
 from helpers import read_tsv, run_reg_in_process, run_script
 
@@ -405,7 +406,7 @@ def test_commands_that_use_the_model_name_the_damage_and_the_way_out(run_copy, z
   assert read_eval_results(output_dir)["global_step"] == 20
   assert len(read_tsv(os.path.join(output_dir, "test_results.tsv"))) > 1
   [version] = export.versions(output_dir + "/export2")
-  assert export.read_json(os.path.join(version, "assets.extra", "model_info.json"))[
+  assert model_files.read_json(os.path.join(version, "assets.extra", "model_info.json"))[
       "checkpoint"] == "model.ckpt-20"
 
   status, line = run_reg_in_process(*command(output_dir, ENGINES[-1], zh_model),

@@ -12,20 +12,20 @@ import os
 import numpy as np
 import pytest
 
-import tokenization_fast
 from common.errors import InputFileError
 from common.errors import UserError
-from finetune import data_report
-from finetune import feature_workers
-from finetune import features as features_lib
+from finetune.data import data_report
+from finetune.data import feature_workers
+from finetune.data import features as features_lib
+from finetune.data import record_cache
 from finetune import options as options_lib
 from finetune import pipeline
-from finetune import record_cache
 from finetune.tasks import ClassificationTask
 from finetune.tasks import RegressionTask
+import tokenization_fast
 from helpers import CHINESE_VOCAB, run_script
-from processors import InputExample
 from processors import get_processor
+from processors import InputExample
 
 
 def _pool():

@@ -17,17 +17,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from common.errors import UserError
+from finetune.data.input_fn import input_shard
+from finetune.engines import make_engine
+from finetune.model.model_fn import ModelSpec
+from finetune.options import make_run_options
+from finetune import pipeline
+from finetune.tasks import RegressionTask
+from finetune.training import distribution as distribution_lib
+from finetune.training.monitors import TrainingMonitors
 import modeling
 import optimization
-from common.errors import UserError
-from finetune import distribution as distribution_lib
-from finetune import pipeline
-from finetune.engines import make_engine
-from finetune.model_fn import ModelSpec
-from finetune.monitors import TrainingMonitors
-from finetune.input_fn import input_shard
-from finetune.options import make_run_options
-from finetune.tasks import RegressionTask
 from helpers import CHINESE_VOCAB, ENGINES, REPO_ROOT, ZH_DATA, make_tiny_model, model_flags
 from helpers import prediction_scores, read_eval_results, read_tsv, run_script
 from helpers import scaled_scores_data

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from finetune.training import divergence
 import optimization
-from finetune import divergence
 from helpers import ENGINES, ZH_DATA, model_flags, run_script
 
 tf1 = tf.compat.v1

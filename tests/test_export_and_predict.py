@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from finetune.predictor import load_predictor
+from finetune.serving.predictor import load_predictor
 from helpers import ENGINES, REPO_ROOT, classification_data, model_flags, read_eval_results, read_tsv
 from helpers import run_script, scaled_scores_data
 
@@ -195,7 +195,7 @@ def test_help_explains_every_flag_in_one_line_by_group(script):
 def test_predict_py_precision(regression_run):
   """--precision=bfloat16 on a run's folder: close to float32, or float32 with a warning
   where this machine would emulate it; a SavedModel stays float32 and says so."""
-  from finetune import precision  # pylint: disable=g-import-not-at-top
+  from finetune.model import precision  # pylint: disable=g-import-not-at-top
   output_dir, data_dir, _ = regression_run
   test_file = os.path.join(data_dir, "test.tsv")
   scores = {}

@@ -17,16 +17,16 @@ import numpy as np
 import pytest
 
 import convert_hf_checkpoint
-import modeling
+from common.errors import DamagedFileError
 from common.errors import UserError
-from finetune import precision
-from finetune.predictor import load_predictor
+from finetune.model import precision
 from finetune.serving import exporting
 from finetune.serving import fine_tuned as fine_tuned_lib
 from finetune.serving import onnx_graph
 from finetune.serving import onnx_runtime
+from finetune.serving.predictor import load_predictor
 from finetune.tasks import ClassificationTask, RegressionTask
-from common.errors import DamagedFileError
+import modeling
 from helpers import CHINESE_VOCAB, HARD_TEXTS, REPO_ROOT, cut_short, make_tiny_model
 from helpers import make_tiny_run
 
@@ -67,7 +67,7 @@ def tensorflow_outputs(run_dir, pairs=PAIRS):
 
 
 def onnx_outputs(model, info, vocab_file, pairs=PAIRS):
-  from finetune.predictor import Predictor  # pylint: disable=g-import-not-at-top
+  from finetune.serving.predictor import Predictor  # pylint: disable=g-import-not-at-top
   session = onnx_runtime.open_session(model.SerializeToString())
   return Predictor(info, vocab_file, onnx_runtime.batch_runner(session)).predict(pairs)
 
@@ -195,7 +195,7 @@ def test_export_command_lines(zh_model, tmp_path):
 
 @pytest.mark.slow
 def test_a_saved_model_exports_too(zh_model, tmp_path):
-  from finetune import export  # pylint: disable=g-import-not-at-top
+  from finetune.serving import saved_model as export  # pylint: disable=g-import-not-at-top
   run_dir = tiny_run(tmp_path, zh_model, "regression")
   fine_tuned = fine_tuned_lib.locate(run_dir)
   saved = export.export_saved_model(fine_tuned.checkpoint, fine_tuned.bert_config,
@@ -278,7 +278,7 @@ def tokenized_alike(run_dir, pairs, encoded):
   longer text, to the second on a tie. The test checks that this rule, and nothing
   else, tells the pairs apart.
   """
-  from finetune.features import pair_token_ids  # pylint: disable=g-import-not-at-top
+  from finetune.data.features import pair_token_ids  # pylint: disable=g-import-not-at-top
   with load_predictor(run_dir) as predictor:
     tokenizer, length = predictor.tokenizer, predictor.info["max_seq_length"]
   budget = length - 3

@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import tokenization
 from common.errors import InputFileError, UserError
-from finetune import features, metrics
+from finetune.data import features
+from finetune.evaluation import metrics
 from finetune.tasks import ClassificationTask, RegressionTask
 from processors import InputExample
+import tokenization
 
 
 def test_pair_layout_and_padding(tiny_vocab_file):

@@ -15,11 +15,11 @@ import sys
 
 import pytest
 
-from common import settings
 from common.errors import UserError
+from common import settings
 from finetune import options as options_lib
-from finetune.tasks import ClassificationOptions, RegressionOptions
 from finetune.serving.exporting import ExportOptions
+from finetune.tasks import ClassificationOptions, RegressionOptions
 from helpers import REPO_ROOT, ZH_DATA, model_flags, run_script
 from predict import PredictOptions
 from finetune.serving.server import ServeOptions

@@ -20,9 +20,10 @@ import pytest
 import tensorflow as tf
 
 from common import files
-from finetune import checkpoints
-from finetune import export
-from finetune import records
+from finetune.data import records
+from finetune.model import checkpoints
+from finetune.model import model_files
+from finetune.serving import saved_model as export
 from helpers import ENGINES, ZH_DATA, model_flags, read_eval_results, read_tsv
 from helpers import run_reg_in_process
 
@@ -355,7 +356,7 @@ def test_a_full_disk_at_each_write_is_one_line_and_each_rerun_goes_on(zh_model, 
   assert [int(row[0]) for row in history[1:]] == [3, 6]  # each evaluation once
   spearman = history[0].index("eval_spearman")
   best_step = int(max(history[1:], key=lambda row: float(row[spearman]))[0])
-  state = export.read_json(os.path.join(output_dir, "best", "state.json"))
+  state = model_files.read_json(os.path.join(output_dir, "best", "state.json"))
   assert (state["step"], state["last_step"]) == (best_step, 6)
   # The evaluation at 6, made twice (its state could not be written), counted once.
   assert state["evaluations_without_improvement"] == (0 if best_step == 6 else 1)
@@ -364,7 +365,7 @@ def test_a_full_disk_at_each_write_is_one_line_and_each_rerun_goes_on(zh_model, 
       read_tsv(os.path.join(ZH_DATA, "test.tsv")))
   [version] = export.versions(os.path.join(output_dir, "export"))
   export.check_saved_model(version)
-  assert export.read_json(os.path.join(version, "assets.extra", "model_info.json"))[
+  assert model_files.read_json(os.path.join(version, "assets.extra", "model_info.json"))[
       "checkpoint"] == "model.ckpt-%d" % best_step
 
 

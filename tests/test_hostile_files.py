@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import processors
 from common.errors import UserError
-from finetune import pipeline
 from finetune.options import make_run_options
+from finetune import pipeline
 from finetune.tasks import ClassificationTask, RegressionTask
+import processors
 from helpers import ZH_DATA, lcqmc, model_flags, read_eval_results, read_tsv, run_script
 from helpers import with_line, zh_text
 

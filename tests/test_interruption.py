@@ -23,10 +23,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import tokenization_fast
 from common import files
-from finetune import records
-from finetune.record_format import REGRESSION_LABEL
+from finetune.data.record_format import REGRESSION_LABEL
+from finetune.data import records
+import tokenization_fast
 from helpers import ENGINES, REPO_ROOT, ZH_DATA, model_flags, read_eval_results, run_script
 from processors import get_processor
 

@@ -1,6 +1,6 @@
 """--mixed_precision: bfloat16 and float16 train and predict, and neither may change what a
 checkpoint holds. A run falls back to float32 where the hardware would emulate the
-precision (finetune/precision.py); these tests compute in it anyway, whatever the CPU, by
+precision (finetune/model/precision.py); these tests compute in it anyway, whatever the CPU, by
 declaring every precision native, except the one that checks the fallback."""
 
 import os
@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import modeling
-from finetune import pipeline
-from finetune import precision
+from finetune.model import precision
 from finetune.options import make_run_options
+from finetune import pipeline
 from finetune.tasks import RegressionTask
+import modeling
 from helpers import ENGINES, ZH_DATA, prediction_scores
 from processors import get_processor
 

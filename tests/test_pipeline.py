@@ -5,13 +5,13 @@ import os
 import numpy as np
 import pytest
 
-import tokenization_fast
 from common.errors import UserError
-from finetune import options as options_lib
-from finetune import records
+from finetune.data.input_fn import file_based_input_fn_builder
+from finetune.data import records
 from finetune.engines import resolve_engine
-from finetune.input_fn import file_based_input_fn_builder
+from finetune import options as options_lib
 from finetune.tasks import RegressionTask
+import tokenization_fast
 from helpers import ENGINES, ZH_DATA, predict_dev
 from processors import get_processor
 

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from finetune import precision
+from finetune.model import precision
 
 WITHOUT_BF16 = ("Intel Xeon", frozenset({"avx2", "fma", "avx512f", "avx512_vnni"}))
 WITH_BF16 = ("AMD EPYC", frozenset({"avx2", "avx512f", "avx512_vnni", "avx512_bf16"}))

@@ -4,9 +4,9 @@ import os
 
 import pytest
 
-import processors
-from common import tsv
 from common.errors import InputFileError, ShortRowError, UserError
+from common import tsv
+import processors
 from helpers import MRPC_DIR, STSB_DIR
 
 

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from finetune.data import fast_serialization
+from finetune.data import feature_workers
+from finetune.data.features import InputFeatures
+from finetune.data.input_fn import file_based_input_fn_builder
+from finetune.data import record_cache
+from finetune.data import record_format
+from finetune.data import records
 import tokenization
 import tokenization_fast
-from finetune import fast_serialization
-from finetune import feature_workers
-from finetune import record_cache
-from finetune import record_format
-from finetune import records
-from finetune.features import InputFeatures
-from finetune.input_fn import file_based_input_fn_builder
 from helpers import CHINESE_VOCAB, HARD_TEXTS, STSB_DIR, ZH_DATA, predict_dev, stsb_sentences
 from processors import InputExample, get_processor
 

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from finetune.data import features as features_lib
 import tokenization
 import tokenization_fast
-from finetune import features as features_lib
 from helpers import CHINESE_VOCAB, TINY_VOCAB
 from processors import InputExample
 

@@ -7,8 +7,8 @@ product; a count truly below N still truncates, as in Google's scripts.
 import pytest
 
 from finetune.options import TrainingOptions
-from finetune.training import training_steps
-from finetune.training import whole_steps
+from finetune.training.loop import training_steps
+from finetune.training.loop import whole_steps
 
 
 def test_a_product_a_rounding_error_below_an_integer_counts_as_it():

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import modeling
-from finetune import metrics
-from finetune import pipeline
+from finetune.evaluation import metrics
 from finetune.options import make_run_options
-from finetune.predictor import load_predictor
+from finetune import pipeline
+from finetune.serving.predictor import load_predictor
 from finetune.tasks import ClassificationTask, RegressionTask
+import modeling
 from helpers import ENGINES, ZH_DATA, classification_data, model_flags, read_eval_results
 from helpers import read_tsv, run_script, scaled_scores_data
 from processors import get_processor

@@ -1,7 +1,7 @@
 """The engine seam: what drives training and prediction of a model_fn.
 
-An engine takes the model contract (finetune/model_fn.py: model_fn(features, mode,
-params) -> ModelSpec) and the input contract (finetune/input_fn.py: input_fn(params,
+An engine takes the model contract (finetune/model/model_fn.py: model_fn(features, mode,
+params) -> ModelSpec) and the input contract (finetune/data/input_fn.py: input_fn(params,
 input_context=None) -> tf.data.Dataset), and offers two calls:
 
   train(input_fn, max_steps, monitors)
@@ -13,7 +13,7 @@ input_context=None) -> tf.data.Dataset), and offers two calls:
       checkpoint) and yields the model's predictions batch by batch,
       {name: numpy array [B, ...]}.
 
-`monitors` (finetune/monitors.py) watch the step: the engine calls
+`monitors` (finetune/training/monitors.py) watch the step: the engine calls
 monitors.attach(spec) once the graph is built and runs monitors.session_hooks().
 
 Engines (--engine):

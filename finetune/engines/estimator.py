@@ -2,16 +2,16 @@
 
 One device (CPU or GPU) and TPUs run through TPUEstimator, as in Google's scripts; several
 GPUs or machines (a tf.distribute strategy) through a plain tf.estimator.Estimator that
-trains data-parallel. Both run the same model_fn (finetune/model_fn.py). Needs
+trains data-parallel. Both run the same model_fn (finetune/model/model_fn.py). Needs
 TensorFlow <= 2.15, the last release with tf.estimator.
 """
 
 from absl import logging
 import tensorflow as tf
 
-from finetune import model_fn as model_fn_lib
 from finetune.engines import CheckpointSaverHook
 from finetune.engines import session_config
+from finetune.model import model_fn as model_fn_lib
 
 tf1 = tf.compat.v1
 

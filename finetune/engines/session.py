@@ -3,7 +3,7 @@
 TensorFlow 2.16 and later have no tf.estimator; everything this engine uses is still
 there in tf.compat.v1 graph mode: tf.data iterators, MonitoredTrainingSession with its
 checkpoint and summary hooks, MonitoredSession for prediction, and the graph-mode
-strategies (finetune/distribution.py). It runs the same model_fn and input_fn as the
+strategies (finetune/training/distribution.py). It runs the same model_fn and input_fn as the
 Estimator engine and writes the same files: checkpoints `model.ckpt-<step>` (every
 save_checkpoints_steps and at the end, the last --keep_checkpoint_max kept), TensorBoard
 `loss` and `learning_rate`. It also runs on TensorFlow 2.15 (--engine=session), so both
@@ -22,9 +22,9 @@ import os
 from absl import logging
 import tensorflow as tf
 
-from finetune import model_fn as model_fn_lib
 from finetune.engines import CheckpointSaverHook
 from finetune.engines import session_config
+from finetune.model import model_fn as model_fn_lib
 
 tf1 = tf.compat.v1
 

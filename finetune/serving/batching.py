@@ -23,7 +23,7 @@ from typing import List
 
 import numpy as np
 
-from finetune.predictor import SERVING_INPUTS
+from finetune.model.model_files import SERVING_INPUTS
 
 
 class QueueFull(Exception):

@@ -19,10 +19,10 @@ from absl import logging
 
 from common import checks
 from common import cli
-from common import files
 from common.errors import UserError
+from common import files
 from common.settings import setting
-from finetune import precision as precision_lib
+from finetune.model import precision as precision_lib
 from finetune.serving import fine_tuned as fine_tuned_lib
 from finetune.serving import hf_export
 from finetune.serving import onnx_export

@@ -6,7 +6,7 @@
 
 `path` is what predict.py takes: a run's --output_dir (its best checkpoint when the run
 chose best/, else its latest), an --export_dir (its newest version) or one SavedModel
-version folder. What is used is checked whole first (finetune/checkpoints.py,
+version folder. What is used is checked whole first (finetune/model/checkpoints.py,
 export.check_saved_model): a damaged file stops the export with one line naming it and
 the intact model to use instead, never a silent switch. A SavedModel's variables are a checkpoint with the same names; its
 assets.extra/ holds model_info.json, vocab.txt and bert_config.json (exports made before
@@ -21,11 +21,12 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-import modeling
-from common import files
 from common.errors import UserError
-from finetune import best_checkpoint as best_lib
-from finetune import export
+from common import files
+from finetune.model import model_files
+from finetune.serving import saved_model as export
+from finetune.training import best_checkpoint as best_lib
+import modeling
 
 DEV_RECORDS = "eval.tf_record"
 TRAIN_RECORDS = "train.tf_record"
@@ -54,7 +55,7 @@ class FineTuned:
 
 
 def _read_json(path, what):
-  info = export.read_json(path)
+  info = model_files.read_json(path)
   if info is None:
     raise UserError("%s: not found; expected the %s" % (path, what))
   return info
@@ -74,14 +75,14 @@ def locate(path):
       raise UserError("%s: not found (the SavedModel was exported before bert_config.json "
                       "was kept beside it); give the run's --output_dir as --model instead"
                       % config_path)
-    return FineTuned(info=_read_json(os.path.join(extra, export.MODEL_INFO), "model's facts"),
+    return FineTuned(info=_read_json(os.path.join(extra, model_files.MODEL_INFO), "model's facts"),
                      bert_config=modeling.BertConfig.from_json_file(config_path),
                      vocab_file=os.path.join(extra, "vocab.txt"),
                      checkpoint=os.path.join(saved_model, "variables", "variables"))
-  info_path = os.path.join(path, export.MODEL_INFO)
+  info_path = os.path.join(path, model_files.MODEL_INFO)
   if not files.exists(info_path):
     raise UserError("--model=%s: expected a SavedModel (--export_dir), or a run's "
-                    "output_dir with a checkpoint and %s" % (path, export.MODEL_INFO))
+                    "output_dir with a checkpoint and %s" % (path, model_files.MODEL_INFO))
   info = _read_json(info_path, "model's facts the run wrote")
   # Checked whole; a damaged one is one line naming the newest intact checkpoint.
   checkpoint = best_lib.checkpoint_of_run(path, use_best=info.get("use_best_checkpoint"))
@@ -117,16 +118,16 @@ def read_records(fine_tuned, record_file, label_feature, limit=None):
   """
   if record_file is None:
     return None
-  from finetune.record_format import feature_spec  # pylint: disable=g-import-not-at-top
+  from finetune.data.record_format import feature_spec  # pylint: disable=g-import-not-at-top
   spec = feature_spec(fine_tuned.info["max_seq_length"], label_feature)
   dataset = tf.data.TFRecordDataset(record_file)
   if limit is not None:
     dataset = dataset.take(limit)
   dataset = dataset.map(lambda record: tf.io.parse_single_example(record, spec)).batch(1024)
-  columns = {name: [] for name in export.SERVING_INPUTS + ("label",)}
+  columns = {name: [] for name in model_files.SERVING_INPUTS + ("label",)}
   for batch in dataset.as_numpy_iterator():
     real = batch["is_real_example"].astype(bool)
-    for name in export.SERVING_INPUTS:
+    for name in model_files.SERVING_INPUTS:
       columns[name].append(batch[name][real].astype(np.int32))
     columns["label"].append(batch[label_feature][real])
   return {name: np.concatenate(values) for name, values in columns.items()}

@@ -31,9 +31,9 @@ import os
 
 import numpy as np
 
-import tokenization
 from common import files
 from finetune.serving import hf_format
+import tokenization
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 FACTS_KEY = "bert_sentence_pair"

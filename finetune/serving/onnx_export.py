@@ -26,15 +26,15 @@ from absl import logging
 import numpy as np
 import onnx
 
-import tokenization_fast
 from common import files
-from finetune import features as features_lib
-from finetune import tasks as tasks_lib
-from finetune.predictor import SERVING_INPUTS
-from finetune.predictor import length_sorted_batches
+from finetune.data import features as features_lib
+from finetune.model.model_files import SERVING_INPUTS
 from finetune.serving import fine_tuned as fine_tuned_lib
 from finetune.serving import onnx_graph
 from finetune.serving import onnx_runtime
+from finetune.serving.predictor import length_sorted_batches
+from finetune import tasks as tasks_lib
+import tokenization_fast
 
 REPORT_FILE = "quantization_report.json"
 CALIBRATION_PAIRS = 256

@@ -37,7 +37,7 @@ import prometheus_client
 from common import checks
 from common import cli
 from common.settings import setting
-from finetune.precision import PRECISIONS
+from finetune.model.precision import PRECISIONS
 from finetune.serving.batching import Batcher
 from finetune.serving.batching import QueueFull
 from finetune.serving.openvino_runtime import RUNTIMES
@@ -240,7 +240,7 @@ def _api_key_of(request):
 
 
 def make_app(load_predictor, limits, api_key=None, metrics=None, on_failure=None):
-  """The aiohttp application; `load_predictor()` -> a finetune.predictor.Predictor.
+  """The aiohttp application; `load_predictor()` -> a finetune.serving.predictor.Predictor.
 
   The predictor is loaded in a thread when the application starts; until it has run
   one batch, /health says "loading" and the scoring routes answer 503. If it cannot be

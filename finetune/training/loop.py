@@ -22,17 +22,17 @@ from typing import Optional
 from absl import logging
 import tensorflow as tf
 
-from common import interruption
 from common.errors import DamagedFileError
 from common.errors import UserError
-from finetune import best_checkpoint as best_lib
-from finetune import checkpoints
-from finetune import export
-from finetune import monitors
-from finetune import outputs as outputs_lib
+from common import interruption
+from finetune.data.input_fn import file_based_input_fn_builder
+from finetune.evaluation.evaluate import evaluate_checkpoint
+from finetune.evaluation import outputs as outputs_lib
+from finetune.model import checkpoints
+from finetune.model import model_files
 from finetune import tasks as tasks_lib
-from finetune.evaluation import evaluate_checkpoint
-from finetune.input_fn import file_based_input_fn_builder
+from finetune.training import best_checkpoint as best_lib
+from finetune.training import monitors
 
 
 @dataclasses.dataclass
@@ -184,7 +184,7 @@ def _train_with_evaluations(engine, prepared, task, num_train_steps, input_fn_fr
     checkpoint = checkpoints.checkpoint_to_use(output_dir)
     result, evaluation = evaluate_checkpoint(engine, prepared, task, checkpoint)
     step = result["global_step"]
-    info = export.model_info(task.apply(evaluation), options.model.do_lower_case,
+    info = model_files.model_info(task.apply(evaluation), options.model.do_lower_case,
                              options.model.max_seq_length, use_best_checkpoint=True)
     # best/ first: a rerun evaluates again a step whose row is missing, and best/
     # counts it once; a row would make the rerun skip a step best/ has not seen.

@@ -18,7 +18,7 @@ from absl import logging
 import numpy as np
 
 from common import interruption
-from finetune import features as features_lib
+from finetune.data import features as features_lib
 
 # Below this many examples, starting workers costs more than it saves.
 MIN_EXAMPLES_FOR_WORKERS = 2000

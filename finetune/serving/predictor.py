@@ -10,7 +10,7 @@
     asked for.
 Each is checked whole before it is loaded, and never replaced by another one silently:
 a damaged file ends with one line naming it and the newest intact model to use instead
-(finetune/checkpoints.py, export.check_saved_model); a server loads models the same way.
+(finetune/model/checkpoints.py, export.check_saved_model); a server loads models the same way.
 `Predictor.predict(pairs)` tokenizes, batches pairs of similar length together, runs the
 model and returns the outputs in input order: "score" (regression, in the user's
 units), or "probabilities", "label_id" and "label" (the label's text). A Predictor holds
@@ -21,15 +21,16 @@ import os
 
 import numpy as np
 
-import tokenization_fast
-from common import files
 from common.errors import UserError
-from finetune import precision
-from finetune.features import pair_token_ids
+from common import files
+from finetune.data.features import pair_token_ids
+from finetune.model import model_files
+from finetune.model.model_files import SERVING_INPUTS
+from finetune.model import precision
 from finetune.serving import onnx_runtime
 from finetune.serving import openvino_runtime
+import tokenization_fast
 
-SERVING_INPUTS = ("input_ids", "input_mask", "segment_ids")
 
 
 class Predictor:
@@ -139,9 +140,9 @@ def load_predictor(path, compute_precision=precision.FLOAT32, checkpoint=None,
   if runtime != "onnxruntime":
     raise UserError("--runtime=%s is for an ONNX folder; %s is a TensorFlow model: export it "
                     "first (export_model.py --format=onnx)" % (runtime, path))
-  from finetune import best_checkpoint as best_lib  # pylint: disable=g-import-not-at-top
-  from finetune import checkpoints  # pylint: disable=g-import-not-at-top
-  from finetune import export  # pylint: disable=g-import-not-at-top
+  from finetune.training import best_checkpoint as best_lib  # pylint: disable=g-import-not-at-top
+  from finetune.model import checkpoints  # pylint: disable=g-import-not-at-top
+  from finetune.serving import saved_model as export  # pylint: disable=g-import-not-at-top
   saved_model = path if files.exists(os.path.join(path, "saved_model.pb")) else \
       export.newest_version(path)
   if saved_model:
@@ -161,7 +162,7 @@ def load_predictor(path, compute_precision=precision.FLOAT32, checkpoint=None,
     return _checkpoint_predictor(path, precision.usable_precision(compute_precision,
                                                                   "--precision"), checkpoint)
   raise UserError("--model=%s: expected a SavedModel (--export_dir), or a run's output_dir "
-                  "with a checkpoint and %s" % (path, export.MODEL_INFO))
+                  "with a checkpoint and %s" % (path, model_files.MODEL_INFO))
 
 
 def _onnx_predictor(path, compute_precision, spinning):
@@ -191,7 +192,7 @@ def _openvino_predictor(path, compute_precision):
 
 def _check_saved_model(saved_model, export_base):
   """export.check_saved_model, with the way out (_saved_model_advice)."""
-  from finetune import export  # pylint: disable=g-import-not-at-top
+  from finetune.serving import saved_model as export  # pylint: disable=g-import-not-at-top
   damage = export.damage_of_saved_model(saved_model)
   if damage is not None:
     raise damage.with_advice(_saved_model_advice(saved_model, export_base))
@@ -200,7 +201,7 @@ def _check_saved_model(saved_model, export_base):
 def _saved_model_advice(saved_model, export_base):
   """The way out of a damaged SavedModel: the newest intact other version of export_base
   (when the newest of it was chosen), else exporting again."""
-  from finetune import export  # pylint: disable=g-import-not-at-top
+  from finetune.serving import saved_model as export  # pylint: disable=g-import-not-at-top
   others = [version for version in export.versions(export_base or "") if version != saved_model]
   intact = next((version for version in others
                  if export.damage_of_saved_model(version) is None), None)
@@ -211,8 +212,7 @@ def _saved_model_advice(saved_model, export_base):
 
 
 def _read_info(path):
-  from finetune import export  # pylint: disable=g-import-not-at-top
-  info = export.read_json(path)
+  info = model_files.read_json(path)
   if info is None:
     raise UserError("%s: not found; the model was exported or trained without it" % path)
   return info
@@ -222,11 +222,10 @@ def _saved_model_predictor(saved_model, export_base=None):
   # pylint: disable=g-import-not-at-top
   import tensorflow as tf
   from common.errors import DamagedFileError
-  from finetune import checkpoints
-  from finetune import export
+  from finetune.model import checkpoints
   # pylint: enable=g-import-not-at-top
   extra = os.path.join(saved_model, "assets.extra")
-  info = _read_info(os.path.join(extra, export.MODEL_INFO))
+  info = _read_info(os.path.join(extra, model_files.MODEL_INFO))
   try:
     serving = tf.saved_model.load(saved_model).signatures["serving_default"]
   except (tf.errors.OpError, ValueError, OSError, KeyError) as e:
@@ -251,14 +250,14 @@ def _checkpoint_predictor(output_dir, compute_precision, checkpoint=None):
   # pylint: disable=g-import-not-at-top
   import tensorflow as tf
   import modeling
-  from finetune import best_checkpoint as best_lib
-  from finetune import checkpoints
-  from finetune import export
-  from finetune import model_inputs
+  from finetune.training import best_checkpoint as best_lib
+  from finetune.model import checkpoints
+  from finetune.serving import saved_model as export
+  from finetune.model import model_inputs
   from finetune.tasks import task_from_description
   # pylint: enable=g-import-not-at-top
   tf1 = tf.compat.v1
-  info = _read_info(os.path.join(output_dir, export.MODEL_INFO))
+  info = _read_info(os.path.join(output_dir, model_files.MODEL_INFO))
   prefix = best_lib.checkpoint_of_run(output_dir, checkpoint, info.get("use_best_checkpoint"))
   if prefix is None:
     raise UserError("--model=%s: holds no checkpoint; train first" % output_dir)

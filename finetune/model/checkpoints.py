@@ -26,9 +26,9 @@ import re
 from absl import logging
 import tensorflow as tf
 
-from common import files
 from common.errors import DamagedFileError
-from finetune import checkpoint_index
+from common import files
+from finetune.model import checkpoint_index
 
 STATE_FILE = "checkpoint"
 DAMAGED_DIR = "damaged"

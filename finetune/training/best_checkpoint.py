@@ -20,11 +20,11 @@ import os
 from absl import logging
 import tensorflow as tf
 
-from common import files
 from common.errors import DamagedFileError
 from common.errors import UserError
-from finetune import checkpoints
-from finetune import outputs as outputs_lib
+from common import files
+from finetune.evaluation import outputs as outputs_lib
+from finetune.model import checkpoints
 
 BEST_DIR = "best"
 STATE_FILE = "state.json"

@@ -9,11 +9,11 @@ import os
 from absl import logging
 import numpy as np
 
-from finetune import checkpoints
-from finetune import monitors
-from finetune import records
-from finetune.features import PaddingInputExample
-from finetune.input_fn import file_based_input_fn_builder
+from finetune.data.features import PaddingInputExample
+from finetune.data.input_fn import file_based_input_fn_builder
+from finetune.data import records
+from finetune.engines.hooks import PredictionMonitors
+from finetune.model import checkpoints
 
 
 def pad_for_tpu(examples, labels, batch_size, use_tpu):
@@ -46,7 +46,7 @@ def predict_split(engine, prepared, task, split, batch_size, file_name, checkpoi
       is_training=False, drop_remainder=options.runtime.use_tpu,
       layout=options.runtime.layout, fixed_shape_buckets=options.runtime.use_xla)
   collected = collections.defaultdict(list)
-  watch = monitors.PredictionMonitors()
+  watch = PredictionMonitors()
   guard = (checkpoints.restoring(checkpoint, options.data.output_dir) if checkpoint else
            checkpoints.restoring(prepared.model.init_checkpoint, flag="--init_checkpoint",
                                  none_left="copy the checkpoint again"))

@@ -1,20 +1,16 @@
-"""What watches a run, passed to the engine as one object.
+"""What watches a training run, passed to the engine as one object: progress lines,
+training throughput and the divergence guard.
 
-An engine gets a monitors object with train() or predict(). Once it has built the
-model's graph it calls `attach(spec)` with the model_fn's ModelSpec, then runs the
-session with `session_hooks()`; afterwards the caller reads `throughput`. Nothing else
-travels between the model_fn and the pipeline.
-
-  TrainingMonitors     progress lines, training throughput, the divergence guard
-  PredictionMonitors   prediction throughput
+The engine calls `attach(spec)` with the model_fn's ModelSpec once the graph is built and
+runs the session with `session_hooks()` (the contract: finetune/engines/hooks.py, where
+prediction's monitors are). Nothing else travels between the model_fn and the pipeline.
 """
 
-from absl import logging
 import tensorflow as tf
 
-from common import interruption
-from finetune import divergence
-from finetune import progress
+from finetune.engines import hooks
+from finetune.training import divergence
+from finetune.training import progress
 
 tf1 = tf.compat.v1
 
@@ -33,29 +29,6 @@ def global_batch_mean(loss):
   return replica.all_reduce(tf.distribute.ReduceOp.MEAN, tf.stop_gradient(loss))
 
 
-class SessionReadyHook(tf1.train.SessionRunHook):
-  """Logs when the session is ready (variables restored or initialized): a milestone of
-  start-up (bench/startup.py reads it)."""
-
-  def begin(self):
-    self._step = tf1.train.get_global_step()
-
-  def after_create_session(self, session, coord):
-    step = session.run(self._step) if self._step is not None else 0
-    logging.info("engine: session ready at step %d", step)
-
-
-class InterruptionHook(tf1.train.SessionRunHook):
-  """Stops the training session after the step in progress when a signal came in.
-
-  The engines' checkpoint hooks then save that step as they end (common/interruption.py).
-  """
-
-  def after_run(self, run_context, run_values):
-    if interruption.requested() is not None:
-      run_context.request_stop()
-
-
 class TrainingMonitors:
   """Progress, throughput and divergence of a training run.
 
@@ -69,7 +42,7 @@ class TrainingMonitors:
 
   def __init__(self, *, total_steps, batch_size, log_every_n_steps, learning_rate,
                label_hint=None):
-    self.throughput = progress.Throughput()
+    self.throughput = hooks.Throughput()
     self._guard = divergence.DivergenceGuard(learning_rate, total_steps, label_hint)
     self._progress = progress.TrainingProgressHook(total_steps, batch_size,
                                                    log_every_n_steps, self.throughput)
@@ -88,19 +61,5 @@ class TrainingMonitors:
     the hooks that read none.
     """
     if not reads_tensors:
-      return [InterruptionHook()]
-    return [SessionReadyHook(), self._guard, self._progress, InterruptionHook()]
-
-
-class PredictionMonitors:
-  """Times the prediction batches; the caller counts the examples."""
-
-  def __init__(self):
-    self.throughput = progress.Throughput()
-
-  def attach(self, spec):
-    del spec  # prediction watches no tensor
-
-  def session_hooks(self, reads_tensors=True):
-    del reads_tensors  # the timer reads none
-    return [SessionReadyHook(), progress.PredictionTimerHook(self.throughput)]
+      return [hooks.InterruptionHook()]
+    return [hooks.SessionReadyHook(), self._guard, self._progress, hooks.InterruptionHook()]

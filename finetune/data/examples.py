@@ -14,9 +14,9 @@ from typing import List, Optional
 
 from absl import logging
 
-from common import files
 from common.errors import InputFileError
 from common.errors import UserError
+from common import files
 
 SPLITS = ("train", "dev", "test")
 

@@ -22,7 +22,7 @@ records, so that an epoch still sees every example once.
 
 import tensorflow as tf
 
-from finetune.record_format import feature_spec
+from finetune.data.record_format import feature_spec
 
 TOKEN_FEATURES = ("input_ids", "input_mask", "segment_ids")
 LAYOUTS = ("fixed", "trimmed", "bucketed")

@@ -9,8 +9,8 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from finetune import records
-from finetune.prediction import predict_split
+from finetune.data import records
+from finetune.evaluation.prediction import predict_split
 
 
 def evaluate_checkpoint(engine, prepared, task, checkpoint):

@@ -1,9 +1,7 @@
-"""Progress and throughput: session hooks for training and prediction.
-
-Training logs one line every N steps:
+"""Training progress: one line every N steps,
   step 120/539 (22%)  loss 0.0312  lr 4.10e-05  63.2 examples/s  ETA 6m38s
-and both phases measure examples per second over the time the model actually runs
-(from the first session run to the last), which the pipeline reports at the end and
+The examples/s are those of the window since the previous line; the run's whole rate is
+an engines/hooks.py Throughput, which the pipeline reports at the end and
 bench/throughput.py reads.
 """
 
@@ -23,33 +21,6 @@ def format_duration(seconds):
   if seconds >= 60:
     return "%dm%02ds" % (seconds // 60, seconds % 60)
   return "%ds" % seconds
-
-
-class Throughput:
-  """Examples counted over the wall time between the first and the last session run."""
-
-  def __init__(self):
-    self.examples = 0
-    self.first_start = None
-    self.last_end = None
-
-  def start(self):
-    if self.first_start is None:
-      self.first_start = time.time()
-
-  def end(self, examples):
-    self.examples += examples
-    self.last_end = time.time()
-
-  @property
-  def seconds(self):
-    if self.first_start is None or self.last_end is None:
-      return 0.0
-    return self.last_end - self.first_start
-
-  @property
-  def examples_per_second(self):
-    return self.examples / self.seconds if self.seconds > 0 else 0.0
 
 
 class TrainingProgressHook(tf1.train.SessionRunHook):
@@ -102,21 +73,3 @@ class TrainingProgressHook(tf1.train.SessionRunHook):
                  values["learning_rate"], rate,
                  format_duration(steps_left * self._batch_size / max(rate, 1e-9)))
     self._window_start, self._window_examples = now, 0
-
-
-class PredictionTimerHook(tf1.train.SessionRunHook):
-  """Times predict batches into a Throughput (examples are counted by the caller)."""
-
-  def __init__(self, throughput):
-    self._throughput = throughput
-
-  def before_run(self, run_context):
-    self._throughput.start()
-
-  def after_run(self, run_context, run_values):
-    self._throughput.last_end = time.time()
-
-  def end(self, session):
-    # The input has run out: what follows is closing the session and its input pipeline
-    # (a milestone of bench/startup.py).
-    logging.info("engine: last batch done")

@@ -1,8 +1,6 @@
-"""A fine-tuned model, usable after training: model_info.json and SavedModel export.
+"""The SavedModel export of a fine-tuned model, and the check that one is whole.
 
-Every run writes into output_dir what predict.py needs besides the checkpoint:
-`bert_config.json`, `vocab.txt` and `model_info.json` (the task, its labels, threshold
-or label range, do_lower_case, max_seq_length). `--export_dir` writes a SavedModel under
+`--export_dir` writes a SavedModel under
 `<export_dir>/<version>/` (TensorFlow Serving's layout, version = seconds since 1970):
 its `serving_default` signature takes int32 `input_ids`, `input_mask`, `segment_ids`
 [batch, length] and returns the score (regression) or the probabilities and the decided
@@ -22,54 +20,21 @@ from absl import logging
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-import modeling
-from common import files
 from common.errors import DamagedFileError
-from finetune import checkpoints
+from common import files
+from finetune.model import checkpoints
+from finetune.model.model_files import MODEL_INFO
+from finetune.model.model_files import read_json
+from finetune.model.model_files import SERVING_INPUTS
+import modeling
 
 tf1 = tf.compat.v1
-
-MODEL_INFO = "model_info.json"
-SERVING_INPUTS = ("input_ids", "input_mask", "segment_ids")
-
-
-def model_info(task, do_lower_case, max_seq_length, use_best_checkpoint=False):
-  """What predicting needs to know besides the weights (JSON-able dict).
-
-  use_best_checkpoint: predict.py on the run's folder takes best/'s checkpoint, not the
-    latest.
-  """
-  return dict(task.describe(), do_lower_case=bool(do_lower_case),
-              max_seq_length=int(max_seq_length),
-              use_best_checkpoint=bool(use_best_checkpoint))
-
-
-def save_model_files(output_dir, info, bert_config_file, vocab_file):
-  """Writes model_info.json and copies bert_config.json and vocab.txt into output_dir."""
-  files.write_text_atomically(os.path.join(output_dir, MODEL_INFO),
-                              json.dumps(info, indent=2, sort_keys=True) + "\n")
-  for source, name in ((bert_config_file, "bert_config.json"), (vocab_file, "vocab.txt")):
-    target = os.path.join(output_dir, name)
-    if not files.same_file(source, target):
-      files.copy_atomically(source, target)
 
 
 def newest_version(export_base):
   """The newest <export_base>/<version>/ holding a SavedModel, or None."""
   found = versions(export_base)
   return found[0] if found else None
-
-
-def read_json(path):
-  """The JSON in `path`, or None when there is no such file; DamagedFileError when it
-  does not parse."""
-  if not files.exists(path):
-    return None
-  try:
-    return json.loads(files.read_text(path))
-  except (ValueError, UnicodeDecodeError) as e:
-    raise DamagedFileError(path, "not valid JSON (%s); expected the file as it was "
-                           "written, whole" % e) from None
 
 
 def check_saved_model(version):

@@ -9,7 +9,7 @@ crc32c); the empty key holds the BundleHeaderProto (num_shards). The tensor's by
 `[offset, offset + size)` of the data file `<prefix>.data-<shard>-of-<num_shards>`.
 
 `read_index(path)` returns those figures, so that a checkpoint's data files can be
-checked against what they must hold without reading them (finetune/checkpoints.py).
+checked against what they must hold without reading them (finetune/model/checkpoints.py).
 The bundle writer stores its table uncompressed; a compressed block or anything else
 this reader does not know raises IndexFormatError, and the caller falls back on
 TensorFlow's own reader.

@@ -19,10 +19,10 @@ import numpy as np
 import tensorflow as tf
 
 from common import files
-from finetune import data_report
-from finetune import fast_serialization
-from finetune import feature_workers
-from finetune import record_cache
+from finetune.data import data_report
+from finetune.data import fast_serialization
+from finetune.data import feature_workers
+from finetune.data import record_cache
 
 # The record file of each split.
 RECORD_FILES = {"train": "train.tf_record", "dev": "eval.tf_record",

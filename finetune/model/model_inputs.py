@@ -12,13 +12,13 @@ from typing import Optional
 from absl import logging
 import tensorflow as tf
 
+from common.errors import InputFileError
+from common.errors import UserError
+from common import files
+from finetune.model import checkpoints
 import modeling
 import tokenization
 import tokenization_fast
-from common import files
-from common.errors import InputFileError
-from common.errors import UserError
-from finetune import checkpoints
 
 
 @dataclasses.dataclass

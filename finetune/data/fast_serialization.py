@@ -6,7 +6,7 @@ same bytes: tests/test_throughput_paths.py compares the two on random features.
 
 import struct
 
-from finetune.record_format import REGRESSION_LABEL
+from finetune.data.record_format import REGRESSION_LABEL
 
 # The protobuf wire format of tf.train.Example:
 #   Example  { Features features = 1; }
