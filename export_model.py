@@ -7,7 +7,7 @@ r"""Exports a fine-tuned model for use outside TensorFlow: ONNX (float32 or int8
 --model is what predict.py takes: a run's --output_dir, an --export_dir or one SavedModel
 version folder. An ONNX folder runs in predict.py and serve.py without TensorFlow, and in
 ONNX Runtime or OpenVINO directly; a Hugging Face folder loads in transformers and in
-sentence-transformers' CrossEncoder. See README, "Export, runtimes and serving".
+sentence-transformers' CrossEncoder. See docs/export.md.
 """
 
 import os

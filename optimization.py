@@ -225,7 +225,7 @@ class AdamWeightDecayOptimizer(tf1.train.Optimizer):
   Adam's by (1 - beta_1^t) / sqrt(1 - beta_2^t): 3.2 times at the first step, still
   about twice at step 300. Mosbach et al. (ICLR 2021, "On the Stability of Fine-tuning BERT")
   trace part of the failed fine-tuning runs on small datasets to this omission.
-  run_classifier.py turns it on by default and run_reg.py does not (README, Quality,
+  run_classifier.py turns it on by default and run_reg.py does not (docs/quality.md
   has the measurements); create_optimizer, Google's function, never does.
 
   Decay applies to the update, not to the loss, so it does not interact with m and v.

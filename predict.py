@@ -55,7 +55,7 @@ class PredictOptions:
       "float32", "The encoder's matmuls in float32, or bfloat16 / float16 where the "
       "hardware has them (a run's folder as --model; a SavedModel stays float32). A "
       "precision this machine would run slower than float32 falls back to float32 with a "
-      "warning. With --runtime=openvino: float32 or bfloat16. See README, Speed.",
+      "warning. With --runtime=openvino: float32 or bfloat16. See docs/speed.md.",
       cli.SPEED, checks.OneOf(PRECISIONS))
   runtime: str = setting(
       "onnxruntime", "For an ONNX folder as --model: onnxruntime, or openvino (the float32 "

@@ -15,7 +15,7 @@ from finetune.tasks import ClassificationTask
 
 # Adam's bias correction by default: with Google's update, fine-tuning MRPC fell short of
 # the PyTorch recipe (AdamW, corrected) on the same split, and failed outright on some
-# seeds; with it, the two agree (README, Quality).
+# seeds; with it, the two agree (docs/quality.md).
 cli.define_run_flags(ClassificationOptions, defaults={"adam_bias_correction": True})
 
 

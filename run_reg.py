@@ -12,7 +12,7 @@ from finetune.tasks import RegressionOptions
 from finetune.tasks import RegressionTask
 
 # Google's Adam update (no bias correction), the declared default: it gave higher STS-B
-# figures than the corrected one (README, Quality).
+# figures than the corrected one (docs/quality.md).
 cli.define_run_flags(RegressionOptions)
 
 

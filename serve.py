@@ -6,7 +6,7 @@ r"""Serves a fine-tuned model over HTTP: scores, reranking, health and metrics.
 
 --model is any folder predict.py takes; an ONNX folder (export_model.py) runs on ONNX
 Runtime without TensorFlow, the others on TensorFlow. Routes: POST /predict, POST
-/rerank (Cohere's and Jina's shape), GET /health, GET /metrics; see README, "Serving".
+/rerank (Cohere's and Jina's shape), GET /health, GET /metrics; see docs/serving.md.
 Concurrent requests share model batches. SIGTERM or Ctrl-C: the port closes, the
 requests already taken are answered, and the server exits 0. It binds to loopback
 unless given an API key (--api_key or $BERT_SERVE_API_KEY), which every route but

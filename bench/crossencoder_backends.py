@@ -16,7 +16,7 @@ sentence-transformers documentation shows:
 Then predict() on sts-test (its own length-sorted batches of 32), --repeats times, timed
 in-process (loading and exporting left out). Prints one JSON line on stdout: per backend
 the seconds of each repeat, and the largest difference of its scores from the torch
-model's (SAVED/test_scores.npy). Each backend needs its own environment (README, Speed):
+model's (SAVED/test_scores.npy). Each backend needs its own environment (docs/speed.md):
 the [onnx] extra installs only with sentence-transformers 5, [openvino] with 6.
 """
 

@@ -91,12 +91,12 @@ class TrainingOptions:
   warmup_proportion: float = setting(
       0.1, "Share of the steps over which the learning rate warms up from 0.",
       cli.TRAINING, checks.Between(0, 1))
-  # Google's update by default; run_classifier.py turns the correction on (README,
-  # Quality, has the measurements behind each script's choice).
+  # Google's update by default; run_classifier.py turns the correction on (docs/quality.md
+  # has the measurements behind each script's choice).
   adam_bias_correction: bool = setting(
       False, "Adam's bias correction, which Google's optimizer leaves out (false: "
       "Google's update). On by default in run_classifier.py (fewer failed runs on small "
-      "sets), off in run_reg.py (higher STS-B figures); see README, Quality.",
+      "sets), off in run_reg.py (higher STS-B figures); see docs/quality.md.",
       cli.TRAINING)
   save_checkpoints_steps: int = setting(
       1000, "Steps between checkpoints (a rerun resumes from the last).", cli.TRAINING,
@@ -165,7 +165,7 @@ class RuntimeOptions:
       None, "bucketed (default off TPU): training batches drawn from 4-token length "
       "buckets, prediction sorted by length; trimmed: batches in shuffled order, each cut "
       "to its longest pair; fixed (Google's, the only one on TPU): every batch "
-      "max_seq_length long. Each predicts the same; see README, Speed.", cli.SPEED,
+      "max_seq_length long. Each predicts the same; see docs/speed.md.", cli.SPEED,
       checks.OneOf(LAYOUTS))
   conversion_workers: int = setting(
       0, "Processes that tokenize examples into TFRecords (0: one per core; 1: none).",

@@ -4,11 +4,15 @@ Test modules import from here (and take fixtures from conftest.py), never from e
 other. Nothing here reads a file when imported.
 """
 
+import atexit
 import functools
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 
 import numpy as np
 
@@ -23,7 +27,13 @@ def _available_engines():
 
 
 # The engines this TensorFlow runs: both on 2.15, the session engine alone from 2.16 on.
+# A test of what an engine's own code does (saving at a signal, resuming after a kill,
+# several devices, the engines against each other) runs on ENGINES.
 ENGINES = _available_engines()
+# A test of what the engines share (the pipeline, the model, the checks, the outputs)
+# runs on this TensorFlow's default engine alone: the estimator on 2.15 (Python 3.11's
+# suite), the session engine from 2.16 on (3.13's suite), so each engine still meets it.
+ONE_ENGINE = ENGINES[:1]
 SHARED_DATA = shared_data_dir()
 CHINESE_VOCAB = os.path.join(SHARED_DATA, "vocab", "bert-base-chinese-vocab.txt")
 STSB_DIR = os.path.join(SHARED_DATA, "stsbenchmark")
@@ -129,14 +139,80 @@ def make_tiny_run(directory, model_dir, task, max_seq_length=32, seed=0, dev_pai
 # ------------------------------------------------------------------------------------
 
 
-def run_script(script, *args, check=True, stdin=None):
-  """Runs a script of the repository; returns the CompletedProcess (stdout, stderr as text)."""
-  result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, script)] + list(args),
-                          input=stdin, capture_output=True, text=True, check=False,
-                          cwd=REPO_ROOT)
+def run_script(script, *args, check=True, stdin=None, fresh=False):
+  """Runs a script of the repository; returns the CompletedProcess (stdout, stderr as text).
+
+  The script runs in a fork of an interpreter that imported TensorFlow once
+  (tests/script_forker.py), with this process's environment, in REPO_ROOT; fresh=True
+  starts a new interpreter instead, for what is about start-up itself.
+  """
+  command = [sys.executable, os.path.join(REPO_ROOT, script)] + list(args)
+  if fresh:
+    result = subprocess.run(command, input=stdin, capture_output=True, text=True,
+                            check=False, cwd=REPO_ROOT)
+  else:
+    result = _FORKER.run(command, stdin)
   if check and result.returncode != 0:
     raise AssertionError("%s failed:\n%s" % (script, result.stderr[-3000:]))
   return result
+
+
+class _ScriptForker:
+  """The client of tests/script_forker.py: one server per test process, started at the
+  first run and ended with the process."""
+
+  def __init__(self):
+    self._lock = threading.Lock()
+    self._process = None
+
+  def run(self, command, stdin=None):
+    with self._lock, tempfile.TemporaryDirectory(prefix="script-") as folder:
+      paths = {name: os.path.join(folder, name) for name in ("stdin", "stdout", "stderr")}
+      if stdin is None:
+        paths["stdin"] = None
+      else:
+        with open(paths["stdin"], "w") as f:
+          f.write(stdin)
+      request = dict(paths, script=command[1], args=command[2:], cwd=REPO_ROOT,
+                     env=dict(os.environ))
+      answer = self._ask(json.dumps(request) + "\n")
+      with open(paths["stdout"]) as out, open(paths["stderr"]) as err:
+        return subprocess.CompletedProcess(command, answer["returncode"], out.read(),
+                                           err.read())
+
+  def _ask(self, line):
+    if self._process is None or self._process.poll() is not None:
+      self._start()
+    self._requests.write(line)
+    self._requests.flush()
+    answer = self._answers.readline()
+    if not answer:
+      raise RuntimeError("tests/script_forker.py ended (status %s); its log: %s"
+                         % (self._process.wait(), self._log_path))
+    return json.loads(answer)
+
+  def _start(self):
+    requests_read, requests_write = os.pipe()
+    answers_read, answers_write = os.pipe()
+    self._log_path = os.path.join(tempfile.gettempdir(), "script_forker-%d.log" % os.getpid())
+    with open(self._log_path, "w") as log:
+      self._process = subprocess.Popen(
+          [sys.executable, os.path.join(REPO_ROOT, "tests", "script_forker.py"),
+           str(requests_read), str(answers_write)], cwd=REPO_ROOT, stdin=subprocess.DEVNULL,
+          stdout=log, stderr=log, pass_fds=(requests_read, answers_write))
+    os.close(requests_read)
+    os.close(answers_write)
+    self._requests = os.fdopen(requests_write, "w", encoding="utf-8")
+    self._answers = os.fdopen(answers_read, "r", encoding="utf-8")
+    atexit.register(self.close)
+
+  def close(self):
+    if self._process is not None and self._process.poll() is None:
+      self._requests.close()  # the server reads to the end of its requests, then exits
+      self._process.wait(timeout=30)
+
+
+_FORKER = _ScriptForker()
 
 
 def last_error_line(result):

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from finetune.training import divergence
 import optimization
-from helpers import ENGINES, ZH_DATA, model_flags, run_script
+from helpers import ONE_ENGINE, ZH_DATA, model_flags, run_script
 
 tf1 = tf.compat.v1
 
@@ -75,7 +75,7 @@ def test_the_guard_names_the_step_the_loss_and_the_learning_rate():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("engine", ONE_ENGINE)
 def test_run_reg_stops_at_an_inf_loss_and_leaves_finite_checkpoints(engine, zh_model,
                                                                     tmp_path):
   """One spreadsheet typo (a score of 3e19) under a linear head makes the loss inf."""

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from finetune.serving.predictor import load_predictor
-from helpers import ENGINES, REPO_ROOT, classification_data, model_flags, read_eval_results, read_tsv
+from helpers import ONE_ENGINE, REPO_ROOT, classification_data, model_flags, read_eval_results, read_tsv
 from helpers import run_script, scaled_scores_data
 
 # Each test runs the scripts or trains a model: seconds, not milliseconds.
@@ -23,9 +23,9 @@ def run_predict(*args, stdin=None, check=True):
   return run_script("predict.py", *args, stdin=stdin, check=check)
 
 
-@pytest.fixture(scope="module", params=ENGINES)
+@pytest.fixture(scope="module", params=ONE_ENGINE)
 def regression_run(request, zh_model, tmp_path_factory):
-  """run_reg.py with a 0..5 label range: trained, predicted, exported (on each engine)."""
+  """run_reg.py with a 0..5 label range: trained, predicted, exported (on the default engine)."""
   root = tmp_path_factory.mktemp("regression")
   data_dir = scaled_scores_data(str(root / "data"), scale=5)
   output_dir = str(root / "out")

@@ -24,7 +24,7 @@ from finetune.data import records
 from finetune.model import checkpoints
 from finetune.model import model_files
 from finetune.serving import saved_model as export
-from helpers import ENGINES, ZH_DATA, model_flags, read_eval_results, read_tsv
+from helpers import ENGINES, ONE_ENGINE, ZH_DATA, model_flags, read_eval_results, read_tsv
 from helpers import run_reg_in_process
 
 tf1 = tf.compat.v1
@@ -280,7 +280,7 @@ def restored_from(caplog):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("engine", ONE_ENGINE)
 def test_a_checkpoint_save_on_a_full_disk_is_one_line_and_the_rerun_resumes(
     engine, zh_model, tmp_path, monkeypatch, caplog):
   output_dir = str(tmp_path / "out")

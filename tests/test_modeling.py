@@ -15,7 +15,7 @@ tf1 = tf.compat.v1
 
 def spec_variable_shapes(vocab, hidden, intermediate, layers, positions, types):
   """The variable names and shapes of Google's checkpoints, written out independently of
-  modeling.py (README, Differences: the names are the interface)."""
+  modeling.py (docs/differences.md: the names are the interface)."""
   shapes = {
       "bert/embeddings/word_embeddings": [vocab, hidden],
       "bert/embeddings/token_type_embeddings": [types, hidden],

@@ -6,14 +6,14 @@ import re
 import numpy as np
 import pytest
 
-from helpers import CHINESE_VOCAB, ENGINES, REPO_ROOT, ZH_DATA, classification_data, model_flags
+from helpers import CHINESE_VOCAB, ONE_ENGINE, REPO_ROOT, ZH_DATA, classification_data, model_flags
 from helpers import read_eval_results, read_tsv, run_script, scaled_scores_data
 
 # Each test runs the scripts or trains a model: seconds, not milliseconds.
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("engine", ONE_ENGINE)
 def test_seed_command_runs_verbatim_and_resumes(engine, zh_model, tmp_path):
   """The seed's command, unchanged, on Chinese sim data with the bert-base-chinese vocab.
 
@@ -118,7 +118,7 @@ def test_classifier_fixed_and_auto_threshold(zh_model, tmp_path):
 
 
 def test_custom_processor_from_a_file(zh_model, tmp_path):
-  """The README's worked example: a processor of the user's own, no edit to our code."""
+  """docs/fine-tuning.md's worked example: a processor of the user's own, no edit to our code."""
   example_dir = os.path.join(REPO_ROOT, "examples", "custom_processor")
   output_dir = str(tmp_path / "out")
   run_script("run_reg.py",

@@ -159,7 +159,7 @@ def _read_tf_config(environ):
   text = environ.get("TF_CONFIG")
   if not text:
     raise UserError("--distribution=multi_worker needs the TF_CONFIG environment variable "
-                    "(the cluster and this worker's place in it; see the README)")
+                    "(the cluster and this worker's place in it; see docs/devices.md)")
   try:
     config = json.loads(text)
     cluster, task = config["cluster"], config["task"]
