@@ -22,8 +22,23 @@ def _exists(path):
   return any(glob.glob(os.path.join(REPO_ROOT, candidate)) for candidate in (path, module))
 
 
-def test_the_docs_pages_exist():
-  assert "docs/export.md" in PAGES and "docs/serving.md" in PAGES
+# One page per concern, each linked from README.md.
+CONCERNS = ("fine-tuning", "chinese-benchmarks", "data-report", "training-workflow",
+            "devices", "predicting", "export", "serving", "speed", "quality", "errors",
+            "layout", "differences", "testing")
+
+
+def test_each_concern_has_a_page_linked_from_the_front_page():
+  with open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8") as f:
+    front = set(LINK.findall(f.read()))
+  for concern in CONCERNS:
+    assert "docs/%s.md" % concern in PAGES, concern
+    assert "docs/%s.md" % concern in front, concern
+
+
+def test_the_front_page_stays_short():
+  with open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8") as f:
+    assert len(f.read().splitlines()) <= 200
 
 
 @pytest.mark.parametrize("page", PAGES)
