@@ -50,3 +50,28 @@ def test_every_link_and_named_path_exists(page):
              if "://" not in target and not os.path.exists(os.path.join(base, target))]
   missing += [path for path in REPO_PATH.findall(text) if not _exists(path)]
   assert not missing, "%s names what does not exist: %s" % (page, ", ".join(missing))
+
+
+def python_examples(page):
+  """The ```python blocks of a page, in order."""
+  with open(os.path.join(REPO_ROOT, page), encoding="utf-8") as f:
+    return re.findall(r"^```python\n(.*?)^```", f.read(), re.M | re.S)
+
+
+@pytest.mark.slow
+def test_the_python_examples_run_on_a_run_and_its_int8_onnx_folder(zh_model, tmp_path, capsys):
+  """README's and predicting.md's examples, on a tiny run standing in for runs/demo."""
+  from finetune.serving import exporting  # pylint: disable=g-import-not-at-top
+  from finetune.tasks import RegressionTask  # pylint: disable=g-import-not-at-top
+  from helpers import make_tiny_run  # pylint: disable=g-import-not-at-top
+  run_dir = make_tiny_run(str(tmp_path / "demo"), zh_model, RegressionTask())
+  exporting.export(run_dir, "onnx", os.path.join(run_dir, "onnx-int8"), "int8")
+  examples = python_examples("README.md") + python_examples("docs/predicting.md")
+  assert len(examples) == 2
+  for example in examples:
+    assert "runs/demo" in example
+    exec(compile(example.replace("runs/demo", run_dir), "example", "exec"), {})  # pylint: disable=exec-used
+  printed = capsys.readouterr().out
+  # README prints one pair's outputs; predicting.md two scores, then one pair's outputs.
+  assert printed.count("'score': array([") == 2, printed
+  assert re.search(r"^\[0\.\d+ +0\.\d+\]$", printed, re.M), printed
