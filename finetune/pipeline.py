@@ -50,7 +50,7 @@ from finetune.model.model_fn import model_fn_builder
 from finetune.model import model_inputs
 from finetune.model import precision
 from finetune import options as options_lib
-from finetune.serving import saved_model as export
+from finetune.serving import saved_model as saved_model_lib
 from finetune import tasks as tasks_lib
 from finetune.training import best_checkpoint as best_lib
 from finetune.training import distribution as distribution_lib
@@ -295,7 +295,7 @@ def keep_model(prepared, task, checkpoint):
                           options.model.vocab_file)
   if options.data.export_dir:
     checkpoint = checkpoint or prepared.model.init_checkpoint
-    path = export.export_saved_model(checkpoint, prepared.model.bert_config, task, info,
+    path = saved_model_lib.export_saved_model(checkpoint, prepared.model.bert_config, task, info,
                                      options.model.vocab_file, options.data.export_dir)
     logging.info("exported %s as a SavedModel to %s", checkpoint, path)
 

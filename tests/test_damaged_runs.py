@@ -23,8 +23,9 @@ from finetune.model import checkpoint_index
 from finetune.model import checkpoints
 from finetune.model import model_files
 from finetune.serving.predictor import load_predictor
-from finetune.serving import saved_model as export
-from helpers import ENGINES, ONE_ENGINE, ZH_DATA, cut_short, flip_byte, model_flags, read_eval_results
+from finetune.serving import saved_model as saved_model_lib
+from helpers import ENGINES, ONE_ENGINE, ZH_DATA, cut_short, flip_byte, model_flags
+from helpers import read_eval_results
 from helpers import read_tsv, run_reg_in_process, run_script
 
 tf1 = tf.compat.v1
@@ -406,7 +407,7 @@ def test_commands_that_use_the_model_name_the_damage_and_the_way_out(run_copy, z
   assert (status, line) == (0, None)
   assert read_eval_results(output_dir)["global_step"] == 20
   assert len(read_tsv(os.path.join(output_dir, "test_results.tsv"))) > 1
-  [version] = export.versions(output_dir + "/export2")
+  [version] = saved_model_lib.versions(output_dir + "/export2")
   assert model_files.read_json(os.path.join(version, "assets.extra", "model_info.json"))[
       "checkpoint"] == "model.ckpt-20"
 
@@ -439,7 +440,7 @@ def test_predict_py_names_the_damaged_checkpoint_and_takes_the_one_asked_for(run
 
 def two_versions(output_dir):
   """The run's export and a copy of it as a newer version: (older, newer)."""
-  [older] = export.versions(output_dir + "/export")
+  [older] = saved_model_lib.versions(output_dir + "/export")
   newer = os.path.join(output_dir, "export", str(int(os.path.basename(older)) + 1))
   shutil.copytree(older, newer)
   return older, newer
@@ -504,7 +505,7 @@ def test_an_export_is_not_reused_when_its_newest_version_is_damaged(run_copy, zh
   engine = ENGINES[-1]
   output_dir = run_copy(engine)
   base = output_dir + "/export"
-  [version] = export.versions(base)
+  [version] = saved_model_lib.versions(base)
   cut_short(os.path.join(version, "variables", "variables" + DATA), 1000)
   caplog.set_level(logging.INFO)
   caplog.clear()  # from here on: the run under test
@@ -513,8 +514,8 @@ def test_an_export_is_not_reused_when_its_newest_version_is_damaged(run_copy, zh
                                      "--export_dir=" + base)) == (0, None)
   assert any(message.startswith("the newest export %s is damaged (" % version)
              for message in warnings_of(caplog))
-  newest = export.newest_version(base)
-  assert newest != version and export.damage_of_saved_model(newest) is None
+  newest = saved_model_lib.newest_version(base)
+  assert newest != version and saved_model_lib.damage_of_saved_model(newest) is None
   with load_predictor(base) as predictor:
     assert predictor.info["checkpoint"] == "model.ckpt-25"
 

@@ -195,10 +195,10 @@ def test_export_command_lines(zh_model, tmp_path):
 
 @pytest.mark.slow
 def test_a_saved_model_exports_too(zh_model, tmp_path):
-  from finetune.serving import saved_model as export  # pylint: disable=g-import-not-at-top
+  from finetune.serving import saved_model as saved_model_lib  # pylint: disable=g-import-not-at-top
   run_dir = tiny_run(tmp_path, zh_model, "regression")
   fine_tuned = fine_tuned_lib.locate(run_dir)
-  saved = export.export_saved_model(fine_tuned.checkpoint, fine_tuned.bert_config,
+  saved = saved_model_lib.export_saved_model(fine_tuned.checkpoint, fine_tuned.bert_config,
                                     RegressionTask(label_min=0.0, label_max=5.0),
                                     fine_tuned.info, fine_tuned.vocab_file,
                                     str(tmp_path / "export"))

@@ -23,7 +23,7 @@ from common import files
 from finetune.data import records
 from finetune.model import checkpoints
 from finetune.model import model_files
-from finetune.serving import saved_model as export
+from finetune.serving import saved_model as saved_model_lib
 from helpers import ENGINES, ONE_ENGINE, ZH_DATA, model_flags, read_eval_results, read_tsv
 from helpers import run_reg_in_process
 
@@ -363,8 +363,8 @@ def test_a_full_disk_at_each_write_is_one_line_and_each_rerun_goes_on(zh_model, 
   assert read_eval_results(output_dir)["global_step"] == best_step
   assert len(read_tsv(os.path.join(output_dir, "test_results.tsv"))) == 1 + len(
       read_tsv(os.path.join(ZH_DATA, "test.tsv")))
-  [version] = export.versions(os.path.join(output_dir, "export"))
-  export.check_saved_model(version)
+  [version] = saved_model_lib.versions(os.path.join(output_dir, "export"))
+  saved_model_lib.check_saved_model(version)
   assert model_files.read_json(os.path.join(version, "assets.extra", "model_info.json"))[
       "checkpoint"] == "model.ckpt-%d" % best_step
 

@@ -7,9 +7,9 @@
 `path` is what predict.py takes: a run's --output_dir (its best checkpoint when the run
 chose best/, else its latest), an --export_dir (its newest version) or one SavedModel
 version folder. What is used is checked whole first (finetune/model/checkpoints.py,
-export.check_saved_model): a damaged file stops the export with one line naming it and
-the intact model to use instead, never a silent switch. A SavedModel's variables are a checkpoint with the same names; its
-assets.extra/ holds model_info.json, vocab.txt and bert_config.json (exports made before
+finetune/serving/saved_model.check_saved_model): a damaged file stops the export with
+one line naming it and the intact model to use instead, never a silent switch. A
+SavedModel's variables are a checkpoint with the same names; its assets.extra/ holds model_info.json, vocab.txt and bert_config.json (exports made before
 bert_config.json was kept there cannot be converted: the error says to export from the
 run folder).
 """
@@ -24,7 +24,7 @@ import tensorflow as tf
 from common.errors import UserError
 from common import files
 from finetune.model import model_files
-from finetune.serving import saved_model as export
+from finetune.serving import saved_model as saved_model_lib
 from finetune.training import best_checkpoint as best_lib
 import modeling
 
@@ -66,9 +66,9 @@ def locate(path):
   if not files.isdir(path):
     raise UserError("--model=%s: no such folder" % path)
   saved_model = path if files.exists(os.path.join(path, "saved_model.pb")) else \
-      export.newest_version(path)
+      saved_model_lib.newest_version(path)
   if saved_model:
-    export.check_saved_model(saved_model)  # a damaged one: one line, no fallback
+    saved_model_lib.check_saved_model(saved_model)  # a damaged one: one line, no fallback
     extra = os.path.join(saved_model, "assets.extra")
     config_path = os.path.join(extra, "bert_config.json")
     if not files.exists(config_path):

@@ -10,7 +10,8 @@
     asked for.
 Each is checked whole before it is loaded, and never replaced by another one silently:
 a damaged file ends with one line naming it and the newest intact model to use instead
-(finetune/model/checkpoints.py, export.check_saved_model); a server loads models the same way.
+(finetune/model/checkpoints.py, finetune/serving/saved_model.check_saved_model); a
+server loads models the same way.
 `Predictor.predict(pairs)` tokenizes, batches pairs of similar length together, runs the
 model and returns the outputs in input order: "score" (regression, in the user's
 units), or "probabilities", "label_id" and "label" (the label's text). A Predictor holds
@@ -142,9 +143,9 @@ def load_predictor(path, compute_precision=precision.FLOAT32, checkpoint=None,
                     "first (export_model.py --format=onnx)" % (runtime, path))
   from finetune.training import best_checkpoint as best_lib  # pylint: disable=g-import-not-at-top
   from finetune.model import checkpoints  # pylint: disable=g-import-not-at-top
-  from finetune.serving import saved_model as export  # pylint: disable=g-import-not-at-top
+  from finetune.serving import saved_model as saved_model_lib  # pylint: disable=g-import-not-at-top
   saved_model = path if files.exists(os.path.join(path, "saved_model.pb")) else \
-      export.newest_version(path)
+      saved_model_lib.newest_version(path)
   if saved_model:
     if checkpoint:
       raise UserError("--checkpoint=%s: %s is a SavedModel, which holds its weights; give "
@@ -191,9 +192,9 @@ def _openvino_predictor(path, compute_precision):
 
 
 def _check_saved_model(saved_model, export_base):
-  """export.check_saved_model, with the way out (_saved_model_advice)."""
-  from finetune.serving import saved_model as export  # pylint: disable=g-import-not-at-top
-  damage = export.damage_of_saved_model(saved_model)
+  """saved_model_lib.check_saved_model, with the way out (_saved_model_advice)."""
+  from finetune.serving import saved_model as saved_model_lib  # pylint: disable=g-import-not-at-top
+  damage = saved_model_lib.damage_of_saved_model(saved_model)
   if damage is not None:
     raise damage.with_advice(_saved_model_advice(saved_model, export_base))
 
@@ -201,10 +202,11 @@ def _check_saved_model(saved_model, export_base):
 def _saved_model_advice(saved_model, export_base):
   """The way out of a damaged SavedModel: the newest intact other version of export_base
   (when the newest of it was chosen), else exporting again."""
-  from finetune.serving import saved_model as export  # pylint: disable=g-import-not-at-top
-  others = [version for version in export.versions(export_base or "") if version != saved_model]
+  from finetune.serving import saved_model as saved_model_lib  # pylint: disable=g-import-not-at-top
+  others = [version for version in saved_model_lib.versions(export_base or "")
+            if version != saved_model]
   intact = next((version for version in others
-                 if export.damage_of_saved_model(version) is None), None)
+                 if saved_model_lib.damage_of_saved_model(version) is None), None)
   if intact:
     return "the newest intact SavedModel there is %s: to use it, give --model=%s" % (
         intact, intact)
@@ -252,7 +254,7 @@ def _checkpoint_predictor(output_dir, compute_precision, checkpoint=None):
   import modeling
   from finetune.training import best_checkpoint as best_lib
   from finetune.model import checkpoints
-  from finetune.serving import saved_model as export
+  from finetune.serving import saved_model as saved_model_lib
   from finetune.model import model_inputs
   from finetune.tasks import task_from_description
   # pylint: enable=g-import-not-at-top
@@ -270,7 +272,7 @@ def _checkpoint_predictor(output_dir, compute_precision, checkpoint=None):
       bert_config_file, "the checkpoint")
   graph = tf.Graph()
   with graph.as_default():
-    inputs, outputs = export.build_serving_graph(
+    inputs, outputs = saved_model_lib.build_serving_graph(
         bert_config, task, compute_dtype=precision.compute_dtype(compute_precision))
     session = tf1.Session(graph=graph)
     with checkpoints.restoring(prefix, output_dir):
