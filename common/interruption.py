@@ -6,7 +6,14 @@
     save then keeps that step, and the pipeline reports it (Interrupted);
   - anywhere else, or at a second signal, it raises Interrupted at once. Every file is
     written under a temporary name (common/files.py), so nothing is left half-written
-    under a real name.
+    under a real name;
+  - inside `blocked()` (while forking workers) it only records the signal, raised as the
+    block ends: Python runs the handler in the main thread whichever thread the signal
+    reached, so masking the main thread alone does not hold it back, and an exception
+    raised inside a fork hook (logging's, multiprocessing's) is printed and dropped.
+A signal is never forgotten: one whose exception Python dropped anyway (raised in a fork
+hook or a finalizer) is raised by the next `raise_if_requested()`, which the conversion
+loop calls after each chunk and training calls before it starts.
 cli.run_app turns Interrupted into one line and the signal's exit status (128 + its
 number: 130 for SIGINT, 143 for SIGTERM), with no traceback. A scheduler's SIGTERM
 (Slurm, Kubernetes, preemptible machines) is handled like Ctrl-C.
@@ -21,6 +28,7 @@ from common.errors import UserError
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _requested = []  # the signals received, in order (read by the training hooks' thread too)
 _finishing_step = [False]
+_deferring = [0]  # the depth of blocked() blocks: the handler records, not raises
 
 
 class Interrupted(UserError):
@@ -40,6 +48,8 @@ def signal_name(signum):
 def _handle(signum, frame):
   del frame
   _requested.append(signum)
+  if _deferring[0]:
+    return  # raised as blocked() ends
   if _finishing_step[0] and len(_requested) == 1:
     return  # the training hook stops the session after this step
   raise Interrupted(signum)
@@ -49,9 +59,14 @@ def install():
   """Handles SIGINT and SIGTERM as the module docstring says (main thread only)."""
   if threading.current_thread() is not threading.main_thread():
     return
-  del _requested[:]
+  forget()
   for signum in _SIGNALS:
     signal.signal(signum, _handle)
+
+
+def forget():
+  """Forgets the signals received (a new run in the same process starts with none)."""
+  del _requested[:]
 
 
 def requested():
@@ -59,14 +74,21 @@ def requested():
   return _requested[0] if _requested else None
 
 
+def raise_if_requested():
+  """Raises Interrupted if a signal was received: its own raise was dropped by Python
+  (in a fork hook or a finalizer), or it came while the handler only recorded."""
+  if _requested:
+    raise Interrupted(_requested[0])
+
+
 @contextlib.contextmanager
 def finishing_the_step():
   """Within the block, a first signal lets the current training step finish.
 
-  A signal before the block has already raised (or was handled by whoever installed
-  other handlers): the block starts with none requested.
+  A signal received before the block whose exception Python dropped is raised now,
+  before any step runs.
   """
-  del _requested[:]
+  raise_if_requested()
   _finishing_step[0] = True
   try:
     yield
@@ -76,16 +98,23 @@ def finishing_the_step():
 
 @contextlib.contextmanager
 def blocked():
-  """Within the block, SIGINT and SIGTERM wait (delivered at its end): for forking workers.
+  """Within the block, SIGINT and SIGTERM wait (raised at its end): for forking workers.
 
   A worker forked while they are blocked starts with them blocked, so none can reach it
-  before worker_setup has given it its own handling.
+  before worker_setup has given it its own handling. In this process the handler only
+  records a signal that comes meanwhile (through another thread, which the mask does not
+  cover); Interrupted is raised once the block has ended.
   """
+  received = len(_requested)
   signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+  _deferring[0] += 1
   try:
     yield
   finally:
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)  # a held signal is recorded now
+    _deferring[0] -= 1
+  if len(_requested) > received:
+    raise Interrupted(_requested[received])
 
 
 def worker_setup():

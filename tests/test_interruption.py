@@ -328,28 +328,6 @@ def test_ctrl_c_during_conversion_leaves_no_file_under_a_real_name(zh_model, tmp
   assert sorted(os.listdir(output_dir)) == []  # no records, no key, no temporary, no lock
 
 
-def test_a_second_signal_while_the_step_finishes_stops_at_once():
-  """Within finishing_the_step the first signal only asks; the second raises."""
-  from common import interruption  # pylint: disable=g-import-not-at-top
-  previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-  try:
-    interruption.install()
-    with interruption.finishing_the_step():
-      os.kill(os.getpid(), signal.SIGINT)
-      time.sleep(0.01)  # the handler runs at the next bytecode
-      assert interruption.requested() == signal.SIGINT
-      with pytest.raises(interruption.Interrupted) as raised:
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(0.5)
-    assert raised.value.exit_status == 128 + signal.SIGTERM
-    with pytest.raises(interruption.Interrupted):  # outside training: at once
-      os.kill(os.getpid(), signal.SIGINT)
-      time.sleep(0.5)
-  finally:
-    for signum, handler in previous.items():
-      signal.signal(signum, handler)
-
-
 def test_one_run_per_output_folder_and_a_dead_holders_lock_is_taken_over(zh_model, tmp_path):
   output_dir = str(tmp_path / "out")
   command = long_training(output_dir, ENGINES[0]) + model_flags(zh_model)

@@ -196,3 +196,4 @@ def _emit(results, progress, sink):
     yield from serialized
     done += len(chunk_lengths)
     progress.update(done)
+    interruption.raise_if_requested()  # a signal whose exception Python dropped
