@@ -15,7 +15,7 @@ checkpoint with `export_model.py --format=onnx --precision=int8` (into --work_di
 predicts with that ONNX folder, on ONNX Runtime; --precision=openvino-bfloat16 exports
 the float32 ONNX model and computes it in bfloat16 on OpenVINO (predict.py
 --runtime=openvino --precision=bfloat16). The goal of issues 17 (bfloat16) and
-22 (int8) is a difference within 0.005. Data: STS-B and MRPC from ../shared/data.
+22 (int8) is a difference within 0.005. Data: STS-B and MRPC from data/.
 """
 
 import argparse

@@ -18,7 +18,7 @@ eval_results.txt and wall time, then per task the mean and range of each metric.
 With --eval_every_n_steps=N each run evaluates dev every N steps and keeps the best
 checkpoint: eval_results.txt is then the best checkpoint's, and the last checkpoint's
 figures (the last row of eval_history.tsv) are summarized beside them as last_*.
-Needs ../shared/data.
+Reads STS-B and MRPC from data/ (data/README.md).
 """
 
 import argparse
@@ -37,11 +37,8 @@ from bench.shared_data import shared_data_dir  # pylint: disable=g-import-not-at
 
 
 def shared_data():
-  """The shared data folder, or exit with one line saying where it was looked for."""
-  try:
-    return shared_data_dir()
-  except FileNotFoundError as e:
-    sys.exit("error: %s" % e)
+  """The repository's data folder (data/)."""
+  return shared_data_dir()
 
 
 def run(python, script, args, output_dir):

@@ -16,8 +16,6 @@ import threading
 
 import numpy as np
 
-from bench.shared_data import shared_data_dir
-
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -34,10 +32,11 @@ ENGINES = _available_engines()
 # runs on this TensorFlow's default engine alone: the estimator on 2.15 (Python 3.11's
 # suite), the session engine from 2.16 on (3.13's suite), so each engine still meets it.
 ONE_ENGINE = ENGINES[:1]
-SHARED_DATA = shared_data_dir()
-CHINESE_VOCAB = os.path.join(SHARED_DATA, "vocab", "bert-base-chinese-vocab.txt")
-STSB_DIR = os.path.join(SHARED_DATA, "stsbenchmark")
-MRPC_DIR = os.path.join(SHARED_DATA, "mrpc")
+# The public data the suite reads, carried in the repository (data/README.md).
+DATA_DIR = os.path.join(REPO_ROOT, "data")
+CHINESE_VOCAB = os.path.join(DATA_DIR, "vocab", "bert-base-chinese-vocab.txt")
+STSB_DIR = os.path.join(DATA_DIR, "stsbenchmark")
+MRPC_DIR = os.path.join(DATA_DIR, "mrpc")
 ZH_DATA = os.path.join(REPO_ROOT, "examples", "sim_zh")
 
 # A vocabulary of about 100 tokens: specials, letters, a few words and pieces, CJK.

@@ -12,7 +12,7 @@ PAGES = ["README.md"] + sorted(os.path.relpath(path, REPO_ROOT) for path in
                                glob.glob(os.path.join(REPO_ROOT, "docs", "*.md")))
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 # A path of this repository in backticks: a top-level folder of ours, then a file name.
-REPO_PATH = re.compile(r"`((?:bench|common|docs|examples|finetune|processors|tests)/"
+REPO_PATH = re.compile(r"`((?:bench|common|data|docs|examples|finetune|processors|tests)/"
                        r"[A-Za-z0-9_./-]*[A-Za-z0-9_])`")
 
 
