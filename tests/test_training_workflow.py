@@ -62,12 +62,14 @@ def test_evaluating_every_n_steps_keeps_the_best_checkpoint(engine, zh_model, tm
   labels = [e.label for e in dev]
   assert len({row["eval_spearman"] for row in history}) > 1  # a real choice was made
   # predict.py batches otherwise than evaluation did, which moves each score by float
-  # rounding; near-zero correlations of this tiny model amplify that (1.2e-4 seen on a
-  # Pearson of 0.012). So: close to the best row's figure, and closer to it than to any
-  # other checkpoint's, which says it is the best checkpoint that was restored.
-  for name, metric in (("eval_spearman", metrics.spearman), ("eval_pearson", metrics.pearson)):
-    value = metric(scores, labels)
-    assert value == pytest.approx(best_row[name], abs=1e-3), name
+  # rounding (about 1e-7). Near-tied scores of this tiny model then swap places, and a
+  # rank correlation over 28 pairs moves by 5.5e-4 a swap (2.3e-3 seen); the errors move
+  # by no more than the scores. So the restored checkpoint is told by its errors: equal
+  # to the best row's, and closer to them than to any other checkpoint's.
+  restored = metrics.regression_metrics(scores, labels)
+  for name in ("eval_mae", "eval_rmse"):
+    value = restored[name[len("eval_"):]]
+    assert value == pytest.approx(best_row[name], abs=1e-5), name
     others = [abs(value - row[name]) for row in history if row[name] != best_row[name]]
     assert not others or abs(value - best_row[name]) < min(others), name
 
