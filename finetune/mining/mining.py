@@ -100,6 +100,7 @@ def mine(queries, corpus, positives, output, vocab_file, do_lower_case=True,
   else:
     bm25_index.build_index(index_dir, corpus, token_ids, index_manifest, k1, b)
   index = bm25_index.Bm25Index(index_dir)
+  index_seconds = time.perf_counter() - started
   query_texts = inputs.read_queries(queries)
   passage_index = {identifier: i for i, identifier in enumerate(index.ids)}
   positive_lists = inputs.read_positives(positives, query_texts, passage_index)
@@ -138,6 +139,7 @@ def mine(queries, corpus, positives, output, vocab_file, do_lower_case=True,
       rescorer.close()
   report = _report(totals, len(query_texts), len(mined_ids), len(index), settings,
                    time.perf_counter() - started)
+  report["index_seconds"] = round(index_seconds, 1)  # built, or checked and loaded
   files.write_text_atomically(output + ".report.json", json.dumps(report, indent=1) + "\n")
   return report
 
