@@ -31,10 +31,10 @@ from common import checks
 from common import cli
 from common import settings
 from common.settings import setting
-from finetune.serving.hf_format import ConversionError
-from finetune.serving.hf_format import google_config_from_hf
-from finetune.serving.hf_format import google_name
-from finetune.serving.hf_format import read_safetensors
+from finetune.export.hf_format import ConversionError
+from finetune.export.hf_format import google_config_from_hf
+from finetune.export.hf_format import google_name
+from finetune.export.hf_format import read_safetensors
 
 # TensorFlow is imported inside the functions that need it, so `--help` and input
 # validation answer at once.

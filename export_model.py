@@ -20,8 +20,8 @@ from absl import logging
 
 from common import cli
 from common import settings
-from finetune.serving import exporting
-from finetune.serving.exporting import ExportOptions
+from finetune.export import exporting
+from finetune.export.exporting import ExportOptions
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 

@@ -32,8 +32,8 @@ from common.settings import setting
 from common.text_files import split_lines
 from common.tsv import read_tsv
 from finetune.model.precision import PRECISIONS
-from finetune.serving.openvino_runtime import RUNTIMES
-from finetune.serving.predictor import load_predictor
+from finetune.runtime.openvino_runtime import RUNTIMES
+from finetune.runtime.predictor import load_predictor
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 

@@ -25,10 +25,10 @@ from absl import logging
 from common import cli
 from common.errors import UserError
 from common import settings
-from finetune.serving.predictor import load_predictor
+from finetune.runtime.predictor import load_predictor
 from finetune.serving import server
-from finetune.serving.server import API_KEY_VARIABLE
-from finetune.serving.server import ServeOptions
+from finetune.serving.options import API_KEY_VARIABLE
+from finetune.serving.options import ServeOptions
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 cli.define_flags(ServeOptions)
@@ -45,11 +45,6 @@ def is_loopback(host):
 
 async def serve(options, api_key):
   """Runs the server until SIGTERM or SIGINT; returns once it has stopped cleanly."""
-  limits = server.Limits(
-      max_body_bytes=options.max_body_bytes, max_pairs_per_request=options.max_pairs_per_request,
-      max_text_chars=options.max_text_chars, max_batch_pairs=options.max_batch_pairs,
-      max_queue_delay_ms=options.max_queue_delay_ms, max_queue_pairs=options.max_queue_pairs,
-      sort_window_pairs=options.sort_window_pairs)
   stopping = asyncio.Event()
   failure = []
 
@@ -59,7 +54,7 @@ async def serve(options, api_key):
 
   app = server.make_app(lambda: load_predictor(options.model, options.precision,
                                                spinning=False, runtime=options.runtime),
-                        limits,
+                        options,
                         api_key=api_key, on_failure=failed)
   # A client that goes away cancels its handler, and with it its pairs not yet run.
   runner = server.web.AppRunner(app, handler_cancellation=True, access_log=None)

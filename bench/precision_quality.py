@@ -33,8 +33,8 @@ sys.path.insert(0, REPO)
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from bench.quality import shared_data
 from finetune.model import precision as precision_lib
-from finetune.serving import exporting
-from finetune.serving.predictor import load_predictor
+from finetune.export import exporting
+from finetune.runtime.predictor import load_predictor
 from processors import get_processor
 
 DATA = {"stsb": "stsbenchmark", "mrpc": "mrpc"}

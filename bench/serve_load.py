@@ -47,7 +47,7 @@ from bench.shared_data import shared_data_dir
 OFFLINE = """
 import sys, time
 sys.path.insert(0, %r)
-from finetune.serving.predictor import load_predictor
+from finetune.runtime.predictor import load_predictor
 pairs = [tuple(line.rstrip("\\n").split("\\t")[:2]) for line in open(sys.argv[1], encoding="utf-8")]
 with load_predictor(sys.argv[2]) as predictor:
   predictor.predict(pairs[:64])

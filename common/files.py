@@ -257,17 +257,25 @@ def atomic_outputs(paths):
 
 
 @contextlib.contextmanager
-def atomic_directory(path, temporary=None):
+def atomic_directory(path, temporary=None, replace=False):
   """Yields a temporary folder to fill; renames it to `path` if the block succeeds.
 
-  `path` must not exist yet. On a failure the temporary folder and all in it go.
+  `path` must not exist yet, unless `replace`: then a folder there is moved aside once
+  the new one is done, and deleted after the new one has its name. On a failure the
+  temporary folder and all in it go (and `path` stays as it was).
   temporary: the folder to fill (default: temporary_name(path, this process)).
   """
   temporary = temporary or temporary_name(path, os.getpid())
   try:
     with writing(path):
       yield temporary
-      move(temporary, path)
+      if replace and exists(path):
+        previous = temporary + ".previous"
+        move(path, previous)
+        move(temporary, path)
+        remove_tree(previous)
+      else:
+        move(temporary, path)
   finally:
     if exists(temporary):
       remove_tree(temporary)

@@ -18,10 +18,14 @@ The stages, one package each (docstrings in each __init__.py list the files):
   evaluation/   a split through the engine, dev metrics, the result files
   training/     the steps and train calls, monitors and the divergence guard, the best
                 checkpoint, distribution over devices
-  serving/      the fine-tuned model outside training: SavedModel, ONNX and Hugging Face
-                exports, predictor runtimes, the HTTP server
+  runtime/      a model folder run: what it holds, the predictors of TensorFlow, ONNX
+                Runtime and OpenVINO
+  export/       the model written in other formats: SavedModel, ONNX (float32, int8),
+                Hugging Face
+  serving/      serve.py's HTTP server (no TensorFlow)
 
 Imports run one way, down this list read from the bottom: data and model <- engines <-
-evaluation <- tasks <- training <- serving <- options <- pipeline <- cli
+evaluation <- tasks <- training <- runtime <- export <- serving <- options <- pipeline
+<- cli
 (tests/test_layout.py checks it).
 """

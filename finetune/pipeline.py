@@ -19,7 +19,7 @@ run(task, processor, options), top to bottom:
               decides (a threshold) gives the task used from then on;
   4. keep     model_info.json, bert_config.json, vocab.txt beside the checkpoints
               (model/model_files.py), and a SavedModel with --export_dir
-              (serving/saved_model.py);
+              (export/saved_model.py);
   5. predict  predict.tf_record -> predictions -> test_results.tsv.
 From step 3 on, the checkpoint used is --checkpoint's (without training), else best/'s
 when the run keeps one (unless --use_best_checkpoint=false), else the latest: checked
@@ -50,7 +50,7 @@ from finetune.model.model_fn import model_fn_builder
 from finetune.model import model_inputs
 from finetune.model import precision
 from finetune import options as options_lib
-from finetune.serving import saved_model as saved_model_lib
+from finetune.export import saved_model as saved_model_lib
 from finetune import tasks as tasks_lib
 from finetune.training import best_checkpoint as best_lib
 from finetune.training import distribution as distribution_lib

@@ -45,6 +45,7 @@ from common.settings import setting
 from finetune.data.record_format import CLASSIFICATION_LABEL
 from finetune.data.record_format import REGRESSION_LABEL
 from finetune.evaluation import metrics
+from finetune.model import model_files
 from modeling import create_initializer
 
 tf1 = tf.compat.v1
@@ -190,7 +191,7 @@ class RegressionTask:
       if not self.label_min <= value <= self.label_max:
         raise example.error("score %g is outside --label_min=%g..--label_max=%g" %
                             (value, self.label_min, self.label_max))
-      return (value - self.label_min) / (self.label_max - self.label_min)
+      return model_files.to_unit_range(value, self.label_min, self.label_max)
     if self.use_sigmoid_act and not 0.0 <= value <= 1.0:
       raise example.error(
           "score %g is outside 0..1, the range of the sigmoid output; map your scale with "

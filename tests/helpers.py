@@ -97,7 +97,7 @@ def make_tiny_run(directory, model_dir, task, max_seq_length=32, seed=0, dev_pai
   import modeling  # pylint: disable=g-import-not-at-top
   import tokenization_fast  # pylint: disable=g-import-not-at-top
   from finetune.model import model_files  # pylint: disable=g-import-not-at-top
-  from finetune.serving import saved_model  # pylint: disable=g-import-not-at-top
+  from finetune.runtime import tensorflow_model  # pylint: disable=g-import-not-at-top
   from finetune.data import records  # pylint: disable=g-import-not-at-top
   from processors import InputExample  # pylint: disable=g-import-not-at-top
   os.makedirs(directory, exist_ok=True)
@@ -107,7 +107,7 @@ def make_tiny_run(directory, model_dir, task, max_seq_length=32, seed=0, dev_pai
                                config_file, vocab_file)
   with tf.Graph().as_default():
     tf.compat.v1.set_random_seed(seed)
-    saved_model.build_serving_graph(modeling.BertConfig.from_json_file(config_file), task)
+    tensorflow_model.build_serving_graph(modeling.BertConfig.from_json_file(config_file), task)
     variables = tf.compat.v1.global_variables()
     encoder = [v for v in variables if v.op.name.startswith("bert/")]
     with tf.compat.v1.Session() as session:

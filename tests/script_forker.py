@@ -26,8 +26,8 @@ import sys
 
 PRELOADED = ("tensorflow", "numpy", "absl.app", "absl.flags", "absl.logging", "modeling",
              "optimization", "tokenization", "tokenization_fast", "processors",
-             "finetune.cli", "finetune.pipeline", "finetune.serving.predictor",
-             "finetune.serving.exporting", "finetune.serving.hf_format")
+             "finetune.cli", "finetune.pipeline", "finetune.runtime.predictor",
+             "finetune.export.exporting", "finetune.export.hf_format")
 
 
 def _exit_status(code):

@@ -22,8 +22,9 @@ from common import files
 from finetune.model import checkpoint_index
 from finetune.model import checkpoints
 from finetune.model import model_files
-from finetune.serving.predictor import load_predictor
-from finetune.serving import saved_model as saved_model_lib
+from finetune.runtime.predictor import load_predictor
+from finetune.runtime import folders
+from finetune.runtime import tensorflow_model
 from helpers import ENGINES, ONE_ENGINE, ZH_DATA, cut_short, flip_byte, model_flags
 from helpers import read_eval_results
 from helpers import read_tsv, run_reg_in_process, run_script
@@ -407,7 +408,7 @@ def test_commands_that_use_the_model_name_the_damage_and_the_way_out(run_copy, z
   assert (status, line) == (0, None)
   assert read_eval_results(output_dir)["global_step"] == 20
   assert len(read_tsv(os.path.join(output_dir, "test_results.tsv"))) > 1
-  [version] = saved_model_lib.versions(output_dir + "/export2")
+  [version] = folders.versions(output_dir + "/export2")
   assert model_files.read_json(os.path.join(version, "assets.extra", "model_info.json"))[
       "checkpoint"] == "model.ckpt-20"
 
@@ -440,7 +441,7 @@ def test_predict_py_names_the_damaged_checkpoint_and_takes_the_one_asked_for(run
 
 def two_versions(output_dir):
   """The run's export and a copy of it as a newer version: (older, newer)."""
-  [older] = saved_model_lib.versions(output_dir + "/export")
+  [older] = folders.versions(output_dir + "/export")
   newer = os.path.join(output_dir, "export", str(int(os.path.basename(older)) + 1))
   shutil.copytree(older, newer)
   return older, newer
@@ -505,7 +506,7 @@ def test_an_export_is_not_reused_when_its_newest_version_is_damaged(run_copy, zh
   engine = ENGINES[-1]
   output_dir = run_copy(engine)
   base = output_dir + "/export"
-  [version] = saved_model_lib.versions(base)
+  [version] = folders.versions(base)
   cut_short(os.path.join(version, "variables", "variables" + DATA), 1000)
   caplog.set_level(logging.INFO)
   caplog.clear()  # from here on: the run under test
@@ -514,8 +515,8 @@ def test_an_export_is_not_reused_when_its_newest_version_is_damaged(run_copy, zh
                                      "--export_dir=" + base)) == (0, None)
   assert any(message.startswith("the newest export %s is damaged (" % version)
              for message in warnings_of(caplog))
-  newest = saved_model_lib.newest_version(base)
-  assert newest != version and saved_model_lib.damage_of_saved_model(newest) is None
+  newest = folders.newest_version(base)
+  assert newest != version and tensorflow_model.damage_of_saved_model(newest) is None
   with load_predictor(base) as predictor:
     assert predictor.info["checkpoint"] == "model.ckpt-25"
 

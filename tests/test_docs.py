@@ -61,7 +61,7 @@ def python_examples(page):
 @pytest.mark.slow
 def test_the_python_examples_run_on_a_run_and_its_int8_onnx_folder(zh_model, tmp_path, capsys):
   """README's and predicting.md's examples, on a tiny run standing in for runs/demo."""
-  from finetune.serving import exporting  # pylint: disable=g-import-not-at-top
+  from finetune.export import exporting  # pylint: disable=g-import-not-at-top
   from finetune.tasks import RegressionTask  # pylint: disable=g-import-not-at-top
   from helpers import make_tiny_run  # pylint: disable=g-import-not-at-top
   run_dir = make_tiny_run(str(tmp_path / "demo"), zh_model, RegressionTask())

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from finetune.serving.predictor import load_predictor
+from finetune.runtime.predictor import load_predictor
 from helpers import ONE_ENGINE, REPO_ROOT, classification_data, model_flags, read_eval_results, read_tsv
 from helpers import run_script, scaled_scores_data
 

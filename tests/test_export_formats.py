@@ -20,11 +20,11 @@ import convert_hf_checkpoint
 from common.errors import DamagedFileError
 from common.errors import UserError
 from finetune.model import precision
-from finetune.serving import exporting
-from finetune.serving import fine_tuned as fine_tuned_lib
-from finetune.serving import onnx_graph
-from finetune.serving import onnx_runtime
-from finetune.serving.predictor import load_predictor
+from finetune.export import exporting
+from finetune.export import fine_tuned as fine_tuned_lib
+from finetune.export import onnx_graph
+from finetune.runtime import onnx_runtime
+from finetune.runtime.predictor import load_predictor
 from finetune.tasks import ClassificationTask, RegressionTask
 import modeling
 from helpers import CHINESE_VOCAB, HARD_TEXTS, REPO_ROOT, cut_short, make_tiny_model
@@ -67,7 +67,7 @@ def tensorflow_outputs(run_dir, pairs=PAIRS):
 
 
 def onnx_outputs(model, info, vocab_file, pairs=PAIRS):
-  from finetune.serving.predictor import Predictor  # pylint: disable=g-import-not-at-top
+  from finetune.runtime.predictor import Predictor  # pylint: disable=g-import-not-at-top
   session = onnx_runtime.open_session(model.SerializeToString())
   return Predictor(info, vocab_file, onnx_runtime.batch_runner(session)).predict(pairs)
 
@@ -195,7 +195,7 @@ def test_export_command_lines(zh_model, tmp_path):
 
 @pytest.mark.slow
 def test_a_saved_model_exports_too(zh_model, tmp_path):
-  from finetune.serving import saved_model as saved_model_lib  # pylint: disable=g-import-not-at-top
+  from finetune.export import saved_model as saved_model_lib  # pylint: disable=g-import-not-at-top
   run_dir = tiny_run(tmp_path, zh_model, "regression")
   fine_tuned = fine_tuned_lib.locate(run_dir)
   saved = saved_model_lib.export_saved_model(fine_tuned.checkpoint, fine_tuned.bert_config,

@@ -18,11 +18,11 @@ import pytest
 from common.errors import UserError
 from common import settings
 from finetune import options as options_lib
-from finetune.serving.exporting import ExportOptions
+from finetune.export.exporting import ExportOptions
 from finetune.tasks import ClassificationOptions, RegressionOptions
 from helpers import REPO_ROOT, ZH_DATA, model_flags, run_script
 from predict import PredictOptions
-from finetune.serving.server import ServeOptions
+from finetune.serving.options import ServeOptions
 
 SCRIPTS = {
     "run_reg.py": (options_lib.RunOptions, RegressionOptions),

@@ -23,7 +23,8 @@ from common import files
 from finetune.data import records
 from finetune.model import checkpoints
 from finetune.model import model_files
-from finetune.serving import saved_model as saved_model_lib
+from finetune.runtime import folders as model_folders
+from finetune.runtime import tensorflow_model
 from helpers import ENGINES, ONE_ENGINE, ZH_DATA, model_flags, read_eval_results, read_tsv
 from helpers import run_reg_in_process
 
@@ -363,8 +364,8 @@ def test_a_full_disk_at_each_write_is_one_line_and_each_rerun_goes_on(zh_model, 
   assert read_eval_results(output_dir)["global_step"] == best_step
   assert len(read_tsv(os.path.join(output_dir, "test_results.tsv"))) == 1 + len(
       read_tsv(os.path.join(ZH_DATA, "test.tsv")))
-  [version] = saved_model_lib.versions(os.path.join(output_dir, "export"))
-  saved_model_lib.check_saved_model(version)
+  [version] = model_folders.versions(os.path.join(output_dir, "export"))
+  tensorflow_model.check_saved_model(version)
   assert model_files.read_json(os.path.join(version, "assets.extra", "model_info.json"))[
       "checkpoint"] == "model.ckpt-%d" % best_step
 
@@ -374,7 +375,7 @@ def test_a_full_disk_at_each_write_is_one_line_and_each_rerun_goes_on(zh_model, 
 def test_an_export_on_a_full_disk_is_one_line_and_leaves_nothing(export_format, failing,
                                                                 zh_model, tmp_path,
                                                                 monkeypatch):
-  from finetune.serving import exporting  # pylint: disable=g-import-not-at-top
+  from finetune.export import exporting  # pylint: disable=g-import-not-at-top
   from finetune.tasks import RegressionTask  # pylint: disable=g-import-not-at-top
   from helpers import make_tiny_run  # pylint: disable=g-import-not-at-top
   run_dir = make_tiny_run(str(tmp_path / "run"), zh_model, RegressionTask())

@@ -21,8 +21,8 @@ import time
 import numpy as np
 import pytest
 
-from finetune.serving import exporting
-from finetune.serving.predictor import load_predictor
+from finetune.export import exporting
+from finetune.runtime.predictor import load_predictor
 from finetune.tasks import ClassificationTask, RegressionTask
 from helpers import REPO_ROOT, make_tiny_run
 

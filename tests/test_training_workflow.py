@@ -13,7 +13,7 @@ import tensorflow as tf
 from finetune.evaluation import metrics
 from finetune.options import make_run_options
 from finetune import pipeline
-from finetune.serving.predictor import load_predictor
+from finetune.runtime.predictor import load_predictor
 from finetune.tasks import ClassificationTask, RegressionTask
 import modeling
 from helpers import ENGINES, ONE_ENGINE, ZH_DATA, classification_data, model_flags, read_eval_results

@@ -63,7 +63,7 @@ class Scorer:
   """The rescoring model: a fine-tuned folder or ONNX export, through the predictors."""
 
   def __init__(self, path, batch_size):
-    from finetune.serving.predictor import load_predictor  # pylint: disable=g-import-not-at-top
+    from finetune.runtime.predictor import load_predictor  # pylint: disable=g-import-not-at-top
     self.predictor = load_predictor(path)
     self.batch_size = batch_size
 

@@ -3,7 +3,7 @@
 Every run writes into output_dir what predicting needs besides the checkpoint:
 `bert_config.json`, `vocab.txt` and `model_info.json` (the task, its labels, threshold
 or label range, do_lower_case, max_seq_length). The exported formats
-(finetune/serving/) carry the same three files. No TensorFlow here: predict.py on an
+(finetune/export/) carry the same three files. No TensorFlow here: predict.py on an
 ONNX folder reads these facts too.
 """
 
@@ -48,3 +48,15 @@ def read_json(path):
   except (ValueError, UnicodeDecodeError) as e:
     raise DamagedFileError(path, "not valid JSON (%s); expected the file as it was "
                            "written, whole" % e) from None
+
+
+def to_unit_range(scores, label_min, label_max):
+  """Scores in the user's units, [label_min, label_max], as the head's 0..1 (what a
+  regression trains on and is evaluated in); unchanged without a range (label_min None).
+
+  Works on numbers, numpy arrays and tensors alike; the inverse is
+  RegressionTask.to_label_units (finetune/tasks.py).
+  """
+  if label_min is None:
+    return scores
+  return (scores - label_min) / (label_max - label_min)

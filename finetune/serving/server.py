@@ -22,25 +22,19 @@ else 401. The model loads in a thread after the port is bound, so the port answe
 """
 
 import asyncio
-import dataclasses
 import hmac
 import json
 import threading
 import time
-from typing import Optional
 
 from absl import logging
 from aiohttp import web
 import numpy as np
 import prometheus_client
 
-from common import checks
-from common import cli
-from common.settings import setting
-from finetune.model.precision import PRECISIONS
+from finetune.model.model_files import to_unit_range
 from finetune.serving.batching import Batcher
 from finetune.serving.batching import QueueFull
-from finetune.serving.openvino_runtime import RUNTIMES
 
 READY = web.AppKey("ready", dict)
 prometheus_client.disable_created_metrics()  # the *_created series: noise for a scraper
@@ -48,61 +42,6 @@ ROUTES = ("/predict", "/rerank", "/health", "/metrics")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                    10.0, 30.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
-
-
-@dataclasses.dataclass(frozen=True)
-class Limits:
-  """What one request may ask and what waits at most."""
-  max_body_bytes: int = 1 << 20
-  max_pairs_per_request: int = 1024
-  max_text_chars: int = 20000
-  max_batch_pairs: int = 32
-  max_queue_delay_ms: float = 5.0
-  max_queue_pairs: int = 4096
-  sort_window_pairs: int = 256
-
-
-API_KEY_VARIABLE = "BERT_SERVE_API_KEY"
-DEFAULTS = Limits()
-
-
-@dataclasses.dataclass(frozen=True)
-class ServeOptions:
-  """serve.py's settings."""
-  model: str = setting(None, "An ONNX folder (export_model.py), an --export_dir, a SavedModel "
-                       "version folder, or a run's --output_dir.", cli.REQUIRED,
-                       checks.ExistingFolder("a model folder"), required=True)
-  host: str = setting("127.0.0.1", "Address to bind. Anything but loopback needs an API key.",
-                      cli.RUN, checks.NonEmpty())
-  port: int = setting(8000, "Port to bind (0: any free port; the log says which).", cli.RUN,
-                      checks.Between(0, 65535))
-  api_key: Optional[str] = setting(
-      None, "Key every route but /health asks for (Authorization: Bearer <key>); default "
-      "$%s." % API_KEY_VARIABLE, cli.RUN, checks.NonEmpty())
-  precision: str = setting("float32", "As predict.py --precision (a run's folder as --model, "
-                           "or --runtime=openvino).", cli.SPEED, checks.OneOf(PRECISIONS))
-  runtime: str = setting("onnxruntime", "As predict.py --runtime: for an ONNX folder, "
-                         "onnxruntime or openvino.", cli.SPEED, checks.OneOf(RUNTIMES))
-  max_batch_pairs: int = setting(DEFAULTS.max_batch_pairs, "Pairs per model batch.", cli.SPEED,
-                                 checks.AtLeast(1))
-  max_queue_delay_ms: float = setting(
-      DEFAULTS.max_queue_delay_ms, "The longest a pair waits for others to fill a batch, in "
-      "milliseconds.", cli.SPEED, checks.AtLeast(0.0))
-  max_queue_pairs: int = setting(DEFAULTS.max_queue_pairs, "Pairs waiting at most; past it, "
-                                 "503 with Retry-After.", cli.SPEED, checks.AtLeast(1))
-  sort_window_pairs: int = setting(
-      DEFAULTS.sort_window_pairs, "Waiting pairs sorted by length together before they are "
-      "cut into batches: more pads less under load (throughput), and makes each request of "
-      "the window wait for all of it (latency).", cli.SPEED, checks.AtLeast(1))
-  max_body_bytes: int = setting(DEFAULTS.max_body_bytes, "Largest request body, in bytes "
-                                "(413 beyond).", cli.RUN, checks.AtLeast(64))
-  max_pairs_per_request: int = setting(DEFAULTS.max_pairs_per_request, "Most pairs (or "
-                                       "documents) in one request (400 beyond).", cli.RUN,
-                                       checks.AtLeast(1))
-  max_text_chars: int = setting(DEFAULTS.max_text_chars, "Most characters in one text (400 "
-                                "beyond).", cli.RUN, checks.AtLeast(1))
-  shutdown_seconds: float = setting(60.0, "On SIGTERM, how long requests in flight may take "
-                                    "to be answered.", cli.RUN, checks.AtLeast(0.0))
 
 
 class BadRequest(Exception):
@@ -224,8 +163,8 @@ def relevance(info, outputs):
   """One relevance score per pair, higher meaning more relevant (module docstring)."""
   if "score" in outputs:
     scores = np.asarray(outputs["score"], np.float64)
-    if info.get("use_sigmoid_act") and info.get("label_min") is not None:
-      scores = (scores - info["label_min"]) / (info["label_max"] - info["label_min"])
+    if info.get("use_sigmoid_act"):
+      scores = to_unit_range(scores, info.get("label_min"), info.get("label_max"))
     return scores
   labels = info["labels"]
   positive = info.get("positive_label") or labels[-1]
@@ -240,7 +179,9 @@ def _api_key_of(request):
 
 
 def make_app(load_predictor, limits, api_key=None, metrics=None, on_failure=None):
-  """The aiohttp application; `load_predictor()` -> a finetune.serving.predictor.Predictor.
+  """The aiohttp application; `load_predictor()` -> a finetune.runtime.predictor.Predictor.
+
+  limits: a ServeOptions (finetune/serving/options.py): its limits and batching are read.
 
   The predictor is loaded in a thread when the application starts; until it has run
   one batch, /health says "loading" and the scoring routes answer 503. If it cannot be

@@ -29,10 +29,11 @@ import onnx
 from common import files
 from finetune.data import features as features_lib
 from finetune.model.model_files import SERVING_INPUTS
-from finetune.serving import fine_tuned as fine_tuned_lib
-from finetune.serving import onnx_graph
-from finetune.serving import onnx_runtime
-from finetune.serving.predictor import length_sorted_batches
+from finetune.model.model_files import to_unit_range
+from finetune.export import fine_tuned as fine_tuned_lib
+from finetune.export import onnx_graph
+from finetune.runtime import onnx_runtime
+from finetune.runtime.predictor import length_sorted_batches
 from finetune import tasks as tasks_lib
 import tokenization_fast
 
@@ -128,9 +129,9 @@ def dev_metrics(info, outputs, labels):
   """The task's dev metrics of the ONNX outputs; labels as the records store them."""
   task = tasks_lib.task_from_description(info)
   if info["task"] == "regression":
-    low, high = info.get("label_min"), info.get("label_max")
-    to_model_units = (lambda s: s) if low is None else (lambda s: (s - low) / (high - low))
-    return task.evaluate({"score": to_model_units(np.asarray(outputs["score"], np.float64)),
+    scores = np.asarray(outputs["score"], np.float64)
+    return task.evaluate({"score": to_unit_range(scores, info.get("label_min"),
+                                                 info.get("label_max")),
                           "label": labels}).metrics
   return task.evaluate({"probabilities": outputs["probabilities"],
                         "label": np.asarray(labels, np.int64)}).metrics

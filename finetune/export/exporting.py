@@ -13,7 +13,6 @@ refused, never overwritten.
 import dataclasses
 import json
 import os
-import shutil
 
 from absl import logging
 
@@ -23,10 +22,10 @@ from common.errors import UserError
 from common import files
 from common.settings import setting
 from finetune.model import precision as precision_lib
-from finetune.serving import fine_tuned as fine_tuned_lib
-from finetune.serving import hf_export
-from finetune.serving import onnx_export
-from finetune.serving import onnx_runtime
+from finetune.export import fine_tuned as fine_tuned_lib
+from finetune.export import hf_export
+from finetune.export import onnx_export
+from finetune.runtime import onnx_runtime
 
 FORMATS = ("onnx", "hf")
 PRECISIONS = ("float32", "int8")
@@ -91,42 +90,23 @@ def export(model_path, export_format, output_dir, precision):
   precision = precision_lib.usable_precision(precision, "--precision", gpu_info=[])
   fine_tuned = fine_tuned_lib.locate(model_path)
   weights = fine_tuned_lib.read_weights(fine_tuned)
-  parent = os.path.dirname(os.path.abspath(output_dir))
-  os.makedirs(parent, exist_ok=True)
-  staging = os.path.join(parent, ".%s.tmp-%d" % (os.path.basename(os.path.abspath(output_dir)),
-                                                 os.getpid()))
-  shutil.rmtree(staging, ignore_errors=True)
-  os.makedirs(staging)
+  target = output_dir.rstrip("/") or output_dir  # its temporary name beside it, not in it
+  files.makedirs(os.path.dirname(os.path.abspath(target)))
+  staging = files.temporary_name(target, os.getpid())
   try:
-    if export_format == "onnx":
-      facts = onnx_export.write_onnx_folder(staging, fine_tuned, weights, precision)
-    else:
-      hf_export.write_folder(staging, fine_tuned, weights, model_path)
-      facts = {"precision": precision}
-    info = dict(fine_tuned.info, export_format=export_format, source=model_path,
-                checkpoint=os.path.basename(fine_tuned.checkpoint), **facts)
-    files.write_text_atomically(os.path.join(staging, onnx_runtime.INFO_FILE),
-                                json.dumps(info, indent=2, sort_keys=True) + "\n")
-    _replace(staging, output_dir)
+    with files.atomic_directory(target, staging, replace=True):
+      files.makedirs(staging)
+      if export_format == "onnx":
+        facts = onnx_export.write_onnx_folder(staging, fine_tuned, weights, precision)
+      else:
+        hf_export.write_folder(staging, fine_tuned, weights, model_path)
+        facts = {"precision": precision}
+      info = dict(fine_tuned.info, export_format=export_format, source=model_path,
+                  checkpoint=os.path.basename(fine_tuned.checkpoint), **facts)
+      files.write_text_atomically(os.path.join(staging, onnx_runtime.INFO_FILE),
+                                  json.dumps(info, indent=2, sort_keys=True) + "\n")
   except files.WriteError as e:  # named by the file it was meant to be, not the staging one
-    raise files.WriteError(e.path.replace(staging, output_dir.rstrip("/")), e.reason) from None
-  finally:
-    shutil.rmtree(staging, ignore_errors=True)
+    raise files.WriteError(e.path.replace(staging, target), e.reason) from None
   logging.info("exported %s (%s) as %s %s to %s", model_path, info["checkpoint"],
                export_format, precision, output_dir)
   return info
-
-
-def _replace(staging, output_dir):
-  """Puts the finished staging folder at output_dir (an earlier export moved aside first)."""
-  if not os.path.exists(output_dir):
-    os.rename(staging, output_dir)
-    return
-  if not os.listdir(output_dir):
-    os.rmdir(output_dir)
-    os.rename(staging, output_dir)
-    return
-  previous = staging + ".previous"
-  os.rename(output_dir, previous)
-  os.rename(staging, output_dir)
-  shutil.rmtree(previous, ignore_errors=True)

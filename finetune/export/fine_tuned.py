@@ -4,14 +4,15 @@
   read_weights(fine_tuned)      {Google variable name: numpy array}, the model's own
   read_records(fine_tuned, ...) a run's dev or training records as token ids and labels
 
-`path` is what predict.py takes: a run's --output_dir (its best checkpoint when the run
-chose best/, else its latest), an --export_dir (its newest version) or one SavedModel
-version folder. What is used is checked whole first (finetune/model/checkpoints.py,
-finetune/serving/saved_model.check_saved_model): a damaged file stops the export with
-one line naming it and the intact model to use instead, never a silent switch. A
-SavedModel's variables are a checkpoint with the same names; its assets.extra/ holds model_info.json, vocab.txt and bert_config.json (exports made before
-bert_config.json was kept there cannot be converted: the error says to export from the
-run folder).
+`path` is what predict.py takes (finetune/runtime/folders.find_model tells which): a
+run's --output_dir (its best checkpoint when the run chose best/, else its latest), an
+--export_dir (its newest version) or one SavedModel version folder. What is used is
+checked whole first (finetune/model/checkpoints.py, finetune/runtime/tensorflow_model.py):
+a damaged file stops the export with one line naming it and the intact model to use
+instead, never a silent switch. A SavedModel's variables are a checkpoint with the same
+names; its assets.extra/ holds model_info.json, vocab.txt and bert_config.json (exports
+made before bert_config.json was kept there cannot be converted: the error says to
+export from the run folder).
 """
 
 import dataclasses
@@ -24,8 +25,8 @@ import tensorflow as tf
 from common.errors import UserError
 from common import files
 from finetune.model import model_files
-from finetune.serving import saved_model as saved_model_lib
-from finetune.training import best_checkpoint as best_lib
+from finetune.runtime import folders
+from finetune.runtime import tensorflow_model
 import modeling
 
 DEV_RECORDS = "eval.tf_record"
@@ -54,40 +55,27 @@ class FineTuned:
   train_records: Optional[str] = None
 
 
-def _read_json(path, what):
-  info = model_files.read_json(path)
-  if info is None:
-    raise UserError("%s: not found; expected the %s" % (path, what))
-  return info
-
-
 def locate(path):
   """The FineTuned model in `path` (see the module docstring); UserError if there is none."""
-  if not files.isdir(path):
-    raise UserError("--model=%s: no such folder" % path)
-  saved_model = path if files.exists(os.path.join(path, "saved_model.pb")) else \
-      saved_model_lib.newest_version(path)
-  if saved_model:
-    saved_model_lib.check_saved_model(saved_model)  # a damaged one: one line, no fallback
-    extra = os.path.join(saved_model, "assets.extra")
+  found = folders.find_model(path)
+  if found.kind == folders.ONNX:
+    raise UserError("--model=%s: an ONNX model, which cannot be converted again; give the "
+                    "run's --output_dir or its SavedModel as --model" % path)
+  if found.kind == folders.SAVED_MODEL:
+    tensorflow_model.check_found(found)  # a damaged one: one line, no fallback
+    extra = os.path.join(found.path, "assets.extra")
     config_path = os.path.join(extra, "bert_config.json")
     if not files.exists(config_path):
       raise UserError("%s: not found (the SavedModel was exported before bert_config.json "
                       "was kept beside it); give the run's --output_dir as --model instead"
                       % config_path)
-    return FineTuned(info=_read_json(os.path.join(extra, model_files.MODEL_INFO), "model's facts"),
+    return FineTuned(info=folders.read_info(os.path.join(extra, model_files.MODEL_INFO)),
                      bert_config=modeling.BertConfig.from_json_file(config_path),
                      vocab_file=os.path.join(extra, "vocab.txt"),
-                     checkpoint=os.path.join(saved_model, "variables", "variables"))
-  info_path = os.path.join(path, model_files.MODEL_INFO)
-  if not files.exists(info_path):
-    raise UserError("--model=%s: expected a SavedModel (--export_dir), or a run's "
-                    "output_dir with a checkpoint and %s" % (path, model_files.MODEL_INFO))
-  info = _read_json(info_path, "model's facts the run wrote")
+                     checkpoint=os.path.join(found.path, "variables", "variables"))
+  info = folders.read_info(os.path.join(path, model_files.MODEL_INFO))
   # Checked whole; a damaged one is one line naming the newest intact checkpoint.
-  checkpoint = best_lib.checkpoint_of_run(path, use_best=info.get("use_best_checkpoint"))
-  if checkpoint is None:
-    raise UserError("--model=%s: holds no checkpoint; train first" % path)
+  checkpoint = tensorflow_model.checkpoint_of_run(path, None, info)
 
   def whole(name):  # a record file is whole once its cache key is written
     records = os.path.join(path, name)

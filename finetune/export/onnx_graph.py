@@ -2,7 +2,7 @@
 
   build_model(weights, config, info, fused=True) -> onnx.ModelProto
 
-The graph computes what the exported SavedModel computes (finetune/serving/saved_model.py): int32
+The graph computes what the exported SavedModel computes (finetune/export/saved_model.py): int32
 `input_ids`, `input_mask`, `segment_ids` [B, S] (any S up to max_position_embeddings) ->
 `score` float [B] in the user's units (regression), or `probabilities` float [B, K] and
 `label_id` int32 [B] decided with the model's threshold (classification). The math is

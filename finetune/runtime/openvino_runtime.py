@@ -1,7 +1,7 @@
 """An ONNX folder's float32 model in OpenVINO, which reads model.onnx as it is.
 
 `open_model(path, precision)` compiles it for the CPU; `batch_runner(compiled)` is the
-run_batch of finetune/serving/predictor.py, as onnx_runtime's. Why a second runtime: on CPUs
+run_batch of finetune/runtime/predictor.py, as onnx_runtime's. Why a second runtime: on CPUs
 with AMX (Intel Xeon since Sapphire Rapids), OpenVINO runs the float32 graph in
 bfloat16 on the AMX tiles, faster than ONNX Runtime's int8 model (docs/export.md,
 Speed). "float32" asks it for float32 exactly (its own default there is bfloat16);
@@ -12,7 +12,7 @@ alone: OpenVINO cannot read QAttention, a com.microsoft operator.
 import numpy as np
 
 from common.errors import UserError
-from finetune.serving import onnx_runtime
+from finetune.runtime import onnx_runtime
 
 RUNTIMES = ("onnxruntime", "openvino")
 # The ONNX graph's outputs (onnx_graph.py). OpenVINO gives each output tensor every name

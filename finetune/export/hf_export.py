@@ -32,7 +32,7 @@ import os
 import numpy as np
 
 from common import files
-from finetune.serving import hf_format
+from finetune.export import hf_format
 import tokenization
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")

@@ -2,7 +2,7 @@
 
 The folder holds model.onnx, vocab.txt and model_info.json (the task's facts, the
 precision and what the export measured). `open_session(path)` makes the ONNX Runtime
-session; `batch_runner(session)` turns it into the run_batch of finetune/serving/predictor.py:
+session; `batch_runner(session)` turns it into the run_batch of finetune/runtime/predictor.py:
 {input_ids, input_mask, segment_ids: int32 [B, S]} -> {output: array [B, ...]}.
 """
 
