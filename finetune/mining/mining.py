@@ -159,11 +159,10 @@ def _mine_chunk(members, query_texts, positive_lists, index, token_ids, texts, r
                   scores[np.asarray(positives)], sum(p in top for p in positives)))
   rescored = {}
   if rescorer is not None:
-    pairs, owners = [], []
+    pairs = []
     for query, positives, candidates, _, _, _ in found:
       for passage in list(positives) + candidates.tolist():
         pairs.append((query_texts[query], texts.text(passage)))
-        owners.append(query)
     model_scores = rescorer(pairs)
     start = 0
     for query, positives, candidates, _, _, _ in found:
