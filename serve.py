@@ -26,12 +26,16 @@ from common import cli
 from common.errors import UserError
 from common import settings
 from finetune.runtime.predictor import load_predictor
+from finetune.serving import draining
+from finetune.serving import http_errors
 from finetune.serving import server
 from finetune.serving.options import API_KEY_VARIABLE
 from finetune.serving.options import ServeOptions
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 cli.define_flags(ServeOptions)
+# aiohttp's own wait for requests, once the drain is done: for one that came as it ended.
+CLEANUP_SECONDS = 0.1
 
 
 def is_loopback(host):
@@ -56,11 +60,15 @@ async def serve(options, api_key):
                                                spinning=False, runtime=options.runtime),
                         options,
                         api_key=api_key, on_failure=failed)
-  # A client that goes away cancels its handler, and with it its pairs not yet run.
-  runner = server.web.AppRunner(app, handler_cancellation=True, access_log=None)
+  drain = draining.Drain()
+  app.middlewares.insert(0, drain.middleware)  # outermost: it sees every answer
+  # A client that goes away cancels its handler, and with it its pairs not yet run. The
+  # parser's errors are answered as JSON (http_errors). The drain has answered or
+  # cancelled every request taken before aiohttp's cleanup: nothing is left to wait for.
+  runner = http_errors.AppRunner(app, handler_cancellation=True, access_log=None,
+                                 shutdown_timeout=CLEANUP_SECONDS)
   await runner.setup()
-  site = server.web.TCPSite(runner, options.host, options.port,
-                            shutdown_timeout=options.shutdown_seconds)
+  site = server.web.TCPSite(runner, options.host, options.port)
   try:
     await site.start()
   except OSError as e:
@@ -71,11 +79,19 @@ async def serve(options, api_key):
   logging.info("serving %s on http://%s:%d (loading the model)", options.model,
                host if ":" not in host else "[%s]" % host, port)
   loop = asyncio.get_running_loop()
+
+  def signalled():  # the first signal stops; a second one stops without waiting
+    if stopping.is_set():
+      drain.cut_short()
+    stopping.set()
+
   for signum in (signal.SIGTERM, signal.SIGINT):
-    loop.add_signal_handler(signum, stopping.set)
+    loop.add_signal_handler(signum, signalled)
   await stopping.wait()
   if not failure:
-    logging.info("stopping: no new connections; answering the requests taken")
+    logging.info("stopping: no new connections; answering the %d request(s) taken (at "
+                 "most --shutdown_seconds=%g)", len(drain.handlers), options.shutdown_seconds)
+  await drain.stop(runner, options.shutdown_seconds)
   await runner.cleanup()
   if failure:
     raise UserError(failure[0])

@@ -33,6 +33,7 @@ import numpy as np
 import prometheus_client
 
 from finetune.model.model_files import to_unit_range
+from finetune.serving import request_body
 from finetune.serving.batching import Batcher
 from finetune.serving.batching import QueueFull
 
@@ -178,6 +179,18 @@ def _api_key_of(request):
   return request.headers.get("X-API-Key")
 
 
+def key_matches(given, api_key):
+  """Whether the key sent is the server's, in constant time.
+
+  aiohttp hands over header bytes that are not UTF-8 as lone surrogates
+  (surrogateescape); they are turned back into those bytes, which match no key.
+  """
+  if given is None:
+    return False
+  return hmac.compare_digest(given.encode("utf-8", "surrogateescape"),
+                             api_key.encode("utf-8", "surrogateescape"))
+
+
 def make_app(load_predictor, limits, api_key=None, metrics=None, on_failure=None):
   """The aiohttp application; `load_predictor()` -> a finetune.runtime.predictor.Predictor.
 
@@ -197,7 +210,7 @@ def make_app(load_predictor, limits, api_key=None, metrics=None, on_failure=None
     try:
       if api_key is not None and request.path != "/health":
         given = _api_key_of(request)
-        if given is None or not hmac.compare_digest(given.encode(), api_key.encode()):
+        if not key_matches(given, api_key):
           response = error_response(401, "missing or wrong API key: send Authorization: "
                                     "Bearer <key> or X-API-Key: <key>",
                                     headers={"WWW-Authenticate": "Bearer"})
@@ -220,11 +233,9 @@ def make_app(load_predictor, limits, api_key=None, metrics=None, on_failure=None
 
   async def read_json(request):
     try:
-      body = json.loads(await request.read())
-    except web.HTTPRequestEntityTooLarge:
-      raise
-    except (ValueError, UnicodeDecodeError) as e:
-      raise BadRequest("the body is not JSON (%s); expected a JSON object" % e) from None
+      body = request_body.parse_json(await request_body.read(request))
+    except request_body.BodyError as e:
+      raise BadRequest(str(e), e.status) from None
     if not isinstance(body, dict):
       raise BadRequest("the body is %s; expected a JSON object" % _kind(body))
     return body
