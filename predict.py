@@ -14,6 +14,7 @@ Regression models print the score; classifiers print the decided label (with
 import dataclasses
 import logging as std_logging
 import os
+import signal
 import sys
 from typing import Optional
 
@@ -29,6 +30,7 @@ from common.errors import InputFileError
 from common.errors import UserError
 from common import settings
 from common.settings import setting
+from common.text_files import decode
 from common.text_files import split_lines
 from common.tsv import read_tsv
 from finetune.model.precision import PRECISIONS
@@ -68,6 +70,39 @@ class PredictOptions:
 cli.define_flags(PredictOptions)
 
 
+def read_stdin():
+  """stdin's text, checked as an --input file is: UTF-8, else one line naming stdin:line.
+
+  Read as bytes: Python's own decoding of stdin either replaces bad bytes unseen (its
+  default, surrogateescape under a C locale) or fails with a traceback
+  (PYTHONIOENCODING=utf-8).
+  """
+  if sys.stdin is None:  # started with stdin closed (`<&-`)
+    raise UserError("no pairs: stdin is closed and none were given as arguments or with "
+                    "--input; expected sentence_a<TAB>sentence_b lines on one of them")
+  stream = getattr(sys.stdin, "buffer", None)
+  data = stream.read() if stream is not None else sys.stdin.read().encode("utf-8")
+  return decode("stdin", data)
+
+
+def write_lines(lines):
+  """Prints `lines` on stdout; a reader that has gone (`| head`) ends the run quietly.
+
+  As any Unix filter killed by SIGPIPE, the exit status is then 141; a stdout that
+  cannot be written (a full disk) is one line naming stdout.
+  """
+  try:
+    for line in lines:
+      sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+  except BrokenPipeError:
+    # Whatever is still buffered goes nowhere, so that flushing at exit cannot fail.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(128 + signal.SIGPIPE)
+  except OSError as e:
+    raise UserError("stdout: could not be written (%s)" % (e.strerror or e)) from None
+
+
 def read_pairs(args, input_file):
   """[(a, b)] from the arguments, the --input file, or stdin."""
   if args:
@@ -80,7 +115,7 @@ def read_pairs(args, input_file):
   else:
     # Numbered before blank lines are dropped, so that errors name the real line.
     rows = [(line.split("\t"), number)
-            for number, line in enumerate(split_lines(sys.stdin.read()), start=1)
+            for number, line in enumerate(split_lines(read_stdin()), start=1)
             if line.strip()]
   pairs = []
   for row, number in rows:
@@ -96,18 +131,26 @@ def main(argv):
   std_logging.getLogger("tensorflow").setLevel(std_logging.ERROR)  # if it is imported
   options = cli.options_from_flags(PredictOptions)
   settings.validate(options)
+  if sys.stdout is None:  # started with stdout closed (`>&-`): say so before any work
+    raise UserError("stdout is closed; predict.py prints its predictions there: redirect "
+                    "it to a file instead")
   pairs = read_pairs(argv[1:], options.input)
   with load_predictor(options.model, options.precision, options.checkpoint,
                       runtime=options.runtime) as predictor:
     outputs = predictor.predict(pairs, options.batch_size)
-  for index in range(len(pairs)):
+  write_lines(output_lines(outputs, len(pairs), options.probabilities))
+
+
+def output_lines(outputs, count, probabilities):
+  """One line per pair: the score, or the label (and each label's probability)."""
+  for index in range(count):
     if "score" in outputs:
-      print("%.4f" % outputs["score"][index])
+      yield "%.4f" % outputs["score"][index]
       continue
     cells = [outputs["label"][index]]
-    if options.probabilities:
+    if probabilities:
       cells += ["%.4f" % p for p in outputs["probabilities"][index]]
-    print("\t".join(cells))
+    yield "\t".join(cells)
 
 
 if __name__ == "__main__":
