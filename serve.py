@@ -6,7 +6,8 @@ r"""Serves a fine-tuned model over HTTP: scores, reranking, health and metrics.
 
 --model is any folder predict.py takes; an ONNX folder (export_model.py) runs on ONNX
 Runtime without TensorFlow, the others on TensorFlow. Routes: POST /predict, POST
-/rerank (Cohere's and Jina's shape), GET /health, GET /metrics; see docs/serving.md.
+/rerank and /v1/rerank, /v2/rerank (Cohere's, Jina's and text-embeddings-inference's
+shapes), GET /info, GET /health, GET /metrics; see docs/serving.md.
 Concurrent requests share model batches. SIGTERM or Ctrl-C: the port closes, the
 requests already taken are answered, and the server exits 0. It binds to loopback
 unless given an API key (--api_key or $BERT_SERVE_API_KEY), which every route but
@@ -49,6 +50,8 @@ def is_loopback(host):
 
 async def serve(options, api_key):
   """Runs the server until SIGTERM or SIGINT; returns once it has stopped cleanly."""
+  served_name = options.served_model_name or os.path.basename(
+      os.path.normpath(os.path.abspath(options.model)))
   stopping = asyncio.Event()
   failure = []
 
@@ -59,7 +62,8 @@ async def serve(options, api_key):
   app = server.make_app(lambda: load_predictor(options.model, options.precision,
                                                spinning=False, runtime=options.runtime),
                         options,
-                        api_key=api_key, on_failure=failed)
+                        api_key=api_key, on_failure=failed, served_name=served_name,
+                        strict_model_name=options.strict_model_name)
   drain = draining.Drain()
   app.middlewares.insert(0, drain.middleware)  # outermost: it sees every answer
   # A client that goes away cancels its handler, and with it its pairs not yet run. The

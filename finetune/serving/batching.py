@@ -1,11 +1,15 @@
 """Dynamic batching: the pairs of concurrent requests share model batches.
 
 A request's pairs, laid out as token ids, join one queue. The batcher (a coroutine of the
-server's event loop) waits until a full batch of pairs is waiting, or until the oldest
-waiting pair has waited max_delay_ms, then takes up to `window` batches' worth of pairs
-in arrival order, sorts them by length and runs them as batches of max_batch_pairs, each
-cut to its longest pair (as predict.py sorts a whole file): under load the window is
-full and the padding small. The model runs in one worker thread, so the event loop
+server's event loop) waits until a full batch is waiting (max_batch_pairs pairs or
+max_batch_tokens tokens), or until the oldest waiting pair has waited max_delay_ms, then
+takes up to `window` batches' worth of pairs in arrival order, sorts them by length and
+cuts them, shortest first, into batches each padded to its longest pair (as predict.py
+sorts a whole file): a batch takes pairs while it holds fewer than max_batch_pairs and
+its padded cost, pairs x its longest pair's length, stays within max_batch_tokens (a
+pair longer than that runs alone). The model's time goes with the padded tokens, not
+the pairs: short pairs share large batches, long ones small batches, and under load the
+window is full and the padding small. The model runs in one worker thread, so the event loop
 keeps taking requests meanwhile; each request gets its outputs back in its own order
 once its last pair is done. The queue holds at most max_queue_pairs pairs: a request
 that would overflow it is refused at once (QueueFull), never left waiting. A request
@@ -40,6 +44,8 @@ class _Request:
   outputs: dict = dataclasses.field(default_factory=dict)
   next_pair: int = 0  # the first pair not yet taken into a batch
   done_pairs: int = 0
+  started: float = None  # when its first model batch started
+  timing: dict = None  # filled with its queue and inference seconds
 
 
 class Batcher:
@@ -49,22 +55,26 @@ class Batcher:
     run_batch: {input_ids, input_mask, segment_ids: int32 [B, L]} -> {output: [B, ...]};
       it runs in the worker thread.
     max_batch_pairs: pairs per model batch.
+    max_batch_tokens: padded tokens per model batch (pairs x the longest pair's length).
     max_delay_ms: the longest a pair waits for others before a partial batch runs.
     max_queue_pairs: pairs waiting at most (beyond: QueueFull).
     window: batches' worth of waiting pairs sorted by length together.
-    on_batch: called with (pairs, seconds) after each model batch (metrics).
+    on_batch: called with (pairs, seconds, tokens, padded tokens) after each model batch
+      (metrics).
   """
 
-  def __init__(self, run_batch, *, max_batch_pairs=32, max_delay_ms=5.0,
-               max_queue_pairs=4096, window=8, on_batch=None):
+  def __init__(self, run_batch, *, max_batch_pairs=32, max_batch_tokens=1 << 30,
+               max_delay_ms=5.0, max_queue_pairs=4096, window=8, on_batch=None):
     self._run_batch = run_batch
     self.max_batch_pairs = max_batch_pairs
+    self.max_batch_tokens = max_batch_tokens
     self.max_delay = max_delay_ms / 1000.0
     self.max_queue_pairs = max_queue_pairs
     self.window = window
     self._on_batch = on_batch
     self._waiting = collections.deque()  # requests with pairs not yet taken
     self.waiting_pairs = 0
+    self.waiting_tokens = 0
     self._arrival = asyncio.Event()
     self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="model")
     self._task = None
@@ -88,18 +98,21 @@ class Batcher:
     """Runs one batch in the worker thread, outside the queue (the warm-up batch)."""
     return self._executor.submit(self._run_batch, batch).result()
 
-  async def score(self, ids, segments):
+  async def score(self, ids, segments, timing=None):
     """The outputs for a request's pairs, {output: array [n, ...]}, in its order.
 
-    Raises QueueFull when its pairs do not fit in the queue.
+    timing: a dict, given "queue" (seconds until its first batch started) and
+    "inference" (from then until its last batch ended). Raises QueueFull when its pairs
+    do not fit in the queue.
     """
     count = len(ids)
     if self.waiting_pairs + count > self.max_queue_pairs:
       raise QueueFull()
     request = _Request(ids, segments, asyncio.get_running_loop().create_future(),
-                       time.monotonic())
+                       time.monotonic(), timing={} if timing is None else timing)
     self._waiting.append(request)
     self.waiting_pairs += count
+    self.waiting_tokens += sum(len(pair) for pair in ids)
     self._arrival.set()
     try:
       return await request.future
@@ -112,6 +125,7 @@ class Batcher:
     if request in self._waiting:
       self._waiting.remove(request)
       self.waiting_pairs -= len(request.ids) - request.next_pair
+      self.waiting_tokens -= sum(len(pair) for pair in request.ids[request.next_pair:])
 
   async def _loop(self):
     loop = asyncio.get_running_loop()
@@ -121,7 +135,8 @@ class Batcher:
         await self._arrival.wait()
         continue
       deadline = self._waiting[0].arrived + self.max_delay
-      while self.waiting_pairs < self.max_batch_pairs:
+      while (self.waiting_pairs < self.max_batch_pairs and
+             self.waiting_tokens < self.max_batch_tokens):
         left = deadline - time.monotonic()
         if left <= 0:
           break
@@ -131,14 +146,32 @@ class Batcher:
         except asyncio.TimeoutError:
           break
       taken = self._take(self.window * self.max_batch_pairs)
-      for start in range(0, len(taken), self.max_batch_pairs):
-        part = taken[start:start + self.max_batch_pairs]
+      for part in self.cut(taken):
         started = time.monotonic()
-        outputs = await loop.run_in_executor(self._executor, self._run_batch,
-                                             self._assemble(part))
+        for request, _ in part:
+          if request.started is None:
+            request.started = started
+            request.timing["queue"] = started - request.arrived
+        batch = self._assemble(part)
+        outputs = await loop.run_in_executor(self._executor, self._run_batch, batch)
         if self._on_batch is not None:
-          self._on_batch(len(part), time.monotonic() - started)
+          self._on_batch(len(part), time.monotonic() - started, int(batch["input_mask"].sum()),
+                         batch["input_mask"].size)
         self._deliver(part, outputs)
+
+  def cut(self, taken):
+    """[(request, index)] sorted by length -> batches within both limits, in that order."""
+    part, width = [], 0
+    for item in taken:
+      length = len(item[0].ids[item[1]])
+      if part and (len(part) == self.max_batch_pairs or
+                   (len(part) + 1) * max(width, length) > self.max_batch_tokens):
+        yield part
+        part, width = [], 0
+      part.append(item)
+      width = max(width, length)
+    if part:
+      yield part
 
   def _take(self, limit):
     """Up to `limit` waiting pairs in arrival order, sorted by length: [(request, index)]."""
@@ -147,6 +180,8 @@ class Batcher:
       request = self._waiting[0]
       count = min(len(request.ids) - request.next_pair, limit - len(taken))
       taken.extend((request, request.next_pair + i) for i in range(count))
+      self.waiting_tokens -= sum(len(pair) for pair in
+                                 request.ids[request.next_pair:request.next_pair + count])
       request.next_pair += count
       self.waiting_pairs -= count
       if request.next_pair == len(request.ids):
@@ -177,4 +212,5 @@ class Batcher:
         request.outputs[name][index] = values[row]
       request.done_pairs += 1
       if request.done_pairs == len(request.ids):
+        request.timing["inference"] = time.monotonic() - request.started
         request.future.set_result(request.outputs)

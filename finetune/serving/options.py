@@ -11,6 +11,7 @@ from finetune.model.precision import PRECISIONS
 from finetune.runtime.openvino_runtime import RUNTIMES
 
 API_KEY_VARIABLE = "BERT_SERVE_API_KEY"
+OVERLOAD_STATUSES = (503, 429)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +33,10 @@ class ServeOptions:
                          "onnxruntime or openvino.", cli.SPEED, checks.OneOf(RUNTIMES))
   max_batch_pairs: int = setting(32, "Pairs per model batch.", cli.SPEED,
                                  checks.AtLeast(1))
+  max_batch_tokens: int = setting(
+      4096, "Tokens per model batch, counted padded (its longest pair's "
+      "length x its pairs), as text-embeddings-inference's flag; a pair longer than this "
+      "runs alone.", cli.SPEED, checks.AtLeast(1))
   max_queue_delay_ms: float = setting(
       5.0, "The longest a pair waits for others to fill a batch, in "
       "milliseconds.", cli.SPEED, checks.AtLeast(0.0))
@@ -41,6 +46,16 @@ class ServeOptions:
       256, "Waiting pairs sorted by length together before they are "
       "cut into batches: more pads less under load (throughput), and makes each request of "
       "the window wait for all of it (latency).", cli.SPEED, checks.AtLeast(1))
+  overload_status: str = setting(
+      "503", "The status a request gets when the queue is full: 503, or "
+      "429 as text-embeddings-inference and Infinity answer; Retry-After either way.",
+      cli.RUN, checks.OneOf([str(code) for code in OVERLOAD_STATUSES]))
+  served_model_name: Optional[str] = setting(
+      None, "The name answers carry as `model` and /info as model_id (default: --model's "
+      "folder name).", cli.RUN, checks.NonEmpty())
+  strict_model_name: bool = setting(
+      False, "Answer 404 to a request whose `model` is not --served_model_name (default: any "
+      "name is taken, as one model is served).", cli.RUN)
   max_body_bytes: int = setting(1 << 20, "Largest request body, in bytes "
                                 "(413 beyond).", cli.RUN, checks.AtLeast(64))
   max_pairs_per_request: int = setting(1024, "Most pairs (or "

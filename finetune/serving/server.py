@@ -3,54 +3,56 @@
 Routes (JSON in and out; errors are {"error": "<what is wrong, and what was expected>"}):
   POST /predict  {"pairs": [[a, b], ...]} -> {"predictions": [...]} in request order:
                  {"score": s} (regression, the user's units), or {"label": "1",
-                 "probabilities": {"0": p0, "1": p1}} (classification), as predict.py prints.
-  POST /rerank   Cohere's and Jina's shape: {"query": q, "documents": [text or {"text":
-                 text}], "top_n": k, "return_documents": bool} -> {"results": [{"index":
-                 i, "relevance_score": r, "document": {"text": ...}}, ...]}, best first.
-                 relevance_score: a sigmoid regression head's score in 0..1 (its label
-                 range mapped back), a linear head's score, a classifier's probability of
-                 its positive label (of its last label with more than two).
+                 "probabilities": {"0": p0, "1": p1}} (classification), as predict.py prints;
+                 or text-embeddings-inference's {"inputs": ...} (api.py).
+  POST /rerank, /v1/rerank, /v2/rerank
+                 Cohere's and Jina's shape: {"query": q, "documents": [text or {"text":
+                 text}], "top_n": k, "return_documents": bool, "max_tokens_per_doc": n} ->
+                 {"id", "model", "results": [{"index": i, "relevance_score": r,
+                 "document": {"text": ...}}, ...] best first, "meta", "usage"}; on /rerank,
+                 text-embeddings-inference's {"query", "texts"} too (api.py).
+  GET /info      the served model and the batch limits, as text-embeddings-inference's.
   GET /health    200 {"status": "ready"} once the model is loaded and has run one batch;
                  503 {"status": "loading"} before.
-  GET /metrics   Prometheus text: requests by route and status, request seconds, pairs
-                 per model batch, model batch seconds, pairs waiting, pairs scored.
+  GET /metrics   Prometheus text: requests by route and status, request seconds and their
+                 queue, tokenization and inference parts, pairs and tokens per model batch,
+                 its padding share, model batch seconds, pairs waiting, pairs scored and cut.
 Limits, each a 4xx naming its flag: body bytes (413), pairs per request and characters
-per text (400). A full queue answers 503 with Retry-After at once. With an API key,
-every route but /health needs `Authorization: Bearer <key>` (or `X-API-Key: <key>`),
-else 401. The model loads in a thread after the port is bound, so the port answers
-(/health: loading) from the first second.
+per text (400). A full queue answers --overload_status (503 or 429) with Retry-After at
+once. A pair too long for the model is cut (the answer's X-Truncated-Pairs header says
+how many were), or, with "truncate": false in the request, refused (413). With an API
+key, every route but /health needs `Authorization: Bearer <key>` (or `X-API-Key:
+<key>`), else 401. The model loads in a thread after the port is bound, so the port
+answers (/health: loading) from the first second.
 """
 
 import asyncio
 import hmac
-import json
+import itertools
+import os
 import threading
 import time
 
 from absl import logging
 from aiohttp import web
-import numpy as np
 import prometheus_client
 
-from finetune.model.model_files import to_unit_range
+from finetune.serving import api
 from finetune.serving import request_body
+from finetune.serving import request_tokens
+from finetune.serving.api import BadRequest
 from finetune.serving.batching import Batcher
 from finetune.serving.batching import QueueFull
 
 READY = web.AppKey("ready", dict)
 prometheus_client.disable_created_metrics()  # the *_created series: noise for a scraper
-ROUTES = ("/predict", "/rerank", "/health", "/metrics")
+RERANK_ROUTES = {"/rerank": "2", "/v1/rerank": "1", "/v2/rerank": "2"}  # -> Cohere's version
+ROUTES = ("/predict", "/rerank", "/v1/rerank", "/v2/rerank", "/info", "/health", "/metrics")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                    10.0, 30.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
-
-
-class BadRequest(Exception):
-  """A request the server cannot take; the message says what was expected."""
-
-  def __init__(self, message, status=400):
-    super().__init__(message)
-    self.status = status
+TOKEN_BUCKETS = (64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
+SHARE_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
 def error_response(status, message, headers=None):
@@ -78,98 +80,31 @@ class Metrics:
         "bert_queue_pairs", "Pairs waiting for a model batch.", registry=self.registry)
     self.pairs = prometheus_client.Counter(
         "bert_pairs_scored", "Pairs the model has scored.", registry=self.registry)
+    self.truncated = prometheus_client.Counter(
+        "bert_pairs_truncated", "Pairs cut to fit the model's max_seq_length (or a request's "
+        "max_tokens_per_doc).", registry=self.registry)
+    # Where a scoring request's seconds go: tokenizing its texts, waiting for its first
+    # model batch, and from that batch's start to its last batch's end.
+    self.stages = {stage: prometheus_client.Histogram(
+        "bert_%s_seconds" % stage, what, buckets=LATENCY_BUCKETS, registry=self.registry)
+                   for stage, what in (
+                       ("tokenization", "Seconds a request's texts take to tokenize."),
+                       ("queue", "Seconds a request waits for its first model batch."),
+                       ("inference", "Seconds from a request's first model batch's start "
+                        "to its last's end."))}
+    self.batch_tokens = prometheus_client.Histogram(
+        "bert_batch_tokens", "Tokens per model batch, padding included (pairs x the longest).",
+        buckets=TOKEN_BUCKETS, registry=self.registry)
+    self.padding = prometheus_client.Histogram(
+        "bert_batch_padding_share", "Share of a model batch's tokens that are padding.",
+        buckets=SHARE_BUCKETS, registry=self.registry)
 
-  def batch_done(self, pairs, seconds):
+  def batch_done(self, pairs, seconds, tokens, padded_tokens):
     self.batch_pairs.observe(pairs)
     self.batch_seconds.observe(seconds)
     self.pairs.inc(pairs)
-
-
-def _text(value, where, limits):
-  """A text field: a string of at most max_text_chars characters."""
-  if not isinstance(value, str):
-    raise BadRequest("%s: expected a string, found %s" % (where, _kind(value)))
-  if len(value) > limits.max_text_chars:
-    raise BadRequest("%s: %d characters, over --max_text_chars=%d" % (
-        where, len(value), limits.max_text_chars))
-  return value
-
-
-def _kind(value):
-  return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-          type(None): "null"}.get(type(value), "a number")
-
-
-def _list(body, field, limits):
-  values = body.get(field)
-  if not isinstance(values, list):
-    raise BadRequest("%s: expected a list, found %s" % (
-        field, "nothing" if field not in body else _kind(values)))
-  if not values:
-    raise BadRequest("%s: expected at least one item, found an empty list" % field)
-  if len(values) > limits.max_pairs_per_request:
-    raise BadRequest("%s: %d items, over --max_pairs_per_request=%d" % (
-        field, len(values), limits.max_pairs_per_request))
-  return values
-
-
-def parse_predict(body, limits):
-  """{"pairs": [[a, b], ...]} -> [(a, b)]."""
-  pairs = []
-  for index, pair in enumerate(_list(body, "pairs", limits)):
-    if not isinstance(pair, list) or len(pair) != 2:
-      raise BadRequest("pairs[%d]: expected [text_a, text_b], found %s" % (
-          index, "a list of %d" % len(pair) if isinstance(pair, list) else _kind(pair)))
-    pairs.append((_text(pair[0], "pairs[%d][0]" % index, limits),
-                  _text(pair[1], "pairs[%d][1]" % index, limits)))
-  return pairs
-
-
-def parse_rerank(body, limits):
-  """Cohere's / Jina's rerank request -> (query, [document text], top_n, return_documents)."""
-  query = _text(body.get("query"), "query", limits) if "query" in body else None
-  if query is None:
-    raise BadRequest("query: expected a string, found nothing")
-  documents = []
-  for index, document in enumerate(_list(body, "documents", limits)):
-    if isinstance(document, dict):
-      document = document.get("text")
-      where = "documents[%d].text" % index
-    else:
-      where = "documents[%d]" % index
-    documents.append(_text(document, where, limits))
-  top_n = body.get("top_n", len(documents))
-  if top_n is None:
-    top_n = len(documents)
-  if not isinstance(top_n, int) or isinstance(top_n, bool) or top_n < 1:
-    raise BadRequest("top_n: expected an integer >= 1, found %s" % json.dumps(top_n))
-  return_documents = body.get("return_documents", False)
-  if not isinstance(return_documents, bool):
-    raise BadRequest("return_documents: expected true or false, found %s" %
-                     json.dumps(return_documents))
-  return query, documents, min(top_n, len(documents)), return_documents
-
-
-def predictions(info, outputs):
-  """The /predict answers, as predict.py prints them."""
-  if "score" in outputs:
-    return [{"score": float(score)} for score in outputs["score"]]
-  labels = info["labels"]
-  return [{"label": labels[int(label_id)],
-           "probabilities": {label: float(p) for label, p in zip(labels, row)}}
-          for label_id, row in zip(outputs["label_id"], outputs["probabilities"])]
-
-
-def relevance(info, outputs):
-  """One relevance score per pair, higher meaning more relevant (module docstring)."""
-  if "score" in outputs:
-    scores = np.asarray(outputs["score"], np.float64)
-    if info.get("use_sigmoid_act"):
-      scores = to_unit_range(scores, info.get("label_min"), info.get("label_max"))
-    return scores
-  labels = info["labels"]
-  positive = info.get("positive_label") or labels[-1]
-  return np.asarray(outputs["probabilities"], np.float64)[:, labels.index(positive)]
+    self.batch_tokens.observe(padded_tokens)
+    self.padding.observe(1.0 - tokens / padded_tokens)
 
 
 def _api_key_of(request):
@@ -191,10 +126,14 @@ def key_matches(given, api_key):
                              api_key.encode("utf-8", "surrogateescape"))
 
 
-def make_app(load_predictor, limits, api_key=None, metrics=None, on_failure=None):
+def make_app(load_predictor, limits, api_key=None, metrics=None, on_failure=None,
+             served_name="model", strict_model_name=False):
   """The aiohttp application; `load_predictor()` -> a finetune.runtime.predictor.Predictor.
 
   limits: a ServeOptions (finetune/serving/options.py): its limits and batching are read.
+
+  served_name: the model's name in answers and /info; with strict_model_name, a request
+  naming another model gets 404.
 
   The predictor is loaded in a thread when the application starts; until it has run
   one batch, /health says "loading" and the scoring routes answer 503. If it cannot be
@@ -202,6 +141,7 @@ def make_app(load_predictor, limits, api_key=None, metrics=None, on_failure=None
   """
   metrics = metrics or Metrics()
   state = {"predictor": None, "batcher": None, "error": None}
+  request_ids = itertools.count(1)
 
   @web.middleware
   async def measured(request, handler):
@@ -221,9 +161,9 @@ def make_app(load_predictor, limits, api_key=None, metrics=None, on_failure=None
       response = error_response(413, "request body over --max_body_bytes=%d bytes" %
                                 limits.max_body_bytes)
     except web.HTTPException as e:  # 404, 405: aiohttp's own answers, in JSON
-      response = error_response(e.status, "%s %s: %s; expected POST /predict, POST /rerank, "
-                                "GET /health or GET /metrics" % (request.method,
-                                                                 request.path, e.reason))
+      response = error_response(e.status, "%s %s: %s; expected POST /predict, POST /rerank "
+                                "(or /v1/rerank, /v2/rerank), GET /info, GET /health or "
+                                "GET /metrics" % (request.method, request.path, e.reason))
     except Exception:  # pylint: disable=broad-except
       logging.exception("%s %s failed", request.method, request.path)
       response = error_response(500, "the server failed on this request; see its log")
@@ -237,20 +177,28 @@ def make_app(load_predictor, limits, api_key=None, metrics=None, on_failure=None
     except request_body.BodyError as e:
       raise BadRequest(str(e), e.status) from None
     if not isinstance(body, dict):
-      raise BadRequest("the body is %s; expected a JSON object" % _kind(body))
+      raise BadRequest("the body is %s; expected a JSON object" % api.kind(body))
     return body
 
-  async def scored(pairs):
+  async def scored(request, timing):
+    """The model's outputs for a parsed request's pairs, and how many were cut."""
     predictor, batcher = state["predictor"], state["batcher"]
-    columns = predictor.lay_out(pairs)
-    lengths = columns["input_mask"].sum(axis=1)
-    ids = [columns["input_ids"][i, :n] for i, n in enumerate(lengths)]
-    segments = [columns["segment_ids"][i, :n] for i, n in enumerate(lengths)]
-    metrics.queue.set(batcher.waiting_pairs + len(pairs))
+    started = time.monotonic()
     try:
-      return await batcher.score(ids, segments)
+      laid_out = request_tokens.lay_out(request.pairs, predictor.tokenizer,
+                                        predictor.info["max_seq_length"], request.truncation)
+    except request_tokens.TooLong as e:
+      raise api.too_long(request, e) from None
+    timing["tokenization"] = time.monotonic() - started
+    metrics.queue.set(batcher.waiting_pairs + len(laid_out.ids))
+    try:
+      outputs = await batcher.score(laid_out.ids, laid_out.segments, timing)
     finally:
       metrics.queue.set(batcher.waiting_pairs)
+    metrics.truncated.inc(len(laid_out.cut))
+    for stage, histogram in metrics.stages.items():
+      histogram.observe(timing[stage])
+    return outputs, laid_out
 
   def scoring_route(parse, answer):
     async def handle(request):
@@ -260,31 +208,45 @@ def make_app(load_predictor, limits, api_key=None, metrics=None, on_failure=None
                               state["error"], headers={"Retry-After": "1"})
       try:
         parsed = parse(await read_json(request), limits)
-        return web.json_response(await answer(parsed))
+        timing = {}
+        body, laid_out = await answer(parsed, request.path, timing)
       except BadRequest as e:
         return error_response(e.status, str(e))
       except QueueFull:
-        return error_response(503, "the queue is full (--max_queue_pairs=%d pairs waiting); "
-                              "retry in a second" % limits.max_queue_pairs,
-                              headers={"Retry-After": "1"})
+        return error_response(int(limits.overload_status), "the queue is full "
+                              "(--max_queue_pairs=%d pairs waiting); retry in a second" %
+                              limits.max_queue_pairs, headers={"Retry-After": "1"})
+      # As text-embeddings-inference's x-*-time headers, in milliseconds; and the cut pairs.
+      headers = {"X-%s-Time" % stage.capitalize(): "%.3f" % (seconds * 1000.0)
+                 for stage, seconds in timing.items()}
+      headers["X-Truncated-Pairs"] = str(len(laid_out.cut))
+      headers["X-Compute-Tokens"] = str(laid_out.tokens)
+      return web.json_response(body, headers=headers)
     return handle
 
-  async def answer_predict(pairs):
-    outputs = await scored(pairs)
-    return {"predictions": predictions(state["predictor"].info, outputs)}
+  async def answer_predict(parsed, path, timing):
+    del path
+    outputs, laid_out = await scored(parsed, timing)
+    return api.predict_answer(parsed, state["predictor"].info, outputs), laid_out
 
-  async def answer_rerank(parsed):
-    query, documents, top_n, return_documents = parsed
-    outputs = await scored([(query, document) for document in documents])
-    scores = relevance(state["predictor"].info, outputs)
-    order = np.argsort(-scores, kind="stable")[:top_n]
-    results = []
-    for index in order:
-      result = {"index": int(index), "relevance_score": float(scores[index])}
-      if return_documents:
-        result["document"] = {"text": documents[index]}
-      results.append(result)
-    return {"results": results}
+  async def answer_rerank(parsed, path, timing):
+    if parsed.api == api.TEI and path != "/rerank":
+      raise BadRequest("texts: %s takes Cohere's and Jina's documents; text-embeddings-"
+                       "inference's texts go to POST /rerank" % path)
+    api.check_model(parsed.model, served_name, strict_model_name)
+    outputs, laid_out = await scored(parsed, timing)
+    body = api.rerank_answer(parsed, state["predictor"].info, outputs, served_name=served_name,
+                             request_id="rerank-%d-%d" % (os.getpid(), next(request_ids)),
+                             tokens=laid_out.tokens, cut=len(laid_out.cut),
+                             api_version=RERANK_ROUTES[path])
+    return body, laid_out
+
+  async def model_info(request):
+    del request
+    if state["predictor"] is None:
+      return error_response(503, "the model is still loading; retry shortly",
+                            headers={"Retry-After": "1"})
+    return web.json_response(api.info_answer(state["predictor"].info, limits, served_name))
 
   async def health(request):
     del request
@@ -307,6 +269,7 @@ def make_app(load_predictor, limits, api_key=None, metrics=None, on_failure=None
       try:
         predictor = load_predictor()
         batcher = Batcher(predictor.run_batch, max_batch_pairs=limits.max_batch_pairs,
+                          max_batch_tokens=limits.max_batch_tokens,
                           max_delay_ms=limits.max_queue_delay_ms,
                           max_queue_pairs=limits.max_queue_pairs,
                           window=max(1, limits.sort_window_pairs // limits.max_batch_pairs),
@@ -342,8 +305,10 @@ def make_app(load_predictor, limits, api_key=None, metrics=None, on_failure=None
 
   app = web.Application(middlewares=[measured], client_max_size=limits.max_body_bytes)
   app[READY] = {}
-  app.router.add_post("/predict", scoring_route(parse_predict, answer_predict))
-  app.router.add_post("/rerank", scoring_route(parse_rerank, answer_rerank))
+  app.router.add_post("/predict", scoring_route(api.parse_predict, answer_predict))
+  for path in RERANK_ROUTES:
+    app.router.add_post(path, scoring_route(api.parse_rerank, answer_rerank))
+  app.router.add_get("/info", model_info)
   app.router.add_get("/health", health)
   app.router.add_get("/metrics", metrics_route)
   app.on_startup.append(start)
