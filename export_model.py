@@ -1,7 +1,8 @@
 r"""Exports a fine-tuned model for use outside TensorFlow: ONNX (float32 or int8) or Hugging Face.
 
   python export_model.py --model=runs/stsb --format=onnx --output_dir=models/stsb-onnx
-  python export_model.py --model=runs/stsb --format=onnx --precision=int8 --output_dir=models/stsb-int8
+  python export_model.py --model=runs/stsb --format=onnx --precision=int8 \
+    --output_dir=models/stsb-int8
   python export_model.py --model=runs/stsb --format=hf --output_dir=models/stsb-hf
 
 --model is what predict.py takes: a run's --output_dir, an --export_dir or one SavedModel
@@ -15,15 +16,12 @@ import os
 # stdout is for results and stderr for our lines: TensorFlow's start-up chatter goes.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-# pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import logging
 
 from common import cli
 from common import settings
 from finetune.export import exporting
 from finetune.export.exporting import ExportOptions
-# pylint: enable=g-import-not-at-top,wrong-import-position
-
 
 cli.define_flags(ExportOptions)
 

@@ -1,3 +1,19 @@
+# Copyright 2018 The Google AI Language Team Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+#
+# Changed from Google's BERT (github.com/google-research/bert) by this project: what
+# differs and why is in docs/differences.md.
 """BERT's fine-tuning optimizer: Adam with decoupled weight decay, warmup then linear decay.
 
 `create_optimizer` builds the whole training op; `AdamWeightDecayOptimizer` is a

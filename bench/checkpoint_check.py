@@ -17,6 +17,7 @@ models/minilm/bert_model.ckpt (the demo's converted MiniLM) when it is there.
 """
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -25,7 +26,6 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-# pylint: disable=g-import-not-at-top,wrong-import-position
 import tensorflow as tf
 
 from finetune.model import checkpoint_index
@@ -91,11 +91,12 @@ def main():
   print("| --- | ---: | ---: | ---: | ---: | ---: |")
   for prefix in prefixes:
     size, tensors = data_bytes(prefix)
-    check = median_seconds(lambda: checkpoints.check_checkpoint(prefix), args.repeats)
-    tf_index = median_seconds(lambda: tf.train.load_checkpoint(prefix), args.repeats)
+    check = median_seconds(functools.partial(checkpoints.check_checkpoint, prefix),
+                           args.repeats)
+    tf_index = median_seconds(functools.partial(tf.train.load_checkpoint, prefix), args.repeats)
     checkpoints.check_checkpoint(prefix, read_tensors=True)  # fills the page cache
-    read_all = median_seconds(lambda: checkpoints.check_checkpoint(prefix, read_tensors=True),
-                              3)
+    read_all = median_seconds(
+        functools.partial(checkpoints.check_checkpoint, prefix, read_tensors=True), 3)
     print("| %s | %d | %.0f MB | %.2f ms | %.2f ms | %.2f s |" % (
         prefix, tensors, size / 1e6, check * 1e3, tf_index * 1e3, read_all))
 

@@ -27,16 +27,15 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-# pylint: disable=g-import-not-at-top,wrong-import-position
-import convert_hf_checkpoint
-import tokenization
-import tokenization_fast
 from bench.quality import shared_data
+import convert_hf_checkpoint
 from finetune.data import fast_serialization
 from finetune.data import feature_workers
 from finetune.data import record_format
 from finetune.data import records
 from processors import get_processor
+import tokenization
+import tokenization_fast
 
 
 def convert(examples, vocab_file, fast, workers, output_file):
@@ -66,8 +65,8 @@ LONG_LINE_UNITS = {
 
 def time_long_lines(vocab_file, count_limits=(0, 512)):
   """Prints the seconds a 10 MB first sentence of each kind takes to become features."""
-  from finetune.data import features  # pylint: disable=g-import-not-at-top
-  from processors import InputExample  # pylint: disable=g-import-not-at-top
+  from finetune.data import features
+  from processors import InputExample
   for kind, unit in LONG_LINE_UNITS.items():
     text = unit * (10 * 1000 * 1000 // len(unit.encode("utf-8")))
     for count_limit in count_limits:

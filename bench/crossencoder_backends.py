@@ -41,8 +41,8 @@ def read_pairs(path):
 
 def load(backend, model_dir):
   """The CrossEncoder on `backend`, exported first where the backend needs it."""
-  import sentence_transformers  # pylint: disable=g-import-not-at-top
-  from sentence_transformers import CrossEncoder  # pylint: disable=g-import-not-at-top
+  import sentence_transformers
+  from sentence_transformers import CrossEncoder
   if backend == "openvino":
     return CrossEncoder(model_dir, backend="openvino", device="cpu")
   function, config, file_name = EXPORTS[backend]
@@ -65,7 +65,7 @@ def main():
   reference = np.load(os.path.join(args.model_dir, "test_scores.npy"))
   results = {}
   with contextlib.redirect_stdout(sys.stderr):
-    import sentence_transformers  # pylint: disable=g-import-not-at-top
+    import sentence_transformers
     for backend in args.backends.split(","):
       model = load(backend, args.model_dir)
       model.predict(pairs[:64], batch_size=args.batch_size, show_progress_bar=False)  # warm

@@ -30,14 +30,13 @@ from this module's start), building the CrossEncoder, trainer.train() alone, and
 predict() alone. Prints one JSON line on stdout, everything else goes to stderr.
 --save_dir keeps the trained model (save_pretrained), for bench/crossencoder_backends.py,
 and its sts-test scores as test_scores.npy.
-Needs requirements-bench.txt. Imports no TensorFlow.
+Needs the [bench] extra (pip install -e ".[bench]"). Imports no TensorFlow.
 """
 
 import time
 
 _STARTED = time.perf_counter()  # Before the heavy imports, which import_seconds counts.
 
-# pylint: disable=g-import-not-at-top,wrong-import-position
 import argparse
 import contextlib
 import json
@@ -63,7 +62,6 @@ sys.path.insert(0, REPO)
 
 # finetune.evaluation.metrics is numpy only: the same Pearson and Spearman as our evaluation.
 from finetune.evaluation import metrics
-# pylint: enable=g-import-not-at-top,wrong-import-position
 
 
 def read_sts(path, limit=0):

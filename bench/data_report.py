@@ -98,7 +98,7 @@ def _time_report_functions():
   seconds of each call go to (empty in code without them)."""
   seconds = []
   try:
-    from finetune.data import data_report  # pylint: disable=g-import-not-at-top
+    from finetune.data import data_report
   except ImportError:
     return seconds
 
@@ -128,11 +128,11 @@ def child(args):
   """
   repo = args.before_repo if args.child == "before" else REPO
   sys.path.insert(0, repo)
-  # pylint: disable=g-import-not-at-top
+  from absl import logging
+
   from finetune.data import records
   from finetune.tasks import RegressionTask
   from processors import get_processor
-  from absl import logging
   logging.set_verbosity(logging.INFO)
   task, processor = RegressionTask(), get_processor("sim")
   vocab_file = os.path.join(args.model_dir, "vocab.txt")
@@ -220,7 +220,7 @@ def main():
     child(args)
     return
   sys.path.insert(0, REPO)
-  from bench.shared_data import shared_data_dir  # pylint: disable=g-import-not-at-top
+  from bench.shared_data import shared_data_dir
   data_dir = os.path.join(args.work_dir, "data_%d" % args.pairs)
   os.makedirs(data_dir, exist_ok=True)
   train_file = os.path.join(data_dir, "train.tsv")
@@ -241,7 +241,7 @@ def main():
   best = {name: {key: (max if key in ("peak", "stage_peak") else min)(
       run[key] for run in runs) for key in runs[0]} for name, runs in results.items()}
   print("\n%s pairs, max_seq_length %d, %d cores; the least time and the largest memory "
-        "of %d rounds; ratios to records" % ("{:,}".format(args.pairs), args.max_seq_length,
+        "of %d rounds; ratios to records" % (f"{args.pairs:,}", args.max_seq_length,
                                             os.cpu_count(), args.rounds))
   base = best["records"]
   for name in contenders:

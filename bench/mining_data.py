@@ -17,10 +17,8 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# pylint: disable=wrong-import-position
 from bench.shared_data import shared_data_dir
 from common import files
-# pylint: enable=wrong-import-position
 
 
 def _column_cells(path, columns, skip_header=True):

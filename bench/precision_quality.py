@@ -30,10 +30,9 @@ from scipy import stats
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-# pylint: disable=g-import-not-at-top,wrong-import-position
 from bench.quality import shared_data
-from finetune.model import precision as precision_lib
 from finetune.export import exporting
+from finetune.model import precision as precision_lib
 from finetune.runtime.predictor import load_predictor
 from processors import get_processor
 

@@ -18,7 +18,7 @@ padding (each batch padded to its longest pair), torch.optim.AdamW.
 
 Prints one JSON line: training and prediction throughput, and the dev metrics (Pearson
 and Spearman; or accuracy, F1 of label 1 at P(1) >= 0.5, and AUC).
-Needs requirements-bench.txt (torch, transformers). Only --task=mrpc imports TensorFlow
+Needs the [bench] extra (torch, transformers). Only --task=mrpc imports TensorFlow
 (through the processor), so the STS-B throughput figures are of PyTorch alone.
 """
 
@@ -36,7 +36,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 # finetune.evaluation.metrics is numpy only; the processors would load TensorFlow into this process.
-from finetune.evaluation import metrics  # pylint: disable=g-import-not-at-top,wrong-import-position
+from finetune.evaluation import metrics
 
 
 def read_stsb(data_dir):
@@ -51,7 +51,7 @@ def read_stsb(data_dir):
 
 def read_mrpc(data_dir):
   """(train, dev), each [(sentence_a, sentence_b, label 0 or 1)]: our mrpc split."""
-  from processors.glue import MrpcProcessor  # pylint: disable=g-import-not-at-top
+  from processors.glue import MrpcProcessor
   processor = MrpcProcessor()
   return tuple([(e.text_a, e.text_b, int(e.label)) for e in examples]
                for examples in (processor.get_train_examples(data_dir),

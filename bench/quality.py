@@ -32,8 +32,8 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-import convert_hf_checkpoint  # pylint: disable=g-import-not-at-top,wrong-import-position
-from bench.shared_data import shared_data_dir  # pylint: disable=g-import-not-at-top,wrong-import-position
+from bench.shared_data import shared_data_dir
+import convert_hf_checkpoint
 
 
 def shared_data():

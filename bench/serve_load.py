@@ -38,11 +38,9 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-# pylint: disable=g-import-not-at-top,wrong-import-position
 import aiohttp
 
 from bench.shared_data import shared_data_dir
-# pylint: enable=g-import-not-at-top,wrong-import-position
 
 OFFLINE = """
 import sys, time
@@ -160,7 +158,7 @@ async def sequential(url, pairs, args, count, counts):
 
 
 def start_server(args, log_path, *flags):
-  log = open(log_path, "w")  # pylint: disable=consider-using-with
+  log = open(log_path, "w")
   process = subprocess.Popen(
       [sys.executable, os.path.join(REPO, "serve.py"), "--model=" + args.model, "--port=0",
        "--max_batch_pairs=%d" % args.max_batch_pairs, *args.server_flags.split(), *flags],

@@ -38,11 +38,13 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-# pylint: disable=g-import-not-at-top,wrong-import-position
 import aiohttp
 
-from bench.serve_load import Counts, default_pairs, draw, send, start_server
-# pylint: enable=g-import-not-at-top,wrong-import-position
+from bench.serve_load import Counts
+from bench.serve_load import default_pairs
+from bench.serve_load import draw
+from bench.serve_load import send
+from bench.serve_load import start_server
 
 API_KEY = "soak"
 CLIENT_SECONDS = 120  # a client's wait for its answer; past it, the request is lost

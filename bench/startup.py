@@ -40,9 +40,8 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-# pylint: disable=g-import-not-at-top,wrong-import-position
-import convert_hf_checkpoint
 from bench.throughput import prepare_data
+import convert_hf_checkpoint
 
 TRAIN_STEPS = 128
 # (milestone, pattern of the log line that marks it), in the order they come.

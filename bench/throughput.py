@@ -56,9 +56,8 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-# pylint: disable=g-import-not-at-top,wrong-import-position
-import convert_hf_checkpoint
 from bench.quality import shared_data
+import convert_hf_checkpoint
 from finetune.model import precision
 
 TRAIN_PAIRS = 4096
@@ -93,7 +92,7 @@ def prepare_data(work_dir):
 def timed(command, log_path, stdout_path=None):
   """Runs a command; returns its wall-clock seconds and its log (exits if it fails)."""
   with open(log_path, "w") as log:
-    stdout = open(stdout_path, "w") if stdout_path else log  # pylint: disable=consider-using-with
+    stdout = open(stdout_path, "w") if stdout_path else log
     started = time.perf_counter()
     code = subprocess.call(command, stdout=stdout, stderr=log, cwd=REPO)
     seconds = time.perf_counter() - started
@@ -207,9 +206,11 @@ def run_crossencoder_backends(python, backends, model_dir, data_dir, log_path):
 
 def onnx_peaks():
   """Best rates of ONNX Runtime's float32 MatMul and int8 MatMulInteger (1024^3, 2048^3)."""
-  import onnx  # pylint: disable=g-import-not-at-top
-  from onnx import TensorProto, helper, numpy_helper  # pylint: disable=g-import-not-at-top
-  import onnxruntime  # pylint: disable=g-import-not-at-top
+  import onnx
+  from onnx import helper
+  from onnx import numpy_helper
+  from onnx import TensorProto
+  import onnxruntime
   peaks = {}
   rng = np.random.RandomState(0)
   for kind in ("float32", "int8"):
@@ -278,8 +279,8 @@ def forward_gflop_per_pair(model_dir, data_dir):
   the last layer computes only the first token past attention (what the pooler reads),
   then the pooler (2 H^2).
   """
-  import tokenization
   from processors import get_processor
+  import tokenization
   with open(os.path.join(model_dir, "bert_config.json")) as f:
     config = json.load(f)
   hidden, inner, layers = (config["hidden_size"], config["intermediate_size"],
@@ -556,8 +557,8 @@ def main():
         r, openvino_precision, model=figures["export"][r]["folders"]["float32"],
         name="openvino-" + openvino_precision, runtime="openvino")))
   else:
-    print("ours on OpenVINO: not measured, no openvino in %s (pip install -r "
-          "requirements-openvino.txt)" % args.python, flush=True)
+    print("ours on OpenVINO: not measured, no openvino in %s (pip install -e "
+          "\".[openvino]\")" % args.python, flush=True)
   figures = {name: [] for name, _ in jobs}
   for repeat in range(args.repeats):
     for name, job in jobs:

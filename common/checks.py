@@ -123,7 +123,7 @@ class ExistingFile(Check):
     self.bad_values = ("/nonexistent/file",)
 
   def __call__(self, value):
-    from common import files  # pylint: disable=g-import-not-at-top
+    from common import files
     if files.isdir(value):
       return "a file, found a folder"
     if not files.exists(value):
@@ -139,7 +139,7 @@ class ExistingFolder(Check):
     self.bad_values = ("/nonexistent/folder",)
 
   def __call__(self, value):
-    from common import files  # pylint: disable=g-import-not-at-top
+    from common import files
     if files.exists(value) and not files.isdir(value):
       return "a folder, found a file"
     if not files.isdir(value):
@@ -153,7 +153,7 @@ class OutputFolder(Check):
   bad_values = (__file__, "/proc/no-folder-can-be-made-here")
 
   def __call__(self, value):
-    from common import files  # pylint: disable=g-import-not-at-top
+    from common import files
     if files.isfile(value):
       return "a folder to write into, found a file"
     if not files.is_local(value):
@@ -178,7 +178,7 @@ class CheckpointPath(Check):
   bad_values = ("/nonexistent/bert_model.ckpt",)
 
   def __call__(self, value):
-    from common import files  # pylint: disable=g-import-not-at-top
+    from common import files
     if files.exists(value + ".index"):
       return None
     if files.isdir(value) and files.exists(os.path.join(value, "checkpoint")):

@@ -13,9 +13,9 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from common.errors import UserError
 from common import interruption
 from common import settings
+from common.errors import UserError
 
 # --help shows the flags in these groups, in this order.
 REQUIRED = "Required"
@@ -131,8 +131,8 @@ def run_main(main_function, argv):
     sys.exit(e.exit_status)
   except UserError as e:
     exit_with_error(e)
-  except Exception as e:  # pylint: disable=broad-except
-    from common import files  # pylint: disable=g-import-not-at-top
+  except Exception as e:
+    from common import files
     failure = files.write_failure(e, "a file")
     if failure is None:
       raise

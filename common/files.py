@@ -35,7 +35,7 @@ def is_local(path):
 
 def _gfile():
   """tf.io.gfile, for paths the operating system does not reach."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   return tf.io.gfile
 
 
@@ -109,8 +109,8 @@ def open_file(path, mode):
   if not is_local(path):
     return _gfile().GFile(path, mode)
   if "b" in mode:
-    return open(path, mode)  # pylint: disable=consider-using-with,unspecified-encoding
-  return open(path, mode, encoding="utf-8", newline="")  # pylint: disable=consider-using-with
+    return open(path, mode)
+  return open(path, mode, encoding="utf-8", newline="")
 
 
 def copy(source, target):
@@ -204,7 +204,7 @@ def writing(path):
     yield
   except WriteError:
     raise
-  except Exception as e:  # pylint: disable=broad-except
+  except Exception as e:
     failure = write_failure(e, path, path=path)
     if failure is None:
       raise
@@ -242,7 +242,7 @@ def atomic_outputs(paths):
       yield temporaries
     except WriteError:
       raise
-    except Exception as e:  # pylint: disable=broad-except
+    except Exception as e:
       failure = write_failure(e, paths[0])  # names the file whose write failed
       if failure is None:
         raise

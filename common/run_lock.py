@@ -23,8 +23,8 @@ import time
 
 from absl import logging
 
-from common.errors import UserError
 from common import files
+from common.errors import UserError
 
 LOCK_NAME = ".lock"
 

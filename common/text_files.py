@@ -7,8 +7,8 @@ there is one, the line.
 
 from absl import logging
 
-from common.errors import InputFileError
 from common import files
+from common.errors import InputFileError
 
 # Files that are not text, by their first bytes, and what they probably are.
 _NOT_TEXT = (

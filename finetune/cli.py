@@ -35,9 +35,10 @@ def define_run_flags(head_options_class, defaults=None, flag_values=flags.FLAGS)
 
 def main(make_task, head_options_class, flag_values=flags.FLAGS):
   """Runs the pipeline for the task `make_task(processor, head_options)` builds."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  import processors  # pylint: disable=g-import-not-at-top
-  from finetune import pipeline  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+
+  from finetune import pipeline
+  import processors
   logging.set_verbosity(logging.INFO)
   tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.INFO)
   # TensorFlow's logger has a handler of its own besides absl's: every line came twice.

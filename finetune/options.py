@@ -20,8 +20,8 @@ import tensorflow as tf
 
 from common import checks
 from common import cli
-from common.errors import UserError
 from common import settings
+from common.errors import UserError
 from common.settings import setting
 from finetune.data.input_fn import LAYOUTS
 from finetune.engines import ENGINES
@@ -29,7 +29,6 @@ from finetune.engines import resolve_engine
 from finetune.model import precision
 from finetune.training.distribution import DISTRIBUTIONS
 from processors import PROCESSORS
-
 
 
 @dataclasses.dataclass(frozen=True)

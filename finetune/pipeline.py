@@ -33,25 +33,25 @@ from typing import Optional
 
 from absl import logging
 
-from common.errors import UserError
 from common import files
 from common import run_lock
+from common.errors import UserError
+from finetune import options as options_lib
+from finetune import tasks as tasks_lib
 from finetune.data import data_report
 from finetune.data import examples as examples_lib
 from finetune.data import records
 from finetune.engines import make_engine
 from finetune.engines import resolve_engine
-from finetune.evaluation.evaluate import evaluate_checkpoint
 from finetune.evaluation import outputs as outputs_lib
+from finetune.evaluation.evaluate import evaluate_checkpoint
 from finetune.evaluation.prediction import pad_for_tpu
 from finetune.evaluation.prediction import predict_split
+from finetune.export import saved_model as saved_model_lib
 from finetune.model import model_files
-from finetune.model.model_fn import model_fn_builder
 from finetune.model import model_inputs
 from finetune.model import precision
-from finetune import options as options_lib
-from finetune.export import saved_model as saved_model_lib
-from finetune import tasks as tasks_lib
+from finetune.model.model_fn import model_fn_builder
 from finetune.training import best_checkpoint as best_lib
 from finetune.training import distribution as distribution_lib
 from finetune.training import loop as training

@@ -39,8 +39,8 @@ import tensorflow as tf
 
 from common import checks
 from common import cli
-from common.errors import UserError
 from common import settings
+from common.errors import UserError
 from common.settings import setting
 from finetune.data.record_format import CLASSIFICATION_LABEL
 from finetune.data.record_format import REGRESSION_LABEL
@@ -392,7 +392,8 @@ class ClassificationTask:
     return per_example_loss, {"probabilities": tf.exp(log_probs)}
 
   def serving_outputs(self, pooled_output):
-    """{"probabilities": [B, K], "label_id": int32 [B], "label": string [B]}, decided as decide()."""
+    """{"probabilities": [B, K], "label_id": int32 [B], "label": string [B]}, as decide()
+    decides."""
     if self.needs_dev_evaluation:
       raise UserError("--threshold=auto has no threshold yet: evaluate dev first "
                       "(--do_eval=true) before exporting")

@@ -4,13 +4,17 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-# pylint: disable=g-import-not-at-top,wrong-import-position
 import pytest
 
 import convert_hf_checkpoint
+from helpers import CHINESE_VOCAB
+from helpers import make_tiny_model
+from helpers import tiny_config_dict
+from helpers import TINY_VOCAB
 import modeling
-from helpers import CHINESE_VOCAB, TINY_VOCAB, make_tiny_model, tiny_config_dict
-# pylint: enable=g-import-not-at-top,wrong-import-position
+
+# serve.py's test server and its fixtures (models, start), for every server test file.
+pytest_plugins = ("server_harness",)
 
 
 @pytest.fixture

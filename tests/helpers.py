@@ -20,7 +20,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _available_engines():
-  from finetune.engines import estimator_available  # pylint: disable=g-import-not-at-top
+  from finetune.engines import estimator_available
   return ("estimator", "session") if estimator_available() else ("session",)
 
 
@@ -64,9 +64,10 @@ def make_tiny_model(directory, vocab_file, vocab_size=None, seed=0, **overrides)
   Returns the folder. A stand-in for a pre-trained checkpoint where only the plumbing
   is under test.
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  import modeling  # pylint: disable=g-import-not-at-top
-  import tokenization  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+
+  import modeling
+  import tokenization
   os.makedirs(directory, exist_ok=True)
   config = tiny_config_dict()
   config["vocab_size"] = vocab_size or tokenization.FullTokenizer(vocab_file).vocab_size
@@ -93,13 +94,14 @@ def make_tiny_run(directory, model_dir, task, max_seq_length=32, seed=0, dev_pai
   model_dir's, head freshly initialized) into `directory`; with dev_pairs
   [(text_a, text_b, label)], also eval.tf_record as a run writes it. Returns the folder.
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  import modeling  # pylint: disable=g-import-not-at-top
-  import tokenization_fast  # pylint: disable=g-import-not-at-top
-  from finetune.model import model_files  # pylint: disable=g-import-not-at-top
-  from finetune.runtime import tensorflow_model  # pylint: disable=g-import-not-at-top
-  from finetune.data import records  # pylint: disable=g-import-not-at-top
-  from processors import InputExample  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+
+  from finetune.data import records
+  from finetune.model import model_files
+  from finetune.runtime import tensorflow_model
+  import modeling
+  from processors import InputExample
+  import tokenization_fast
   os.makedirs(directory, exist_ok=True)
   config_file = os.path.join(model_dir, "bert_config.json")
   vocab_file = os.path.join(model_dir, "vocab.txt")
@@ -250,7 +252,7 @@ def prediction_scores(output_dir):
 # ------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def zh_text(split):
   """examples/sim_zh/<split>.tsv as text."""
   with open(os.path.join(ZH_DATA, split + ".tsv"), encoding="utf-8") as f:
@@ -331,14 +333,15 @@ def predict_dev(zh_model, output_dir, use_tpu_layout, batch_size, count=28, layo
   with use_tpu=False on this CPU (there is no TPU here; TensorFlow <= 2.15 only).
   Returns (outputs, number of records written, examples).
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from finetune.data import examples as examples_lib  # pylint: disable=g-import-not-at-top
-  from finetune import options as options_lib  # pylint: disable=g-import-not-at-top
-  from finetune import pipeline  # pylint: disable=g-import-not-at-top
-  from finetune.engines import make_engine  # pylint: disable=g-import-not-at-top
-  from finetune.model.model_fn import model_fn_builder  # pylint: disable=g-import-not-at-top
-  from finetune.tasks import RegressionTask  # pylint: disable=g-import-not-at-top
-  from processors import get_processor  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+
+  from finetune import options as options_lib
+  from finetune import pipeline
+  from finetune.data import examples as examples_lib
+  from finetune.engines import make_engine
+  from finetune.model.model_fn import model_fn_builder
+  from finetune.tasks import RegressionTask
+  from processors import get_processor
   task = RegressionTask()
   processor = get_processor("sim")
   examples = processor.get_dev_examples(ZH_DATA)[:count]
@@ -393,10 +396,11 @@ def flip_byte(path, offset):
 def run_reg_in_process(*args):
   """run_reg.py's main in this process with these arguments, as its command line runs it
   (common/cli.run_main): returns (exit status, the error line or None)."""
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  from common import cli  # pylint: disable=g-import-not-at-top
-  from finetune import cli as run_cli  # pylint: disable=g-import-not-at-top
-  from finetune import tasks  # pylint: disable=g-import-not-at-top
+  from absl import flags
+
+  from common import cli
+  from finetune import cli as run_cli
+  from finetune import tasks
   flag_values = flags.FlagValues()
   run_cli.define_run_flags(tasks.RegressionOptions, flag_values=flag_values)
   flag_values(["run_reg.py"] + list(args))

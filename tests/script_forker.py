@@ -59,33 +59,33 @@ def _run_child(request, own_fds):
     script = request["script"]
     sys.argv = [script] + request["args"]
     sys.path[0] = os.path.dirname(script)
-    import runpy  # pylint: disable=g-import-not-at-top
+    import runpy
     try:
       runpy.run_path(script, run_name="__main__")
       status = 0
     except SystemExit as e:
       status = _exit_status(e.code)
     except KeyboardInterrupt:
-      import traceback  # pylint: disable=g-import-not-at-top
+      import traceback
       traceback.print_exc()
       status = 130
-    except BaseException:  # pylint: disable=broad-except
-      import traceback  # pylint: disable=g-import-not-at-top
+    except BaseException:
+      import traceback
       traceback.print_exc()
       status = 1
-    import atexit  # pylint: disable=g-import-not-at-top
-    atexit._run_exitfuncs()  # pylint: disable=protected-access
+    import atexit
+    atexit._run_exitfuncs()
   finally:
     try:
       sys.stdout.flush()
       sys.stderr.flush()
     finally:
-      os._exit(status)  # pylint: disable=protected-access
+      os._exit(status)
 
 
 def serve(requests_fd, answers_fd):
   """Reads requests until their pipe closes; answers each once its child has ended."""
-  import importlib  # pylint: disable=g-import-not-at-top
+  import importlib
   for name in PRELOADED:
     importlib.import_module(name)
   requests = os.fdopen(requests_fd, "r", encoding="utf-8")

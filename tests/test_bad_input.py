@@ -11,7 +11,12 @@ import shutil
 
 import pytest
 
-from helpers import REPO_ROOT, lcqmc, model_flags, run_script, with_line, zh_text
+from helpers import lcqmc
+from helpers import model_flags
+from helpers import REPO_ROOT
+from helpers import run_script
+from helpers import with_line
+from helpers import zh_text
 
 # Each test runs a script: seconds, not milliseconds.
 pytestmark = pytest.mark.slow

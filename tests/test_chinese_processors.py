@@ -10,8 +10,12 @@ import pytest
 
 from common.errors import InputFileError
 from common.json_lines import read_json_lines
+from helpers import last_error_line
+from helpers import model_flags
+from helpers import read_eval_results
+from helpers import read_tsv
+from helpers import run_script
 import processors
-from helpers import last_error_line, model_flags, read_eval_results, read_tsv, run_script
 
 
 def write_files(directory, texts):
@@ -100,7 +104,8 @@ def test_bq_and_pawsx_read_pairs_skip_a_header_and_allow_an_unlabelled_test(tmp_
 
 @pytest.mark.parametrize("task", ["bq", "pawsx"])
 def test_bq_and_pawsx_reject_a_row_without_its_label(tmp_path, task):
-  data_dir = write_files(tmp_path, {"train.tsv": "贷款多久到账\t借款什么时候到账\t1\n贷款多久到账\t1\n"})
+  data_dir = write_files(tmp_path, {"train.tsv": "贷款多久到账\t借款什么时候到账\t1\n"
+                                                 "贷款多久到账\t1\n"})
   with pytest.raises(InputFileError, match=r"train.tsv:2: expected 3 tab-separated columns "
                                            r"\(sentence1<TAB>sentence2<TAB>label\), found 2"):
     processors.get_processor(task).get_train_examples(data_dir)
@@ -108,7 +113,8 @@ def test_bq_and_pawsx_reject_a_row_without_its_label(tmp_path, task):
 
 def test_atec_reads_id_pair_label_and_an_unlabelled_test(tmp_path):
   data_dir = write_files(tmp_path, {
-      "train.tsv": "1\t怎么更改花呗手机号码\t我的花呗是以前的手机号码\t1\n2\t花呗分期\t借呗还款\t0\n",
+      "train.tsv": "1\t怎么更改花呗手机号码\t我的花呗是以前的手机号码\t1\n"
+                   "2\t花呗分期\t借呗还款\t0\n",
       "dev.tsv": "3\t蚂蚁借呗能提前还吗\t借呗可以提前还款吗\t1\n",
       "test.tsv": "4\t花呗账单怎么查\t在哪看花呗账单\n"})
   atec = processors.get_processor("atec")
@@ -123,7 +129,8 @@ def test_atec_reads_id_pair_label_and_an_unlabelled_test(tmp_path):
 
 
 def test_atec_rejects_a_row_without_its_id(tmp_path):
-  data_dir = write_files(tmp_path, {"train.tsv": "1\t花呗分期\t借呗还款\t0\n花呗分期\t借呗还款\t0\n"})
+  data_dir = write_files(tmp_path, {"train.tsv": "1\t花呗分期\t借呗还款\t0\n"
+                                                 "花呗分期\t借呗还款\t0\n"})
   with pytest.raises(InputFileError, match=r"train.tsv:2: expected 4 tab-separated columns "
                                            r"\(id<TAB>sentence1<TAB>sentence2<TAB>label\), "
                                            r"found 3"):

@@ -3,13 +3,12 @@
 Each client is called as its user would write it, with only its base URL changed (no
 network: the URL is the test's server), and must get what POST /rerank answers: the same
 documents in the same order with the same scores. A client whose package is not
-installed is skipped (requirements-test-clients.txt; CI installs it).
+installed is skipped (the [clients] extra: pip install -e .[clients]; CI installs it).
 """
 
 import numpy as np
 import pytest
-
-from test_server import models, start  # pylint: disable=unused-import  (fixtures)
+from server_harness import Server
 
 pytestmark = pytest.mark.slow
 
@@ -20,9 +19,8 @@ TOP_N = 3
 
 
 @pytest.fixture(scope="module")
-def served(models, request):  # pylint: disable=redefined-outer-name
+def served(models, request):
   """A server for the module's clients, and what its /rerank answers them (top 3)."""
-  from test_server import Server  # pylint: disable=import-outside-toplevel
   server = Server(models["regression"], "--served_model_name=stsb-tiny")
   request.addfinalizer(server.close)
   server.wait_ready()
@@ -63,7 +61,7 @@ def test_cohere_v2_client(served):
 def test_langchain_cohere_rerank(served):
   cohere = pytest.importorskip("cohere")
   langchain_cohere = pytest.importorskip("langchain_cohere")
-  from langchain_core.documents import Document  # pylint: disable=import-outside-toplevel
+  from langchain_core.documents import Document
   server, expected = served
   reranker = langchain_cohere.CohereRerank(
       client=cohere.ClientV2(api_key="unused", base_url="http://127.0.0.1:%d" % server.port,
@@ -76,7 +74,8 @@ def test_langchain_cohere_rerank(served):
 
 def test_llama_index_jina_rerank(served):
   jinaai_rerank = pytest.importorskip("llama_index.postprocessor.jinaai_rerank")
-  from llama_index.core.schema import NodeWithScore, TextNode  # pylint: disable=import-outside-toplevel
+  from llama_index.core.schema import NodeWithScore
+  from llama_index.core.schema import TextNode
   server, expected = served
   for base_url in ("http://127.0.0.1:%d/v1" % server.port, "http://127.0.0.1:%d" % server.port):
     reranker = jinaai_rerank.JinaRerank(api_key="unused", base_url=base_url, top_n=TOP_N)

@@ -11,8 +11,9 @@ import pytest
 import tensorflow as tf
 
 import convert_hf_checkpoint
+from helpers import REPO_ROOT
+from helpers import TINY_VOCAB
 import modeling
-from helpers import REPO_ROOT, TINY_VOCAB
 
 HIDDEN, INTERMEDIATE, LAYERS, VOCAB = 8, 12, 2, len(TINY_VOCAB)
 

@@ -17,17 +17,24 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from common.errors import DamagedFileError
 from common import files
+from common.errors import DamagedFileError
 from finetune.model import checkpoint_index
 from finetune.model import checkpoints
 from finetune.model import model_files
-from finetune.runtime.predictor import load_predictor
 from finetune.runtime import folders
 from finetune.runtime import tensorflow_model
-from helpers import ENGINES, ONE_ENGINE, ZH_DATA, cut_short, flip_byte, model_flags
+from finetune.runtime.predictor import load_predictor
+from helpers import cut_short
+from helpers import ENGINES
+from helpers import flip_byte
+from helpers import model_flags
+from helpers import ONE_ENGINE
 from helpers import read_eval_results
-from helpers import read_tsv, run_reg_in_process, run_script
+from helpers import read_tsv
+from helpers import run_reg_in_process
+from helpers import run_script
+from helpers import ZH_DATA
 
 tf1 = tf.compat.v1
 DATA = ".data-00000-of-00001"

@@ -14,18 +14,19 @@ import pytest
 
 from common.errors import InputFileError
 from common.errors import UserError
+from finetune import options as options_lib
+from finetune import pipeline
 from finetune.data import data_report
 from finetune.data import feature_workers
 from finetune.data import features as features_lib
 from finetune.data import record_cache
-from finetune import options as options_lib
-from finetune import pipeline
 from finetune.tasks import ClassificationTask
 from finetune.tasks import RegressionTask
-import tokenization_fast
-from helpers import CHINESE_VOCAB, run_script
+from helpers import CHINESE_VOCAB
+from helpers import run_script
 from processors import get_processor
 from processors import InputExample
+import tokenization_fast
 
 
 def _pool():

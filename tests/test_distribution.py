@@ -18,21 +18,28 @@ import pytest
 import tensorflow as tf
 
 from common.errors import UserError
+from finetune import pipeline
 from finetune.data.input_fn import input_shard
 from finetune.engines import make_engine
 from finetune.model.model_fn import ModelSpec
 from finetune.options import make_run_options
-from finetune import pipeline
 from finetune.tasks import RegressionTask
 from finetune.training import distribution as distribution_lib
 from finetune.training.monitors import TrainingMonitors
+from helpers import CHINESE_VOCAB
+from helpers import ENGINES
+from helpers import make_tiny_model
+from helpers import model_flags
+from helpers import prediction_scores
+from helpers import read_eval_results
+from helpers import read_tsv
+from helpers import REPO_ROOT
+from helpers import run_script
+from helpers import scaled_scores_data
+from helpers import ZH_DATA
 import modeling
 import optimization
-from helpers import CHINESE_VOCAB, ENGINES, REPO_ROOT, ZH_DATA, make_tiny_model, model_flags
-from helpers import prediction_scores, read_eval_results, read_tsv, run_script
-from helpers import scaled_scores_data
 from processors import get_processor
-
 
 tf1 = tf.compat.v1
 

@@ -9,8 +9,11 @@ import pytest
 import tensorflow as tf
 
 from finetune.training import divergence
+from helpers import model_flags
+from helpers import ONE_ENGINE
+from helpers import run_script
+from helpers import ZH_DATA
 import optimization
-from helpers import ONE_ENGINE, ZH_DATA, model_flags, run_script
 
 tf1 = tf.compat.v1
 

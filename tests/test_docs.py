@@ -61,16 +61,16 @@ def python_examples(page):
 @pytest.mark.slow
 def test_the_python_examples_run_on_a_run_and_its_int8_onnx_folder(zh_model, tmp_path, capsys):
   """README's and predicting.md's examples, on a tiny run standing in for runs/demo."""
-  from finetune.export import exporting  # pylint: disable=g-import-not-at-top
-  from finetune.tasks import RegressionTask  # pylint: disable=g-import-not-at-top
-  from helpers import make_tiny_run  # pylint: disable=g-import-not-at-top
+  from finetune.export import exporting
+  from finetune.tasks import RegressionTask
+  from helpers import make_tiny_run
   run_dir = make_tiny_run(str(tmp_path / "demo"), zh_model, RegressionTask())
   exporting.export(run_dir, "onnx", os.path.join(run_dir, "onnx-int8"), "int8")
   examples = python_examples("README.md") + python_examples("docs/predicting.md")
   assert len(examples) == 2
   for example in examples:
     assert "runs/demo" in example
-    exec(compile(example.replace("runs/demo", run_dir), "example", "exec"), {})  # pylint: disable=exec-used
+    exec(compile(example.replace("runs/demo", run_dir), "example", "exec"), {})
   printed = capsys.readouterr().out.splitlines()
   # README prints one pair's outputs; predicting.md two scores, then one pair's outputs.
   # numpy's layout of the numbers (digits, padding, exponents) is not what is checked.

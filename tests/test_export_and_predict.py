@@ -12,8 +12,14 @@ import pytest
 import tensorflow as tf
 
 from finetune.runtime.predictor import load_predictor
-from helpers import ONE_ENGINE, REPO_ROOT, classification_data, model_flags, read_eval_results, read_tsv
-from helpers import run_script, scaled_scores_data
+from helpers import classification_data
+from helpers import model_flags
+from helpers import ONE_ENGINE
+from helpers import read_eval_results
+from helpers import read_tsv
+from helpers import REPO_ROOT
+from helpers import run_script
+from helpers import scaled_scores_data
 
 # Each test runs the scripts or trains a model: seconds, not milliseconds.
 pytestmark = pytest.mark.slow
@@ -195,7 +201,7 @@ def test_help_explains_every_flag_in_one_line_by_group(script):
 def test_predict_py_precision(regression_run):
   """--precision=bfloat16 on a run's folder: close to float32, or float32 with a warning
   where this machine would emulate it; a SavedModel stays float32 and says so."""
-  from finetune.model import precision  # pylint: disable=g-import-not-at-top
+  from finetune.model import precision
   output_dir, data_dir, _ = regression_run
   test_file = os.path.join(data_dir, "test.tsv")
   scores = {}

@@ -16,19 +16,24 @@ import sys
 import numpy as np
 import pytest
 
-import convert_hf_checkpoint
 from common.errors import DamagedFileError
 from common.errors import UserError
-from finetune.model import precision
+import convert_hf_checkpoint
 from finetune.export import exporting
 from finetune.export import fine_tuned as fine_tuned_lib
 from finetune.export import onnx_graph
+from finetune.model import precision
 from finetune.runtime import onnx_runtime
 from finetune.runtime.predictor import load_predictor
-from finetune.tasks import ClassificationTask, RegressionTask
-import modeling
-from helpers import CHINESE_VOCAB, HARD_TEXTS, REPO_ROOT, cut_short, make_tiny_model
+from finetune.tasks import ClassificationTask
+from finetune.tasks import RegressionTask
+from helpers import CHINESE_VOCAB
+from helpers import cut_short
+from helpers import HARD_TEXTS
+from helpers import make_tiny_model
 from helpers import make_tiny_run
+from helpers import REPO_ROOT
+import modeling
 
 PAIRS = [("A man is playing a guitar.", "A man plays the guitar."),
          ("支付宝怎么充值", "微信怎么充值"), ("我今天用iPhone拍了张照片", "a photo taken today"),
@@ -67,7 +72,7 @@ def tensorflow_outputs(run_dir, pairs=PAIRS):
 
 
 def onnx_outputs(model, info, vocab_file, pairs=PAIRS):
-  from finetune.runtime.predictor import Predictor  # pylint: disable=g-import-not-at-top
+  from finetune.runtime.predictor import Predictor
   session = onnx_runtime.open_session(model.SerializeToString())
   return Predictor(info, vocab_file, onnx_runtime.batch_runner(session)).predict(pairs)
 
@@ -137,7 +142,7 @@ def test_int8_export_reports_what_quantization_changed(kind, zh_model, tmp_path,
   assert metric in report["float32"] and metric in report["int8"]
   output = "score" if kind == "regression" else "probabilities"
   assert 0 < report["largest_difference"][output] < 0.5
-  import onnx  # pylint: disable=g-import-not-at-top
+  import onnx
   op_types = {node.op_type for node in onnx.load(os.path.join(output_dir, "model.onnx")).graph.node}
   assert "QAttention" in op_types and op_types & {"MatMulInteger", "DynamicQuantizeMatMul"}
   int8 = tensorflow_outputs(output_dir)
@@ -195,7 +200,7 @@ def test_export_command_lines(zh_model, tmp_path):
 
 @pytest.mark.slow
 def test_a_saved_model_exports_too(zh_model, tmp_path):
-  from finetune.export import saved_model as saved_model_lib  # pylint: disable=g-import-not-at-top
+  from finetune.export import saved_model as saved_model_lib
   run_dir = tiny_run(tmp_path, zh_model, "regression")
   fine_tuned = fine_tuned_lib.locate(run_dir)
   saved = saved_model_lib.export_saved_model(fine_tuned.checkpoint, fine_tuned.bert_config,
@@ -235,7 +240,7 @@ def test_hf_folder_reads_back_to_the_same_checkpoint(zh_model, tmp_path):
 def test_hf_folder_in_transformers_and_crossencoder_gives_our_outputs(kind, zh_model,
                                                                        exact_gelu_model,
                                                                        tmp_path):
-  torch = pytest.importorskip("torch", reason="pip install -r requirements-test-hf.txt")
+  torch = pytest.importorskip("torch", reason='pip install -e ".[hf]"')
   transformers = pytest.importorskip("transformers")
   cross_encoder = pytest.importorskip("sentence_transformers").CrossEncoder
   model_dir = exact_gelu_model if kind == "linear" else zh_model  # both activations
@@ -278,7 +283,7 @@ def tokenized_alike(run_dir, pairs, encoded):
   longer text, to the second on a tie. The test checks that this rule, and nothing
   else, tells the pairs apart.
   """
-  from finetune.data.features import pair_token_ids  # pylint: disable=g-import-not-at-top
+  from finetune.data.features import pair_token_ids
   with load_predictor(run_dir) as predictor:
     tokenizer, length = predictor.tokenizer, predictor.info["max_seq_length"]
   budget = length - 3
@@ -352,7 +357,7 @@ def test_a_damaged_checkpoint_or_onnx_file_is_one_line_and_nothing_is_written(zh
 
 @pytest.mark.parametrize("kind", ["regression", "three_labels"])
 def test_openvino_runs_the_float32_onnx_folder_as_onnx_runtime_does(kind, zh_model, tmp_path):
-  pytest.importorskip("openvino", reason="pip install -r requirements-openvino.txt")
+  pytest.importorskip("openvino", reason='pip install -e ".[openvino]"')
   run_dir = tiny_run(tmp_path, zh_model, kind)
   onnx_dir = str(tmp_path / "onnx")
   exporting.export(run_dir, "onnx", onnx_dir, "float32")
@@ -382,7 +387,7 @@ def test_openvino_refusals_are_one_line(zh_model, tmp_path, monkeypatch):
     load_predictor(onnx_dir, "float16", runtime="openvino")
   monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino raises ImportError
   with pytest.raises(UserError, match=r"^--runtime=openvino needs the openvino package, "
-                     r"which is not installed here: pip install -r requirements-openvino.txt"):
+                     r"which is not installed here: pip install -e \"\.\[openvino\]\""):
     load_predictor(onnx_dir, runtime="openvino")
   monkeypatch.setattr(precision, "cpu", lambda: ("AMD EPYC", frozenset({"avx2", "fma",
                                                                        "avx512_vnni"})))
@@ -394,7 +399,7 @@ def test_openvino_refusals_are_one_line(zh_model, tmp_path, monkeypatch):
 
 
 def test_a_damaged_onnx_file_on_openvino_is_one_located_line(zh_model, tmp_path):
-  pytest.importorskip("openvino", reason="pip install -r requirements-openvino.txt")
+  pytest.importorskip("openvino", reason='pip install -e ".[openvino]"')
   run_dir = tiny_run(tmp_path, zh_model, "regression")
   onnx_dir = str(tmp_path / "onnx")
   exporting.export(run_dir, "onnx", onnx_dir, "float32")
@@ -406,7 +411,7 @@ def test_a_damaged_onnx_file_on_openvino_is_one_located_line(zh_model, tmp_path)
 
 
 def test_predict_py_on_openvino_prints_what_onnx_runtime_prints(zh_model, tmp_path):
-  pytest.importorskip("openvino", reason="pip install -r requirements-openvino.txt")
+  pytest.importorskip("openvino", reason='pip install -e ".[openvino]"')
   run_dir = tiny_run(tmp_path, zh_model, "three_labels")
   onnx_dir = str(tmp_path / "onnx")
   exporting.export(run_dir, "onnx", onnx_dir, "float32")

@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from common.errors import InputFileError, UserError
+from common.errors import InputFileError
+from common.errors import UserError
 from finetune.data import features
 from finetune.evaluation import metrics
-from finetune.tasks import ClassificationTask, RegressionTask
+from finetune.tasks import ClassificationTask
+from finetune.tasks import RegressionTask
 from processors import InputExample
 import tokenization
 

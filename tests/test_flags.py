@@ -15,14 +15,18 @@ import sys
 
 import pytest
 
-from common.errors import UserError
 from common import settings
+from common.errors import UserError
 from finetune import options as options_lib
 from finetune.export.exporting import ExportOptions
-from finetune.tasks import ClassificationOptions, RegressionOptions
-from helpers import REPO_ROOT, ZH_DATA, model_flags, run_script
-from predict import PredictOptions
 from finetune.serving.options import ServeOptions
+from finetune.tasks import ClassificationOptions
+from finetune.tasks import RegressionOptions
+from helpers import model_flags
+from helpers import REPO_ROOT
+from helpers import run_script
+from helpers import ZH_DATA
+from predict import PredictOptions
 
 SCRIPTS = {
     "run_reg.py": (options_lib.RunOptions, RegressionOptions),

@@ -25,8 +25,13 @@ from finetune.model import checkpoints
 from finetune.model import model_files
 from finetune.runtime import folders as model_folders
 from finetune.runtime import tensorflow_model
-from helpers import ENGINES, ONE_ENGINE, ZH_DATA, model_flags, read_eval_results, read_tsv
+from helpers import ENGINES
+from helpers import model_flags
+from helpers import ONE_ENGINE
+from helpers import read_eval_results
+from helpers import read_tsv
 from helpers import run_reg_in_process
+from helpers import ZH_DATA
 
 tf1 = tf.compat.v1
 DATA = ".data-00000-of-00001"
@@ -375,9 +380,9 @@ def test_a_full_disk_at_each_write_is_one_line_and_each_rerun_goes_on(zh_model, 
 def test_an_export_on_a_full_disk_is_one_line_and_leaves_nothing(export_format, failing,
                                                                 zh_model, tmp_path,
                                                                 monkeypatch):
-  from finetune.export import exporting  # pylint: disable=g-import-not-at-top
-  from finetune.tasks import RegressionTask  # pylint: disable=g-import-not-at-top
-  from helpers import make_tiny_run  # pylint: disable=g-import-not-at-top
+  from finetune.export import exporting
+  from finetune.tasks import RegressionTask
+  from helpers import make_tiny_run
   run_dir = make_tiny_run(str(tmp_path / "run"), zh_model, RegressionTask())
   output_dir = str(tmp_path / "exported")
   disk = FullDisk(monkeypatch, "*/" + failing)

@@ -16,12 +16,19 @@ import pytest
 import tensorflow as tf
 
 from common.errors import UserError
-from finetune.options import make_run_options
 from finetune import pipeline
-from finetune.tasks import ClassificationTask, RegressionTask
+from finetune.options import make_run_options
+from finetune.tasks import ClassificationTask
+from finetune.tasks import RegressionTask
+from helpers import lcqmc
+from helpers import model_flags
+from helpers import read_eval_results
+from helpers import read_tsv
+from helpers import run_script
+from helpers import with_line
+from helpers import ZH_DATA
+from helpers import zh_text
 import processors
-from helpers import ZH_DATA, lcqmc, model_flags, read_eval_results, read_tsv, run_script
-from helpers import with_line, zh_text
 
 
 def dev_lines():
@@ -30,7 +37,7 @@ def dev_lines():
 
 CASES = {
     "gbk_from_line_3": dict(
-        files={"dev.tsv": "a\tb\t0.1\nc\td\t0.2\n".encode() + "支付宝\t微信\t0.5\n".encode("gbk")},
+        files={"dev.tsv": b"a\tb\t0.1\nc\td\t0.2\n" + "支付宝\t微信\t0.5\n".encode("gbk")},
         message=r"dev.tsv:3: not valid UTF-8"),
     "tab_inside_quotes": dict(
         files={"train.tsv": lambda: with_line(5, '"他说\t你好"\t你好吗\t0.5')},

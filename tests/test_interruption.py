@@ -24,11 +24,16 @@ import pytest
 import tensorflow as tf
 
 from common import files
-from finetune.data.record_format import REGRESSION_LABEL
 from finetune.data import records
-import tokenization_fast
-from helpers import ENGINES, REPO_ROOT, ZH_DATA, model_flags, read_eval_results, run_script
+from finetune.data.record_format import REGRESSION_LABEL
+from helpers import ENGINES
+from helpers import model_flags
+from helpers import read_eval_results
+from helpers import REPO_ROOT
+from helpers import run_script
+from helpers import ZH_DATA
 from processors import get_processor
+import tokenization_fast
 
 # Each test runs the scripts or trains a model: seconds, not milliseconds.
 pytestmark = pytest.mark.slow
@@ -114,7 +119,8 @@ def latest_step(output_dir):
 @pytest.mark.parametrize("engine", ENGINES)
 def test_killed_mid_training_resumes_from_the_last_checkpoint(engine, zh_model, tmp_path):
   output_dir = str(tmp_path / "out")
-  command = ["--engine=" + engine, "--task_name=sim", "--do_train=true", "--do_eval=true", "--data_dir=" + ZH_DATA,
+  command = ["--engine=" + engine, "--task_name=sim", "--do_train=true", "--do_eval=true",
+             "--data_dir=" + ZH_DATA,
              "--output_dir=" + output_dir, "--max_seq_length=32", "--train_batch_size=2",
              "--num_train_epochs=3", "--save_checkpoints_steps=10", "--seed=1",
              *model_flags(zh_model)]

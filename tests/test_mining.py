@@ -17,11 +17,9 @@ from helpers import run_script
 
 pytest.importorskip("bm25s")
 
-# pylint: disable=g-import-not-at-top,wrong-import-position
 from finetune.mining import chunks
 from finetune.mining import mining
 from finetune.mining import negatives
-# pylint: enable=g-import-not-at-top,wrong-import-position
 
 WORDS = ("river bank money loan water fish bridge city train station music piano guitar "
          "song dog cat garden flower tree rain snow winter summer road car").split()
@@ -176,7 +174,7 @@ def test_chinese_queries_find_their_passages(tmp_path):
 
 
 def test_rescoring_by_a_fine_tuned_model(tmp_path, zh_model):
-  from finetune.tasks import RegressionTask  # pylint: disable=g-import-not-at-top
+  from finetune.tasks import RegressionTask
   scorer = make_tiny_run(str(tmp_path / "scorer"), zh_model, RegressionTask())
   _, report = run_mine(tmp_path, "a", scorer=scorer, num_negatives=2, range_max=8,
                        scorer_batch_size=5)

@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from finetune import pipeline
 from finetune.model import precision
 from finetune.options import make_run_options
-from finetune import pipeline
 from finetune.tasks import RegressionTask
+from helpers import ENGINES
+from helpers import prediction_scores
+from helpers import ZH_DATA
 import modeling
-from helpers import ENGINES, ZH_DATA, prediction_scores
 from processors import get_processor
 
 # Each test runs the scripts or trains a model: seconds, not milliseconds.

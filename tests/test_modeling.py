@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import modeling
 from helpers import tiny_config_dict
+import modeling
 
 tf1 = tf.compat.v1
 
@@ -196,7 +196,8 @@ def test_assignment_map_reports_shape_mismatch(tiny_config, tmp_path):
     build(bigger, np.zeros([1, 4], np.int32))
     with pytest.raises(modeling.CheckpointShapeError,
                        match=r"small.ckpt does not fit the model.*"
-                       r"bert/embeddings/word_embeddings: checkpoint \[\d+, 32\], model \[\d+, 48\]"):
+                       r"bert/embeddings/word_embeddings: "
+                       r"checkpoint \[\d+, 32\], model \[\d+, 48\]"):
       modeling.get_assignment_map_from_checkpoint(tf1.global_variables(), prefix)
   with tf.Graph().as_default():
     build(tiny_config, np.zeros([1, 4], np.int32))

@@ -5,8 +5,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from helpers import classification_data
+from helpers import model_flags
+from helpers import run_script
+from helpers import ZH_DATA
 import optimization
-from helpers import ZH_DATA, classification_data, model_flags, run_script
 from processors import get_processor
 
 tf1 = tf.compat.v1

@@ -6,14 +6,16 @@ import numpy as np
 import pytest
 
 from common.errors import UserError
-from finetune.data.input_fn import file_based_input_fn_builder
-from finetune.data import records
-from finetune.engines import resolve_engine
 from finetune import options as options_lib
+from finetune.data import records
+from finetune.data.input_fn import file_based_input_fn_builder
+from finetune.engines import resolve_engine
 from finetune.tasks import RegressionTask
-import tokenization_fast
-from helpers import ENGINES, ZH_DATA, predict_dev
+from helpers import ENGINES
+from helpers import predict_dev
+from helpers import ZH_DATA
 from processors import get_processor
+import tokenization_fast
 
 
 @pytest.mark.skipif("estimator" not in ENGINES,

@@ -15,7 +15,8 @@ import pytest
 
 from finetune.export import exporting
 from finetune.tasks import RegressionTask
-from helpers import REPO_ROOT, make_tiny_run
+from helpers import make_tiny_run
+from helpers import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 TIMEOUT = 60
@@ -30,7 +31,7 @@ def model(zh_model, tmp_path_factory):
   return str(root / "onnx")
 
 
-def predict(model_dir, data=b"", env=None, **streams):  # pylint: disable=redefined-outer-name
+def predict(model_dir, data=b"", env=None, **streams):
   """(exit status, stdout bytes, stderr text) of predict.py reading `data` on stdin.
 
   `streams`: Popen's stdin or stdout instead of pipes, and a preexec_fn.
@@ -52,7 +53,7 @@ def one_error_line(err):
 
 @pytest.mark.parametrize("env", [{}, {"PYTHONIOENCODING": "utf-8"}, {"LC_ALL": "C"}],
                          ids=["default", "PYTHONIOENCODING=utf-8", "LC_ALL=C"])
-def test_stdin_that_is_not_utf8_names_stdin_and_the_line(model, env):  # pylint: disable=redefined-outer-name
+def test_stdin_that_is_not_utf8_names_stdin_and_the_line(model, env):
   status, out, err = predict(model, b"A man sings.\tA man is singing.\n\ncaf\xe9\tcoffee\n",
                              env=env)
   assert (status, out) == (1, b"")
@@ -66,19 +67,19 @@ def test_stdin_that_is_not_utf8_names_stdin_and_the_line(model, env):  # pylint:
      "export writes it); expected UTF-8. Convert it first, e.g. iconv -f UTF-16 -t UTF-8"),
     (b"a\tb\nc\x00\td\n", "error: stdin:2: contains a NUL byte; expected a UTF-8 text file"),
 ])
-def test_stdin_of_other_bytes_gets_the_input_files_error(model, data, message):  # pylint: disable=redefined-outer-name
+def test_stdin_of_other_bytes_gets_the_input_files_error(model, data, message):
   status, out, err = predict(model, data)
   assert (status, out, one_error_line(err)) == (1, b"", message)
 
 
-def test_stdin_with_a_byte_order_mark_and_crlf_is_read_as_meant(model):  # pylint: disable=redefined-outer-name
+def test_stdin_with_a_byte_order_mark_and_crlf_is_read_as_meant(model):
   status, plain, _ = predict(model, "支付宝怎么充值\t微信怎么充值\na\tb\n".encode())
   assert status == 0 and len(plain.splitlines()) == 2
   status, marked, _ = predict(model, "\ufeff支付宝怎么充值\t微信怎么充值\r\na\tb\r\n".encode())
   assert (status, marked) == (0, plain)
 
 
-def test_stdin_closed_is_one_line(model):  # pylint: disable=redefined-outer-name
+def test_stdin_closed_is_one_line(model):
   status, out, err = predict(model, stdin=subprocess.DEVNULL,
                              preexec_fn=lambda: os.close(0))
   assert (status, out) == (1, b"")
@@ -87,7 +88,7 @@ def test_stdin_closed_is_one_line(model):  # pylint: disable=redefined-outer-nam
       "expected sentence_a<TAB>sentence_b lines on one of them")
 
 
-def test_stdout_closed_is_one_line_before_any_work(model):  # pylint: disable=redefined-outer-name
+def test_stdout_closed_is_one_line_before_any_work(model):
   status, _, err = predict(model, b"a\tb\n", stdout=subprocess.DEVNULL,
                            preexec_fn=lambda: os.close(1))
   assert status == 1
@@ -95,7 +96,7 @@ def test_stdout_closed_is_one_line_before_any_work(model):  # pylint: disable=re
                                  "there: redirect it to a file instead")
 
 
-def test_a_reader_that_goes_away_ends_it_quietly_with_status_141(model):  # pylint: disable=redefined-outer-name
+def test_a_reader_that_goes_away_ends_it_quietly_with_status_141(model):
   read, write = os.pipe()
   os.close(read)  # the reader is gone before the first line: every write fails (EPIPE)
   try:
@@ -106,7 +107,7 @@ def test_a_reader_that_goes_away_ends_it_quietly_with_status_141(model):  # pyli
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
-def test_a_full_disk_behind_stdout_is_one_line(model):  # pylint: disable=redefined-outer-name
+def test_a_full_disk_behind_stdout_is_one_line(model):
   with open("/dev/full", "wb") as full:
     status, _, err = predict(model, b"a\tb\n", stdout=full)
   assert status == 1

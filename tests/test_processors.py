@@ -4,10 +4,13 @@ import os
 
 import pytest
 
-from common.errors import InputFileError, ShortRowError, UserError
 from common import tsv
+from common.errors import InputFileError
+from common.errors import ShortRowError
+from common.errors import UserError
+from helpers import MRPC_DIR
+from helpers import STSB_DIR
 import processors
-from helpers import MRPC_DIR, STSB_DIR
 
 
 def write(directory, name, text):
@@ -49,7 +52,7 @@ def test_reader_handles_bom_crlf_blank_lines_and_no_final_newline(tmp_path):
 def test_reader_rejects_gbk_and_binary_with_the_line(tmp_path):
   path = os.path.join(str(tmp_path), "train.tsv")
   with open(path, "wb") as f:
-    f.write("a\tb\t0.1\n".encode("utf-8") + "支付宝\t微信\t0.5\n".encode("gbk"))
+    f.write(b"a\tb\t0.1\n" + "支付宝\t微信\t0.5\n".encode("gbk"))
   with pytest.raises(InputFileError, match=r"train.tsv:2: not valid UTF-8 .*iconv -f GBK"):
     tsv.read_tsv(path)
   with open(path, "wb") as f:
@@ -62,10 +65,10 @@ def test_row_index_error_names_file_and_line(tmp_path):
   rows = tsv.read_tsv(write(tmp_path, "x.tsv", "one\ttwo\n"))
   with pytest.raises(InputFileError, match=r"x.tsv:1: expected at least 4 tab-separated "
                                            r"columns, found 2"):
-    rows[0][3]  # pylint: disable=pointless-statement
+    rows[0][3]  # noqa: B018
   # Still an IndexError, for processors that catch it for an optional column.
   with pytest.raises(IndexError):
-    rows[0][2]  # pylint: disable=pointless-statement
+    rows[0][2]  # noqa: B018
   assert issubclass(ShortRowError, IndexError)
 
 
@@ -74,7 +77,7 @@ def test_examples_made_from_rows_know_their_place(tmp_path):
   rows = tsv.read_tsv(write(tmp_path, "x.tsv", "h\th\nu\tv\n"))
   example = processors.InputExample("g", rows[1][0], rows[1][1])
   assert (os.path.basename(example.path), example.line) == ("x.tsv", 2)
-  assert type(example.text_a) is str and example.text_a == "u"  # pylint: disable=unidiomatic-typecheck
+  assert type(example.text_a) is str and example.text_a == "u"  # noqa: E721
   unlocated = processors.InputExample("g", "u", "v")
   assert (unlocated.path, unlocated.line) == (None, None)
 
@@ -94,7 +97,8 @@ def test_stsb_original_csv_and_glue_tsv(tmp_path):
   assert (train[0].text_a, train[0].text_b, train[0].label) == (
       "A plane is taking off.", "An air plane is taking off.", 5.0)
   glue_header = "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2"
-  write(tmp_path, "train.tsv", glue_header + "\tscore\n0\tg\tf\t2012\t1\tnone\tnone\tA b.\tC d.\t3.2\n")
+  write(tmp_path, "train.tsv",
+        glue_header + "\tscore\n0\tg\tf\t2012\t1\tnone\tnone\tA b.\tC d.\t3.2\n")
   write(tmp_path, "test.tsv", glue_header + "\n0\tg\tf\t2012\t1\tnone\tnone\tE f.\tG h.\n")
   glue_train = stsb.get_train_examples(str(tmp_path))
   assert [(e.text_a, e.text_b, e.label) for e in glue_train] == [("A b.", "C d.", 3.2)]
@@ -124,7 +128,8 @@ def test_mrpc_glue_layout(tmp_path):
 
 
 def test_lcqmc_cola_mnli_qqp_xnli(tmp_path):
-  write(tmp_path, "lcqmc/train.tsv", "喜欢打篮球的男生喜欢什么样的女生\t爱打篮球的男生喜欢什么样的女生\t1\n")
+  write(tmp_path, "lcqmc/train.tsv",
+        "喜欢打篮球的男生喜欢什么样的女生\t爱打篮球的男生喜欢什么样的女生\t1\n")
   write(tmp_path, "lcqmc/test.tsv", "我手机丢了\t我想换个手机\n")
   lcqmc = processors.get_processor("lcqmc")
   assert [e.label for e in lcqmc.get_train_examples(str(tmp_path / "lcqmc"))] == ["1"]

@@ -6,8 +6,16 @@ import re
 import numpy as np
 import pytest
 
-from helpers import CHINESE_VOCAB, ONE_ENGINE, REPO_ROOT, ZH_DATA, classification_data, model_flags
-from helpers import read_eval_results, read_tsv, run_script, scaled_scores_data
+from helpers import CHINESE_VOCAB
+from helpers import classification_data
+from helpers import model_flags
+from helpers import ONE_ENGINE
+from helpers import read_eval_results
+from helpers import read_tsv
+from helpers import REPO_ROOT
+from helpers import run_script
+from helpers import scaled_scores_data
+from helpers import ZH_DATA
 
 # Each test runs the scripts or trains a model: seconds, not milliseconds.
 pytestmark = pytest.mark.slow
@@ -20,7 +28,8 @@ def test_seed_command_runs_verbatim_and_resumes(engine, zh_model, tmp_path):
   On the engine --engine picks (the command itself leaves it to "auto").
   """
   output_dir = str(tmp_path / "out")
-  command = ["--engine=" + engine, "--task_name=sim", "--do_train=true", "--do_eval=true", "--data_dir=" + ZH_DATA,
+  command = ["--engine=" + engine, "--task_name=sim", "--do_train=true", "--do_eval=true",
+             "--data_dir=" + ZH_DATA,
              "--vocab_file=" + CHINESE_VOCAB,
              "--bert_config_file=" + os.path.join(zh_model, "bert_config.json"),
              "--init_checkpoint=" + os.path.join(zh_model, "bert_model.ckpt"),
@@ -151,7 +160,7 @@ def test_a_model_of_the_other_script_starts_the_encoder_and_a_fresh_head(zh_mode
                    r"\(this task's: \[2\]\); output_weights \[1, 32\] \(this task's: \[2, 32\]\)",
                    warnings[0])
   assert re.search(r"initialized fresh: output_weights, output_bias", result.stderr)
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   trained = tf.train.load_checkpoint(tf.train.latest_checkpoint(output_dir))
   started = tf.train.load_checkpoint(tf.train.latest_checkpoint(regression_dir))
   assert trained.get_variable_to_shape_map()["output_weights"] == [2, 32]

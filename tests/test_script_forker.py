@@ -2,7 +2,8 @@
 
 import pytest
 
-from helpers import REPO_ROOT, run_script
+from helpers import REPO_ROOT
+from helpers import run_script
 
 # Each case: a script's body, its stdin, and what both runs must agree on.
 SCRIPT = """\

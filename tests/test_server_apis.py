@@ -1,14 +1,15 @@
 """serve.py's routes in the shapes of Cohere's, Jina's and text-embeddings-inference's APIs,
 per-request truncation, the model's name, the overload status and where a request's time
-goes, over a real server process on loopback (the fixtures of tests/test_server.py).
+goes, over a real server process on loopback (the fixtures of tests/server_harness.py).
 """
 
 import concurrent.futures
 
 import numpy as np
 import pytest
-
-from test_server import PAIRS, models, predicted, start, wait_until  # pylint: disable=unused-import
+from server_harness import PAIRS
+from server_harness import predicted
+from server_harness import wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,7 @@ Bytes no HTTP library would send: a body nested 100,000 deep, an API key that is
 UTF-8, a body still arriving when SIGTERM comes, what aiohttp's parser refuses (a 10 KB
 URL or header, `Content-Length: abc`, TLS on the plain port), broken encodings, HTTP/1.0,
 pipelining. Each gets an answer in the routes' JSON error format, and the log one line.
-The servers are test_server.py's (a tiny ONNX model); every wait is bounded.
+The servers are tests/server_harness.py's (a tiny ONNX model); every wait is bounded.
 """
 
 import gzip
@@ -13,10 +13,13 @@ import signal
 import socket
 
 import pytest
+from server_harness import PAIRS
+from server_harness import refuses_connections
+from server_harness import Server
+from server_harness import TIMEOUT
+from server_harness import wait_until
 
 from finetune.serving.http_errors import LogLimiter
-from test_server import PAIRS, TIMEOUT, Server, models, refuses_connections, start  # pylint: disable=unused-import
-from test_server import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -70,7 +73,7 @@ def bad_request_lines(server):
 
 
 @pytest.fixture(scope="module")
-def shared(models):  # pylint: disable=redefined-outer-name
+def shared(models):
   """One server for the checks that leave no state behind (each also checks the log)."""
   server = Server(models["regression"], "--max_text_chars=100")
   server.wait_ready()
@@ -90,7 +93,7 @@ def test_a_body_nested_100000_deep_is_a_400(shared):
   assert "Traceback" not in "".join(shared.lines)
 
 
-def test_an_api_key_of_bytes_that_are_not_utf8_is_a_401(models, start):  # pylint: disable=redefined-outer-name
+def test_an_api_key_of_bytes_that_are_not_utf8_is_a_401(models, start):
   server = start(models["regression"], "--api_key=s3cret")
   server.wait_ready()
   for header in (b"Authorization: Bearer \xff\xfe", b"X-API-Key: \xff\xfe",
@@ -105,7 +108,7 @@ def test_an_api_key_of_bytes_that_are_not_utf8_is_a_401(models, start):  # pylin
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_body_still_arriving_at_the_signal_is_answered(models, start, signum):  # pylint: disable=redefined-outer-name
+def test_a_body_still_arriving_at_the_signal_is_answered(models, start, signum):
   server = start(models["regression"], "--shutdown_seconds=%d" % TIMEOUT)
   server.wait_ready()
   idle = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
@@ -138,7 +141,7 @@ def test_a_body_still_arriving_at_the_signal_is_answered(models, start, signum):
   slow.close()
 
 
-def test_a_body_that_never_ends_is_dropped_after_shutdown_seconds(models, start):  # pylint: disable=redefined-outer-name
+def test_a_body_that_never_ends_is_dropped_after_shutdown_seconds(models, start):
   server = start(models["regression"], "--shutdown_seconds=0.5")
   server.wait_ready()
   stalled = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
@@ -153,7 +156,7 @@ def test_a_body_that_never_ends_is_dropped_after_shutdown_seconds(models, start)
   assert "1 request(s) not answered within --shutdown_seconds=0.5 were dropped" in log
 
 
-def test_a_second_signal_stops_without_waiting(models, start):  # pylint: disable=redefined-outer-name
+def test_a_second_signal_stops_without_waiting(models, start):
   server = start(models["regression"], "--shutdown_seconds=600")
   server.wait_ready()
   stalled = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
@@ -193,7 +196,7 @@ PARSER_ERRORS = [
 ]
 
 
-def test_what_the_parser_refuses_is_json_and_one_line_each(models, start):  # pylint: disable=redefined-outer-name
+def test_what_the_parser_refuses_is_json_and_one_line_each(models, start):
   server = start(models["regression"])
   server.wait_ready()
   assert len(PARSER_ERRORS) <= 10  # the log's burst: every one is logged
@@ -201,7 +204,7 @@ def test_what_the_parser_refuses_is_json_and_one_line_each(models, start):  # py
     status, headers, body = exchange(server.port, data)[0]
     assert (status, body) == (400, {"error": message}), data[:40]
     assert headers["content-type"].startswith("application/json")
-    wait_until(lambda: len(bad_request_lines(server)) >= count, "the log line")  # pylint: disable=cell-var-from-loop
+    wait_until(lambda count=count: len(bad_request_lines(server)) >= count, "the log line")
   assert exchange(server.port, post(GOOD))[0][0] == 200  # after every bad one's line
   assert server.stop() == 0
   lines = bad_request_lines(server)

@@ -12,11 +12,11 @@ import time
 import pytest
 
 from common import interruption
-from finetune.data import feature_workers
 from finetune.data import fast_serialization
+from finetune.data import feature_workers
 from finetune.data import record_format
-import tokenization_fast
 from processors import InputExample
+import tokenization_fast
 
 TIMEOUT = 30
 

@@ -9,15 +9,21 @@ import tensorflow as tf
 
 from finetune.data import fast_serialization
 from finetune.data import feature_workers
-from finetune.data.features import InputFeatures
-from finetune.data.input_fn import file_based_input_fn_builder
 from finetune.data import record_cache
 from finetune.data import record_format
 from finetune.data import records
+from finetune.data.features import InputFeatures
+from finetune.data.input_fn import file_based_input_fn_builder
+from helpers import CHINESE_VOCAB
+from helpers import HARD_TEXTS
+from helpers import predict_dev
+from helpers import STSB_DIR
+from helpers import stsb_sentences
+from helpers import ZH_DATA
+from processors import get_processor
+from processors import InputExample
 import tokenization
 import tokenization_fast
-from helpers import CHINESE_VOCAB, HARD_TEXTS, STSB_DIR, ZH_DATA, predict_dev, stsb_sentences
-from processors import InputExample, get_processor
 
 
 def test_bucketed_and_trimmed_predictions_equal_padded_ones(zh_model, tmp_path):
@@ -178,7 +184,8 @@ def test_serializer_is_byte_identical_to_protobuf_and_parses():
     ids = [int(x) for x in rng.randint(0, high, size=length)] + [0] * (64 - length)
     regression = index % 2 == 0
     feature = InputFeatures(ids, [1] * length + [0] * (64 - length),
-                            [0] * (length // 2) + [1] * (length - length // 2) + [0] * (64 - length),
+                            [0] * (length // 2) + [1] * (length - length // 2) +
+                            [0] * (64 - length),
                             float(rng.randn()) if regression else int(rng.randint(0, 3)),
                             bool(index % 3))
     label_feature = (record_format.REGRESSION_LABEL if regression

@@ -6,9 +6,11 @@ import pytest
 from tokenizers import BertWordPieceTokenizer
 from tokenizers.models import WordPiece
 
+from helpers import CHINESE_VOCAB
+from helpers import HARD_TEXTS
+from helpers import stsb_sentences
 import tokenization
 import tokenization_fast
-from helpers import CHINESE_VOCAB, HARD_TEXTS, stsb_sentences
 
 
 def test_basic_tokenizer_rules():
@@ -60,7 +62,8 @@ def test_chinese_vocab_ids_are_line_numbers():
 def test_vocab_errors_name_the_file(tmp_path):
   path = tmp_path / "vocab.txt"
   path.write_text("[PAD]\nhello\n")
-  with pytest.raises(tokenization.VocabError, match=r"vocab.txt: missing \[UNK\], \[CLS\], \[SEP\]"):
+  with pytest.raises(tokenization.VocabError, match=r"vocab.txt: missing "
+                     r"\[UNK\], \[CLS\], \[SEP\]"):
     tokenization.FullTokenizer(str(path))
   path.write_bytes(b"[PAD]\n[UNK]\n\xff\xfe\n")
   with pytest.raises(tokenization.VocabError, match=r"vocab.txt:3: not UTF-8"):
@@ -87,7 +90,7 @@ def test_validate_case_matches_checkpoint(lower, path, raises):
 def reference_tokenizer(vocab_file, lower):
   """The Rust `tokenizers` BERT pipeline, with Google's 200-character word limit."""
   reference = BertWordPieceTokenizer(vocab_file, lowercase=lower)
-  reference._tokenizer.model = WordPiece.from_file(  # pylint: disable=protected-access
+  reference._tokenizer.model = WordPiece.from_file(
       vocab_file, unk_token="[UNK]", max_input_chars_per_word=200)
   return lambda text: reference.encode(text, add_special_tokens=False)
 

@@ -9,15 +9,18 @@ import os
 import sys
 import unicodedata
 
-import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
+from hypothesis import HealthCheck
+from hypothesis import settings
 from hypothesis import strategies as st
+import pytest
 
 from finetune.data import features as features_lib
+from helpers import CHINESE_VOCAB
+from helpers import TINY_VOCAB
+from processors import InputExample
 import tokenization
 import tokenization_fast
-from helpers import CHINESE_VOCAB, TINY_VOCAB
-from processors import InputExample
 
 # In the suite the examples are the same on every run (drawn from each test's name, no
 # example database), so that it passes or fails by the code. HYPOTHESIS_PROFILE=explore
@@ -147,7 +150,7 @@ def test_the_word_boundaries_are_spaces_cjk_and_ascii_punctuation():
   spaces = {chr(code) for code in range(sys.maxunicode + 1)
             if unicodedata.category(chr(code)) == "Zs"}  # of this Python's Unicode
   ascii_punctuation = {chr(code) for code in range(128)
-                       if tokenization._is_punctuation(chr(code))}  # pylint: disable=protected-access
+                       if tokenization._is_punctuation(chr(code))}
   candidates = spaces | ascii_punctuation | set(" \t\n\r\x1c\x1f\x85\u2028\u200b。，")
   assert {char for char in candidates if boundary_after(char)} == (
       spaces | ascii_punctuation | set(" \t\n\r"))
@@ -178,16 +181,16 @@ def test_a_capital_sigma_before_punctuation_is_lowered_as_in_the_whole_text(tmp_
 def test_letter_runs_hold_no_character_that_could_end_a_word():
   """Every character the [UNK] shortcut may replace stays inside its word."""
   run = tokenizer("chinese", True).letter_run
-  strip = tokenization.BasicTokenizer._strip_accents  # pylint: disable=protected-access
+  strip = tokenization.BasicTokenizer._strip_accents
   wrong = []
   for code in range(sys.maxunicode + 1):
     char = chr(code)
     if 0xD800 <= code <= 0xDFFF or not run.fullmatch(char * 201):
       continue
     lowered = strip(char.lower())
-    if (not lowered or code in (0, 0xFFFD) or tokenization._is_chinese_char(code) or  # pylint: disable=protected-access
-        any(tokenization._is_punctuation(c) or tokenization._is_control(c) or  # pylint: disable=protected-access
-            tokenization._is_whitespace(c) or c.isspace() for c in char + lowered)):  # pylint: disable=protected-access
+    if (not lowered or code in (0, 0xFFFD) or tokenization._is_chinese_char(code) or
+        any(tokenization._is_punctuation(c) or tokenization._is_control(c) or
+            tokenization._is_whitespace(c) or c.isspace() for c in char + lowered)):
       wrong.append(hex(code))
   assert not wrong
 

@@ -10,14 +10,22 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from finetune import pipeline
 from finetune.evaluation import metrics
 from finetune.options import make_run_options
-from finetune import pipeline
 from finetune.runtime.predictor import load_predictor
-from finetune.tasks import ClassificationTask, RegressionTask
+from finetune.tasks import ClassificationTask
+from finetune.tasks import RegressionTask
+from helpers import classification_data
+from helpers import ENGINES
+from helpers import model_flags
+from helpers import ONE_ENGINE
+from helpers import read_eval_results
+from helpers import read_tsv
+from helpers import run_script
+from helpers import scaled_scores_data
+from helpers import ZH_DATA
 import modeling
-from helpers import ENGINES, ONE_ENGINE, ZH_DATA, classification_data, model_flags, read_eval_results
-from helpers import read_tsv, run_script, scaled_scores_data
 from processors import get_processor
 
 pytestmark = pytest.mark.slow
@@ -122,7 +130,8 @@ class RegressionWithoutHeadDropout(RegressionTask):
 @pytest.mark.parametrize("engine", ONE_ENGINE)
 def test_gradient_accumulation_makes_the_update_of_one_batch(engine, zh_model, tmp_path):
   """Dropout off: a batch of 8 in 4 micro-batches of 2 trains as the batch of 8 does."""
-  from helpers import make_tiny_model, CHINESE_VOCAB  # pylint: disable=g-import-not-at-top
+  from helpers import CHINESE_VOCAB
+  from helpers import make_tiny_model
   model_dir = make_tiny_model(str(tmp_path / "model"), CHINESE_VOCAB,
                               hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
   variables = {}

@@ -3,7 +3,8 @@
 Layout of train.tsv and dev.tsv: a header line, then `id<TAB>score<TAB>sentence1<TAB>
 sentence2`, the score between 0 and 1. Use it without editing the project:
 
-  python run_reg.py --task_name=examples/custom_processor/score_first_processor.py:ScoreFirstProcessor \
+  python run_reg.py \
+    --task_name=examples/custom_processor/score_first_processor.py:ScoreFirstProcessor \
     --data_dir=examples/custom_processor/data ...
 """
 

@@ -68,7 +68,7 @@ def read_examples(processor, data_dir, split):
     examples = get_examples(data_dir)
   except UserError:
     raise
-  except Exception as e:  # pylint: disable=broad-except
+  except Exception as e:
     path, line, function = _processor_frame(processor, e)
     raise ProcessorError(
         "%s:%d: %s: %s (in %s of processor %s, reading the %s split of %s)" %

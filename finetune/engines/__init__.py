@@ -38,7 +38,7 @@ tf1 = tf.compat.v1
 ENGINES = ("auto", "estimator", "session")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def estimator_available():
   """True when this TensorFlow has tf.estimator (2.15 and before)."""
   try:
@@ -122,9 +122,9 @@ def make_engine(kind, *, model_fn, output_dir, distribution, training, runtime):
   arguments = dict(model_fn=model_fn, output_dir=output_dir, distribution=distribution,
                    training=training, runtime=runtime)
   if kind == "estimator":
-    from finetune.engines import estimator  # pylint: disable=g-import-not-at-top
+    from finetune.engines import estimator
     return estimator.EstimatorEngine(**arguments)
   if kind == "session":
-    from finetune.engines import session  # pylint: disable=g-import-not-at-top
+    from finetune.engines import session
     return session.SessionEngine(**arguments)
   raise ValueError("engine %r: expected one of %s" % (kind, ", ".join(ENGINES)))

@@ -10,8 +10,8 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from common.errors import UserError
 from common import files
+from common.errors import UserError
 
 EVAL_RESULTS = "eval_results.txt"
 TEST_RESULTS = "test_results.tsv"

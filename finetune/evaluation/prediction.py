@@ -9,9 +9,9 @@ import os
 from absl import logging
 import numpy as np
 
+from finetune.data import records
 from finetune.data.features import PaddingInputExample
 from finetune.data.input_fn import file_based_input_fn_builder
-from finetune.data import records
 from finetune.engines.hooks import PredictionMonitors
 from finetune.model import checkpoints
 

@@ -18,13 +18,13 @@ from absl import logging
 
 from common import checks
 from common import cli
-from common.errors import UserError
 from common import files
+from common.errors import UserError
 from common.settings import setting
-from finetune.model import precision as precision_lib
 from finetune.export import fine_tuned as fine_tuned_lib
 from finetune.export import hf_export
 from finetune.export import onnx_export
+from finetune.model import precision as precision_lib
 from finetune.runtime import onnx_runtime
 
 FORMATS = ("onnx", "hf")

@@ -22,8 +22,8 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from common.errors import UserError
 from common import files
+from common.errors import UserError
 from finetune.model import model_files
 from finetune.runtime import folders
 from finetune.runtime import tensorflow_model
@@ -106,7 +106,7 @@ def read_records(fine_tuned, record_file, label_feature, limit=None):
   """
   if record_file is None:
     return None
-  from finetune.data.record_format import feature_spec  # pylint: disable=g-import-not-at-top
+  from finetune.data.record_format import feature_spec
   spec = feature_spec(fine_tuned.info["max_seq_length"], label_feature)
   dataset = tf.data.TFRecordDataset(record_file)
   if limit is not None:

@@ -27,14 +27,14 @@ import numpy as np
 import onnx
 
 from common import files
+from finetune import tasks as tasks_lib
 from finetune.data import features as features_lib
-from finetune.model.model_files import SERVING_INPUTS
-from finetune.model.model_files import to_unit_range
 from finetune.export import fine_tuned as fine_tuned_lib
 from finetune.export import onnx_graph
+from finetune.model.model_files import SERVING_INPUTS
+from finetune.model.model_files import to_unit_range
 from finetune.runtime import onnx_runtime
 from finetune.runtime.predictor import length_sorted_batches
-from finetune import tasks as tasks_lib
 import tokenization_fast
 
 REPORT_FILE = "quantization_report.json"
@@ -97,7 +97,7 @@ def find_outliers(weights, fine_tuned, columns):
 
 def quantize(float_file, int8_file, model):
   """Dynamic int8 quantization of the matmuls and attention, float32 nodes left out."""
-  from onnxruntime import quantization  # pylint: disable=g-import-not-at-top
+  from onnxruntime import quantization
   keep = [node.name for node in model.graph.node
           if node.name.startswith(onnx_graph.FLOAT_PREFIX)]
   root = std_logging.getLogger()

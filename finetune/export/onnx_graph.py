@@ -27,9 +27,9 @@ import math
 
 import numpy as np
 import onnx
-from onnx import TensorProto
 from onnx import helper
 from onnx import numpy_helper
+from onnx import TensorProto
 
 OPSET = 17
 MS_DOMAIN = "com.microsoft"
@@ -302,7 +302,7 @@ def dense_input_model(weights, config, info):
     layers' inputs, [B, S, in] (or [B, 1, in] / [B, in] past the last layer's slice).
   """
   model, graph = _build(weights, config, info, fused=True)
-  for scope, name in sorted(graph.dense_inputs.items()):
+  for _, name in sorted(graph.dense_inputs.items()):
     model.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
   return model, dict(graph.dense_inputs)
 

@@ -26,8 +26,8 @@ import time
 from absl import logging
 import numpy as np
 
-from common.errors import UserError
 from common import files
+from common.errors import UserError
 from finetune.mining import inputs
 
 _SPECIAL = ("[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]")
@@ -37,9 +37,9 @@ _FORMAT = 1
 
 def _bm25s():
   try:
-    import bm25s  # pylint: disable=g-import-not-at-top
+    import bm25s
   except ImportError:
-    raise UserError("mining needs the bm25s package: pip install -r requirements-mining.txt"
+    raise UserError("mining needs the bm25s package: pip install -e .[mining]"
                     ) from None
   return bm25s
 

@@ -6,8 +6,8 @@ passage's text is found again later by the byte offset of its line (PassageTexts
 Every bad row is an InputFileError naming the file and the line.
 """
 
-from common.errors import InputFileError
 from common import files
+from common.errors import InputFileError
 
 
 def id_text_rows(path, what):

@@ -16,9 +16,9 @@ import time
 from absl import logging
 import numpy as np
 
-from common.errors import UserError
 from common import files
 from common import interruption
+from common.errors import UserError
 from finetune.mining import bm25_index
 from finetune.mining import chunks
 from finetune.mining import inputs
@@ -63,7 +63,7 @@ class Scorer:
   """The rescoring model: a fine-tuned folder or ONNX export, through the predictors."""
 
   def __init__(self, path, batch_size):
-    from finetune.runtime.predictor import load_predictor  # pylint: disable=g-import-not-at-top
+    from finetune.runtime.predictor import load_predictor
     self.predictor = load_predictor(path)
     self.batch_size = batch_size
 

@@ -119,7 +119,7 @@ def parse_index(table):
           num_shards = header.num_shards
           continue
         entry = tensor_bundle_pb2.BundleEntryProto.FromString(value)
-      except Exception as e:  # pylint: disable=broad-except
+      except Exception as e:
         raise IndexFormatError("an entry that does not parse: %s" % e) from None
       tensors[key.decode("utf-8", "replace")] = TensorExtent(entry.shard_id, entry.offset,
                                                              entry.size)

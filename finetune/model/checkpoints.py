@@ -26,8 +26,8 @@ import re
 from absl import logging
 import tensorflow as tf
 
-from common.errors import DamagedFileError
 from common import files
+from common.errors import DamagedFileError
 from finetune.model import checkpoint_index
 
 STATE_FILE = "checkpoint"
@@ -85,7 +85,7 @@ def check_checkpoint(prefix, read_tensors=False):
     index = None
     try:  # TensorFlow's own reader decides whether the index is damaged
       tf.train.load_checkpoint(prefix)
-    except Exception as e:  # pylint: disable=broad-except
+    except Exception as e:
       raise DamagedFileError(index_path, "not a whole checkpoint index (%d bytes; "
                              "TensorFlow: %s)" % (len(table), reason_of(e))) from None
   if index is not None:
@@ -107,7 +107,7 @@ def _read_every_tensor(prefix, index):
   for name in sorted(reader.get_variable_to_shape_map()):
     try:
       reader.get_tensor(name)
-    except Exception as e:  # pylint: disable=broad-except
+    except Exception as e:
       extent = index.tensors.get(name) if index else None
       path = checkpoint_index.data_file(prefix, extent.shard if extent else 0,
                                         index.num_shards if index else 1)
@@ -409,7 +409,7 @@ def saving(output_dir):
     yield
   except files.WriteError:
     raise
-  except Exception as e:  # pylint: disable=broad-except
+  except Exception as e:
     failure = files.write_failure(e, output_dir)
     if failure is None:
       raise

@@ -10,8 +10,8 @@ ONNX folder reads these facts too.
 import json
 import os
 
-from common.errors import DamagedFileError
 from common import files
+from common.errors import DamagedFileError
 
 MODEL_INFO = "model_info.json"
 SERVING_INPUTS = ("input_ids", "input_mask", "segment_ids")

@@ -10,7 +10,8 @@ distribution strategy, or on TPU cores; train_batch_size is always the global ba
 """
 
 import dataclasses
-from typing import Callable, Dict, Optional
+from typing import Callable
+from typing import Optional
 
 from absl import logging
 import tensorflow as tf
@@ -43,7 +44,7 @@ class ModelSpec:
   train_op: Optional[tf.Operation] = None
   learning_rate: Optional[tf.Tensor] = None
   gradient_norm: Optional[tf.Tensor] = None
-  predictions: Optional[Dict[str, tf.Tensor]] = None
+  predictions: Optional[dict[str, tf.Tensor]] = None
 
 
 def restore_encoder(init_checkpoint, use_tpu, fresh=()):

@@ -12,9 +12,9 @@ from typing import Optional
 from absl import logging
 import tensorflow as tf
 
+from common import files
 from common.errors import InputFileError
 from common.errors import UserError
-from common import files
 from finetune.model import checkpoints
 import modeling
 import tokenization

@@ -41,7 +41,7 @@ SPEED_CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_
                    "avx512_fp16", "amx_bf16", "amx_int8", "amx_fp16")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cpu():
   """(model name, frozenset of instruction flags) of this machine's first CPU.
 
@@ -66,14 +66,14 @@ def cpu():
 
 def compute_dtype(precision):
   """The tf.DType the encoder computes in for a --mixed_precision / --precision value."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   return {"none": tf.float32, FLOAT32: tf.float32, "float16": tf.float16,
           "bfloat16": tf.bfloat16}[precision]
 
 
 def gpus():
   """[(device name, compute capability (major, minor) or None)] of the visible GPUs."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   found = []
   for device in tf.config.list_physical_devices("GPU"):
     details = tf.config.experimental.get_device_details(device)

@@ -14,8 +14,8 @@ import dataclasses
 import os
 from typing import Optional
 
-from common.errors import UserError
 from common import files
+from common.errors import UserError
 from finetune.model import model_files
 from finetune.runtime import onnx_runtime
 

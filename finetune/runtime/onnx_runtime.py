@@ -49,7 +49,7 @@ def open_session(model_file, threads=0, spinning=True):
   spinning: let idle threads spin between runs; off where the cores are shared with
     other work (a server's other threads), where spinning takes their time.
   """
-  import onnxruntime  # pylint: disable=g-import-not-at-top
+  import onnxruntime
   options = onnxruntime.SessionOptions()
   options.intra_op_num_threads = threads
   options.inter_op_num_threads = 1
@@ -61,7 +61,7 @@ def open_session(model_file, threads=0, spinning=True):
   try:
     return onnxruntime.InferenceSession(model_file, options,
                                         providers=["CPUExecutionProvider"])
-  except Exception as e:  # pylint: disable=broad-except
+  except Exception as e:
     if not isinstance(model_file, str):
       raise
     raise unloadable(model_file, "ONNX Runtime", e) from None

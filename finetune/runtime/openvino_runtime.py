@@ -19,7 +19,7 @@ RUNTIMES = ("onnxruntime", "openvino")
 # it had in the graph (e.g. {"score", "sigmoid_179"}): the graph output's is one of these.
 OUTPUT_NAMES = ("score", "probabilities", "label_id")
 _HINTS = {"float32": "f32", "bfloat16": "bf16"}
-INSTALL = "pip install -r requirements-openvino.txt"
+INSTALL = 'pip install -e ".[openvino]"'
 
 
 def open_model(model_file, precision, info, threads=0):
@@ -35,7 +35,7 @@ def open_model(model_file, precision, info, threads=0):
                     "for OpenVINO (export_model.py --format=onnx), or drop --runtime" %
                     (model_file, info["precision"]))
   try:
-    import openvino  # pylint: disable=g-import-not-at-top
+    import openvino
   except ImportError:
     raise UserError("--runtime=openvino needs the openvino package, which is not installed "
                     "here: %s" % INSTALL) from None
@@ -45,7 +45,7 @@ def open_model(model_file, precision, info, threads=0):
     config["INFERENCE_NUM_THREADS"] = threads
   try:
     return openvino.Core().compile_model(model_file, "CPU", config)
-  except Exception as e:  # pylint: disable=broad-except
+  except Exception as e:
     raise onnx_runtime.unloadable(model_file, "OpenVINO", e) from None
 
 

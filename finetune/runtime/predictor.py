@@ -24,13 +24,12 @@ import numpy as np
 
 from common.errors import UserError
 from finetune.data.features import pair_token_ids
-from finetune.model.model_files import SERVING_INPUTS
 from finetune.model import precision
+from finetune.model.model_files import SERVING_INPUTS
 from finetune.runtime import folders
 from finetune.runtime import onnx_runtime
 from finetune.runtime import openvino_runtime
 import tokenization_fast
-
 
 
 class Predictor:
@@ -135,7 +134,7 @@ def load_predictor(path, compute_precision=precision.FLOAT32, checkpoint=None,
   if runtime != "onnxruntime":
     raise UserError("--runtime=%s is for an ONNX folder; %s is a TensorFlow model: export it "
                     "first (export_model.py --format=onnx)" % (runtime, path))
-  from finetune.runtime import tensorflow_model  # pylint: disable=g-import-not-at-top
+  from finetune.runtime import tensorflow_model
   if found.kind == folders.SAVED_MODEL:
     if compute_precision != precision.FLOAT32:
       raise UserError("--precision=%s: %s is a SavedModel, which computes in float32 as "

@@ -21,9 +21,9 @@ import os
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
+from common import files
 from common.errors import DamagedFileError
 from common.errors import UserError
-from common import files
 from finetune.model import checkpoints
 from finetune.model import model_files
 from finetune.model import model_inputs
@@ -51,7 +51,7 @@ def check_saved_model(version):
   data = files.read_bytes(graph)
   try:
     saved_model = saved_model_pb2.SavedModel.FromString(data)
-  except Exception:  # pylint: disable=broad-except
+  except Exception:
     saved_model = None
   if saved_model is None or not any("serving_default" in meta_graph.signature_def
                                     for meta_graph in saved_model.meta_graphs):

@@ -22,7 +22,7 @@ outputs and returns the JSON body. Nothing here does I/O: the tests call these d
 
 import dataclasses
 import json
-from typing import List, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -46,7 +46,7 @@ class Rerank:
   """A rerank request, whichever API it came in."""
   api: str  # COHERE (ours, Cohere's, Jina's) or TEI
   query: str
-  documents: List[str]
+  documents: list[str]
   top_n: int
   return_documents: bool
   truncation: Truncation
@@ -63,7 +63,7 @@ class Rerank:
 class Predict:
   """A /predict request: ours ({pairs}) or TEI's ({inputs})."""
   api: str  # OURS or TEI
-  pairs: List[tuple]
+  pairs: list[tuple]
   truncation: Truncation
   raw_scores: bool = False
   single: bool = False  # TEI: `inputs` was one pair, so the answer is one list

@@ -23,7 +23,6 @@ import collections
 import concurrent.futures
 import dataclasses
 import time
-from typing import List
 
 import numpy as np
 
@@ -37,8 +36,8 @@ class QueueFull(Exception):
 @dataclasses.dataclass
 class _Request:
   """A request's pairs, where their outputs go, and when they arrived."""
-  ids: List[np.ndarray]
-  segments: List[np.ndarray]
+  ids: list[np.ndarray]
+  segments: list[np.ndarray]
   future: asyncio.Future
   arrived: float
   outputs: dict = dataclasses.field(default_factory=dict)

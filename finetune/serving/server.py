@@ -164,7 +164,7 @@ def make_app(load_predictor, limits, api_key=None, metrics=None, on_failure=None
       response = error_response(e.status, "%s %s: %s; expected POST /predict, POST /rerank "
                                 "(or /v1/rerank, /v2/rerank), GET /info, GET /health or "
                                 "GET /metrics" % (request.method, request.path, e.reason))
-    except Exception:  # pylint: disable=broad-except
+    except Exception:
       logging.exception("%s %s failed", request.method, request.path)
       response = error_response(500, "the server failed on this request; see its log")
     metrics.requests.labels(route, str(response.status)).inc()
@@ -276,7 +276,7 @@ def make_app(load_predictor, limits, api_key=None, metrics=None, on_failure=None
                           on_batch=metrics.batch_done)
         batcher.run_now(predictor.lay_out([("warm up", "warm up")]))  # one batch first
         loop.call_soon_threadsafe(ready.set_result, (predictor, batcher))
-      except Exception as e:  # pylint: disable=broad-except
+      except Exception as e:
         loop.call_soon_threadsafe(ready.set_exception, e)
 
     threading.Thread(target=load, name="load-model", daemon=True).start()
@@ -284,7 +284,7 @@ def make_app(load_predictor, limits, api_key=None, metrics=None, on_failure=None
     async def wait_until_ready():
       try:
         predictor, batcher = await ready
-      except Exception as e:  # pylint: disable=broad-except
+      except Exception as e:
         state["error"] = str(e)
         if on_failure is not None:
           on_failure(str(e))

@@ -20,9 +20,9 @@ import os
 from absl import logging
 import tensorflow as tf
 
+from common import files
 from common.errors import DamagedFileError
 from common.errors import UserError
-from common import files
 from finetune.evaluation import outputs as outputs_lib
 from finetune.model import checkpoints
 

@@ -22,15 +22,15 @@ from typing import Optional
 from absl import logging
 import tensorflow as tf
 
+from common import interruption
 from common.errors import DamagedFileError
 from common.errors import UserError
-from common import interruption
+from finetune import tasks as tasks_lib
 from finetune.data.input_fn import file_based_input_fn_builder
-from finetune.evaluation.evaluate import evaluate_checkpoint
 from finetune.evaluation import outputs as outputs_lib
+from finetune.evaluation.evaluate import evaluate_checkpoint
 from finetune.model import checkpoints
 from finetune.model import model_files
-from finetune import tasks as tasks_lib
 from finetune.training import best_checkpoint as best_lib
 from finetune.training import monitors
 
