@@ -223,7 +223,7 @@ def test_a_folder_appears_whole_or_not_at_all(tmp_path, monkeypatch):
 def test_what_a_failed_write_says():
   # TensorFlow's message for a save on a full tmpfs: a stack, a node name, then the file.
   message = ("Graph execution error:\n\nDetected at node 'save/SaveV2' defined at (most "
-             "recent call last):\n    File \"/work/x/run.py\", line 13, in <module>\nNode: "
+             "recent call last):\n    File \"/x/run.py\", line 13, in <module>\nNode: "
              "'save/SaveV2'\n/data/run/model.ckpt-5_temp/part-00000-of-00001.data-00000-of-"
              "00001.tempstate7468773010498801718; No space left on device\n\t [[{{node "
              "save/SaveV2}}]]")

@@ -5,7 +5,7 @@ fine-tuned model -> Hugging Face). Names: a Hugging Face `nn.Linear` weight is
 [out, in] and Google's dense kernel [in, out], so kernels are transposed; LayerNorm
 `weight` / `bias` are Google's `gamma` / `beta`; BertForSequenceClassification's
 `classifier.weight` [K, H] and `classifier.bias` [K] are `output_weights` and
-`output_bias`, in the same orientation (../shared/SPEC.md). Activations: Hugging
+`output_bias`, in the same orientation. Activations: Hugging
 Face's "gelu" is the exact erf GELU, Google's "gelu" the tanh approximation, which
 Hugging Face calls "gelu_new" (our configs call the erf form "gelu_exact").
 Reads and writes need numpy only.

@@ -6,7 +6,7 @@ The graph computes what the exported SavedModel computes (finetune/export/saved_
 `input_ids`, `input_mask`, `segment_ids` [B, S] (any S up to max_position_embeddings) ->
 `score` float [B] in the user's units (regression), or `probabilities` float [B, K] and
 `label_id` int32 [B] decided with the model's threshold (classification). The math is
-Google's (../shared/SPEC.md, modeling.py): embeddings -> LayerNorm; per layer
+Google's (modeling.py): embeddings -> LayerNorm; per layer
 self-attention with (1 - mask) * -10000 added to the scaled scores, dense, residual
 LayerNorm, intermediate dense with the activation, dense, residual LayerNorm; the
 pooler on the first position; the head. As in our TensorFlow graph, the last layer
