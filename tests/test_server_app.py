@@ -9,9 +9,9 @@ import asyncio
 import dataclasses
 import json
 
-import numpy as np
 from aiohttp.test_utils import TestClient
 from aiohttp.test_utils import TestServer
+import numpy as np
 
 from finetune.runtime.predictor import Predictor
 from finetune.serving import server
