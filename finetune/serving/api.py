@@ -15,9 +15,10 @@ change but its base URL:
 Ours and TEI's share two paths; the fields tell them apart (`texts` is TEI's rerank,
 `inputs` TEI's predict); a body with both kinds is refused rather than guessed at.
 
-Every parse_* takes the JSON body (a dict) and the server's Limits and returns a request
-object, or raises BadRequest naming the field. Every answer function takes the model's
-outputs and returns the JSON body. Nothing here does I/O: the tests call these directly.
+Every parse_* takes the JSON body (a dict) and the server's limits (a ServeOptions) and
+returns a request object, or raises BadRequest naming the field. Every answer function
+takes the model's outputs and returns the JSON body. Nothing here does I/O: the tests
+call these directly.
 """
 
 import dataclasses
