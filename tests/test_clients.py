@@ -9,7 +9,7 @@ installed is skipped (requirements-test-clients.txt; CI installs it).
 import numpy as np
 import pytest
 
-from test_server import models, start  # pylint: disable=unused-import  (fixtures)
+from served import Server, served_models
 
 pytestmark = pytest.mark.slow
 
@@ -20,9 +20,13 @@ TOP_N = 3
 
 
 @pytest.fixture(scope="module")
+def models(zh_model, tmp_path_factory):
+  return served_models(tmp_path_factory.mktemp("served"), zh_model)
+
+
+@pytest.fixture(scope="module")
 def served(models, request):  # pylint: disable=redefined-outer-name
   """A server for the module's clients, and what its /rerank answers them (top 3)."""
-  from test_server import Server  # pylint: disable=import-outside-toplevel
   server = Server(models["regression"], "--served_model_name=stsb-tiny")
   request.addfinalizer(server.close)
   server.wait_ready()

@@ -8,7 +8,7 @@ import concurrent.futures
 import numpy as np
 import pytest
 
-from test_server import PAIRS, models, predicted, start, wait_until  # pylint: disable=unused-import
+from served import PAIRS, models, predicted, start, wait_until  # pylint: disable=unused-import
 
 pytestmark = pytest.mark.slow
 

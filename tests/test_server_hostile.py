@@ -15,8 +15,8 @@ import socket
 import pytest
 
 from finetune.serving.http_errors import LogLimiter
-from test_server import PAIRS, TIMEOUT, Server, models, refuses_connections, start  # pylint: disable=unused-import
-from test_server import wait_until
+from served import PAIRS, TIMEOUT, Server, models, refuses_connections, start  # pylint: disable=unused-import
+from served import wait_until
 
 pytestmark = pytest.mark.slow
 
