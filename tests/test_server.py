@@ -19,8 +19,10 @@ import numpy as np
 import pytest
 
 from helpers import REPO_ROOT
-from served import PAIRS, TIMEOUT, assert_ranked, models, predicted  # pylint: disable=unused-import  (fixtures)
-from served import refuses_connections, start, wait_until  # pylint: disable=unused-import  (fixtures)
+# pylint: disable=unused-import  (models and start are fixtures)
+from served import PAIRS, TIMEOUT, assert_ranked, models, predicted, refuses_connections
+from served import start, wait_until
+# pylint: enable=unused-import
 
 pytestmark = pytest.mark.slow
 

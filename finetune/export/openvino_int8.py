@@ -36,7 +36,8 @@ def _imports():
     import openvino  # pylint: disable=g-import-not-at-top
   except ImportError:
     raise UserError("--runtime=openvino --precision=int8 needs the nncf and openvino "
-                    "packages, which are not installed here: %s" % openvino_runtime.INSTALL) from None
+                    "packages, which are not installed here: %s" %
+                    openvino_runtime.INSTALL) from None
   return nncf, openvino
 
 
