@@ -8,14 +8,19 @@ int8     the same graph with its encoder matmuls quantized dynamically
          CPU's VNNI or AMX instructions. BERT's hidden states have a few outlier
          channels (a channel's largest value 10 to 20 times the median channel's), and
          one per-tensor scale for them all costs the ordinary channels most of their
-         resolution: those channels are found on calibration pairs (the run's training
-         records, else its dev records, else examples/sim_sample) and multiplied apart
-         in float32
+         resolution: those channels are found on calibration pairs (calibration.py:
+         --calibration_data, else the run's dev records, else its training records,
+         else examples/sim_sample) and multiplied apart in float32
          (onnx_graph._dense), which halves what quantization changes. The pooler and
          the head stay float32 ([B, H] inputs: nothing to gain).
+int8 with --runtime=openvino: NNCF's static int8 as an OpenVINO IR beside the float32
+         model.onnx (openvino_int8.py).
 When the run folder holds its dev records, the int8 export scores them with both models
 and keeps what quantization changed (the largest difference of an output, the dev
-metrics before and after) in quantization_report.json beside the model, and prints it.
+metrics before and after) in quantization_report.json beside the model, and prints it;
+an int8 model that lost more than --max_quality_drop is refused, or with
+--keep_float_layers=auto given encoder layers back in float32 until it passes
+(quality_gate.py).
 """
 
 import dataclasses
