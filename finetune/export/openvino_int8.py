@@ -62,7 +62,7 @@ def quantize(weights, fine_tuned, batches, float_layers, staging):
   try:
     quantized = nncf.quantize(
         float_model, nncf.Dataset(batches), model_type=nncf.ModelType.TRANSFORMER,
-        subset_size=sum(len(batch["input_ids"]) for batch in batches),
+        subset_size=len(batches),  # NNCF counts the dataset's items: batches, not pairs
         ignored_scope=nncf.IgnoredScope(patterns=patterns, validate=False))
   finally:
     root.setLevel(level)
