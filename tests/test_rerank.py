@@ -168,3 +168,30 @@ def test_group_size_must_divide_the_batch(tmp_path, tiny_model_dir):
                   "--group_size=3", check=False)
   assert result.returncode != 0
   assert "--group_size=3 must divide the batch of each replica, 4" in result.stderr
+
+
+@pytest.mark.slow
+def test_data_report_knows_lists(tmp_path, tiny_model_dir):
+  data = tmp_path / "data"
+  data.mkdir()
+  (data / "train.tsv").write_text("the dog\ta dog runs\t1\nthe dog\ta cat\t0\nthe dog\ta cat\t0\n"
+                                  "the cat\ta cat\t0\n", encoding="utf-8")
+  (data / "dev.tsv").write_text("the dog\ta dog\t1\nthe dog\t%s\t0\nthe man\ta man\t2\n"
+                                % " ".join(["a"] * 40), encoding="utf-8")
+  output_dir = tmp_path / "out"
+  run_script("run_rerank.py", "--task_name=ranking", "--data_dir=%s" % data,
+             "--data_report_only=true", "--do_train=true", "--do_eval=true",
+             "--max_seq_length=16", "--output_dir=%s" % output_dir,
+             *model_flags(tiny_model_dir))
+  import json  # pylint: disable=g-import-not-at-top
+  report = json.loads((output_dir / "data_report.json").read_text(encoding="utf-8"))
+  train, dev = report["splits"]["train"]["lists"], report["splits"]["dev"]["lists"]
+  assert train["queries"] == 2 and train["candidates_per_query"] == {
+      "min": 1, "median": 2.0, "max": 3}
+  assert train["queries_without_relevant"] == 1 and train["duplicate_candidates"] == 1
+  assert train["places"]["duplicate_candidates"] == [
+      "%s:2 = %s:3" % (data / "train.tsv", data / "train.tsv")]
+  assert dev["queries_in_train"] == 1 and dev["candidates_cut"] == 1
+  assert any("also stand in train" in line for line in report["warnings"])
+  assert any("cut at --max_seq_length=16, on the passage side" in line
+             for line in report["warnings"])
