@@ -258,6 +258,10 @@ def report_data(prepared, task, write_records):
       record = records.write_record_file(examples, labels, path, settings)
       prepared.record_files[name] = record
       lengths = record.lengths
+      candidates = task.dev_candidates_text(split) if name == "dev" else None
+      if candidates is not None and is_chief:
+        files.write_text_atomically(os.path.join(options.data.output_dir,
+                                                 task.CANDIDATES_FILE), candidates)
     else:
       lengths = records.measure_lengths(examples, labels, path, settings)
     if examples is not split.examples and name == "train":

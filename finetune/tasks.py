@@ -54,6 +54,7 @@ from finetune.evaluation import metrics
 from finetune.evaluation import ranking_metrics
 from finetune.model import model_files
 from finetune.model import ranking_losses
+from processors import ranking as ranking_formats
 from modeling import create_initializer
 
 tf1 = tf.compat.v1
@@ -129,6 +130,11 @@ class PairsOneByOne:
   def training_rows(self, examples, labels, seed=None):
     del seed  # the input pipeline shuffles the records
     return examples, labels
+
+  def dev_candidates_text(self, split):
+    """The text of eval_candidates.tsv beside eval.tf_record, or None (see RankingTask)."""
+    del split
+    return None
 
 
 def _output_layer(pooled_output, num_outputs, is_training):
@@ -672,27 +678,52 @@ class RankingTask(PairsOneByOne):
                         "score_queries_without_relevant":
                             self.score_queries_without_relevant}}
 
-  def query_results(self, scores, split):
-    """ranking_metrics.QueryResult of each query the split's evaluation scores."""
-    examples = split.examples
-    truth = getattr(split, "truth", None)
+  CANDIDATES_FILE = "eval_candidates.tsv"
+
+  def dev_candidates_text(self, split):
+    """eval_candidates.tsv: query_id, doc_id and whether the query is scored (1/0), one
+    line per dev pair in record order, so that what judges the model later (the int8
+    export's quantization report) ranks it as evaluation did (qrels aside: there the
+    candidates' grades are the truth)."""
+    evaluated = split.truth.evaluated if split.truth is not None else None
+    return "".join("%s\t%s\t%d\n" % (e.query_id, e.doc_id,
+                                      evaluated is None or e.query_id in evaluated)
+                   for e in split.examples)
+
+  @staticmethod
+  def read_candidates(text):
+    """((query_ids, doc_ids), RankingTruth) of an eval_candidates.tsv text."""
+    rows = [line.split("\t") for line in text.splitlines()]
+    truth = ranking_formats.RankingTruth(
+        evaluated=frozenset(r[0] for r in rows if r[2] == "1"))
+    return ([r[0] for r in rows], [r[1] for r in rows]), truth
+
+  def query_results(self, scores, grades, query_ids, doc_ids, truth=None):
+    """(QueryResult of each query the evaluation scores, queries not scored)."""
     qrels = truth.qrels if truth is not None else None
     evaluated = truth.evaluated if truth is not None else None
-    results = ranking_metrics.score_queries(
-        [e.query_id for e in examples], [e.doc_id for e in examples],
-        [float(s) for s in scores], [int(e.label or 0) for e in examples], qrels)
+    results = ranking_metrics.score_queries(query_ids, doc_ids, [float(s) for s in scores],
+                                            [int(g) for g in grades], qrels)
     if evaluated is None:
       return results, 0
     kept = [r for r in results if r.query_id in evaluated]
     return kept, len(results) - len(kept)
 
-  def evaluate(self, outputs, split=None):
-    """MAP, MRR@10 (and uncut), nDCG@10, Recall@k over the queries; AUC over the pairs."""
-    if split is None or not hasattr(split.examples[0], "query_id"):
+  def evaluate(self, outputs, split=None, candidates=None, truth=None):
+    """MAP, MRR@10 (and uncut), nDCG@10, Recall@k over the queries; AUC over the pairs.
+
+    The queries come from the split's examples, or from `candidates` (query_ids, doc_ids)
+    with `truth` (a RankingTruth or None) where there is no split (the int8 report).
+    """
+    if split is not None and hasattr(split.examples[0], "query_id"):
+      candidates = ([e.query_id for e in split.examples], [e.doc_id for e in split.examples])
+      truth = getattr(split, "truth", None)
+    if candidates is None:
       raise UserError("a ranking evaluation needs a ranking processor's examples (query "
                       "and candidate ids): --task_name=ranking, wikiqa, trec or triples")
     scores = np.asarray(outputs["score"], np.float64)
-    results, not_evaluated = self.query_results(scores, split)
+    results, not_evaluated = self.query_results(scores, np.asarray(outputs["label"]),
+                                                candidates[0], candidates[1], truth)
     result = ranking_metrics.summarize(results, self.score_queries_without_relevant)
     result["eval_num_queries_not_evaluated"] = not_evaluated
     result["eval_auc"] = metrics.roc_auc(np.asarray(outputs["label"]) > 0, scores)

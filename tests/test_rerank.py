@@ -195,3 +195,61 @@ def test_data_report_knows_lists(tmp_path, tiny_model_dir):
   assert any("also stand in train" in line for line in report["warnings"])
   assert any("cut at --max_seq_length=16, on the passage side" in line
              for line in report["warnings"])
+
+
+@pytest.fixture(scope="module")
+def rerank_run(tmp_path_factory, tiny_model_dir):
+  output_dir = str(tmp_path_factory.mktemp("rerank_run") / "out")
+  rerank(tiny_model_dir, output_dir, "--loss=listwise", "--group_size=2")
+  return output_dir
+
+
+@pytest.mark.slow
+def test_predict_prints_a_rerankers_scores_whole(rerank_run):
+  result = run_script("predict.py", "--model=" + rerank_run, "what causes tides ?",
+                      "Tides are caused by the pull of the moon .", "what causes tides ?",
+                      "Beaches have sand .")
+  lines = result.stdout.split()
+  assert len(lines) == 2
+  table = read_tsv(os.path.join(rerank_run, "test_results.tsv"))
+  # Batches of other lengths move the last bits; the digits printed are float32's 9.
+  assert [float(x) for x in lines] == pytest.approx([float(table[1][3]), float(table[2][3])],
+                                                    abs=1e-6)
+  assert all(len(x.lstrip("-").replace(".", "").lstrip("0").split("e")[0]) >= 8
+             for x in lines)
+
+
+@pytest.mark.slow
+def test_int8_report_gives_map_and_ndcg_before_and_after(rerank_run, tmp_path, monkeypatch):
+  pytest.importorskip("onnxruntime", reason="pip install -r requirements-predict.txt")
+  from finetune.model import precision  # pylint: disable=g-import-not-at-top
+  from finetune.serving import exporting  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(precision, "why_slow", lambda *args, **kwargs: None)  # any CPU
+  output_dir = str(tmp_path / "int8")
+  exporting.export(rerank_run, "onnx", output_dir, "int8")
+  import json  # pylint: disable=g-import-not-at-top
+  with open(os.path.join(output_dir, "quantization_report.json")) as f:
+    report = json.load(f)
+  for side in ("float32", "int8"):
+    assert report[side]["eval_num_queries_scored"] == 2  # dev's filtered questions
+    assert 0 < report[side]["eval_map"] <= 1 and 0 < report[side]["eval_ndcg@10"] <= 1
+  assert report["float32"]["eval_map"] == pytest.approx(
+      read_eval_results(rerank_run)["eval_map"])
+
+
+@pytest.mark.slow
+def test_crossencoder_on_the_hf_export_ranks_as_we_do(rerank_run, tmp_path):
+  pytest.importorskip("torch", reason="pip install -r requirements-test-hf.txt")
+  cross_encoder = pytest.importorskip("sentence_transformers").CrossEncoder
+  from finetune.serving import exporting  # pylint: disable=g-import-not-at-top
+  output_dir = str(tmp_path / "hf")
+  exporting.export(rerank_run, "hf", output_dir, "float32")
+  table = read_tsv(os.path.join(rerank_run, "test_results.tsv"))[1:]
+  model = cross_encoder(output_dir, device="cpu")
+  scores = model.predict([(row[5], row[6]) for row in table])
+  ours = np.array([float(row[3]) for row in table])
+  assert np.abs(scores - ours).max() < 1e-4  # the logit: an Identity activation
+  for query in {row[1] for row in table}:
+    rows = [i for i, row in enumerate(table) if row[1] == query]
+    assert list(np.argsort(-scores[rows], kind="stable")) == \
+        list(np.argsort(-ours[rows], kind="stable"))

@@ -125,9 +125,18 @@ def score(model_file, columns, batch_size=32):
   return results
 
 
-def dev_metrics(info, outputs, labels):
-  """The task's dev metrics of the ONNX outputs; labels as the records store them."""
+def dev_metrics(info, outputs, labels, candidates=None):
+  """The task's dev metrics of the ONNX outputs; labels as the records store them.
+
+  candidates: a reranker's eval_candidates.tsv text (its dev queries), else None.
+  """
   task = tasks_lib.task_from_description(info)
+  if "ranking" in info:  # MAP, MRR, nDCG of the dev queries, as the run evaluated them
+    if candidates is None:  # a run from before eval_candidates.tsv: no queries known
+      return {}
+    queries, truth = task.read_candidates(candidates)
+    return task.evaluate({"score": outputs["score"], "label": labels},
+                         candidates=queries, truth=truth).metrics
   if info["task"] == "regression":
     scores = np.asarray(outputs["score"], np.float64)
     return task.evaluate({"score": to_unit_range(scores, info.get("label_min"),
@@ -137,7 +146,7 @@ def dev_metrics(info, outputs, labels):
                         "label": np.asarray(labels, np.int64)}).metrics
 
 
-def quality_report(info, float_outputs, int8_outputs, labels):
+def quality_report(info, float_outputs, int8_outputs, labels, candidates=None):
   """What quantization changed on dev: largest output differences and metrics both ways."""
   report = {"dev_pairs": int(len(labels)), "largest_difference": {}}
   for name, values in float_outputs.items():
@@ -145,8 +154,8 @@ def quality_report(info, float_outputs, int8_outputs, labels):
       report["largest_difference"][name] = float(np.abs(int8_outputs[name] - values).max())
     else:
       report["decisions_changed"] = int(np.sum(int8_outputs[name] != values))
-  report["float32"] = dev_metrics(info, float_outputs, labels)
-  report["int8"] = dev_metrics(info, int8_outputs, labels)
+  report["float32"] = dev_metrics(info, float_outputs, labels, candidates)
+  report["int8"] = dev_metrics(info, int8_outputs, labels, candidates)
   return report
 
 
@@ -193,8 +202,13 @@ def write_onnx_folder(staging, fine_tuned, weights, precision):
     with files.writing(model_file), open(reference_file, "wb") as f:
       f.write(float_model.SerializeToString())
     try:
+      candidates_file = os.path.join(os.path.dirname(fine_tuned.dev_records),
+                                     "eval_candidates.tsv")
+      candidates = (files.read_text(candidates_file)
+                    if "ranking" in fine_tuned.info and files.exists(candidates_file)
+                    else None)
       report = quality_report(fine_tuned.info, score(reference_file, dev),
-                              score(model_file, dev), dev["label"])
+                              score(model_file, dev), dev["label"], candidates)
     finally:
       os.remove(reference_file)
     files.write_text_atomically(os.path.join(staging, REPORT_FILE),
