@@ -223,7 +223,7 @@ def test_predict_prints_a_rerankers_scores_whole(rerank_run):
 def test_int8_report_gives_map_and_ndcg_before_and_after(rerank_run, tmp_path, monkeypatch):
   pytest.importorskip("onnxruntime", reason="pip install -r requirements-predict.txt")
   from finetune.model import precision  # pylint: disable=g-import-not-at-top
-  from finetune.serving import exporting  # pylint: disable=g-import-not-at-top
+  from finetune.export import exporting  # pylint: disable=g-import-not-at-top
   monkeypatch.setattr(precision, "why_slow", lambda *args, **kwargs: None)  # any CPU
   output_dir = str(tmp_path / "int8")
   exporting.export(rerank_run, "onnx", output_dir, "int8")
@@ -241,7 +241,7 @@ def test_int8_report_gives_map_and_ndcg_before_and_after(rerank_run, tmp_path, m
 def test_crossencoder_on_the_hf_export_ranks_as_we_do(rerank_run, tmp_path):
   pytest.importorskip("torch", reason="pip install -r requirements-test-hf.txt")
   cross_encoder = pytest.importorskip("sentence_transformers").CrossEncoder
-  from finetune.serving import exporting  # pylint: disable=g-import-not-at-top
+  from finetune.export import exporting  # pylint: disable=g-import-not-at-top
   output_dir = str(tmp_path / "hf")
   exporting.export(rerank_run, "hf", output_dir, "float32")
   table = read_tsv(os.path.join(rerank_run, "test_results.tsv"))[1:]
