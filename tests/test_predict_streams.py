@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from finetune.serving import exporting
+from finetune.export import exporting
 from finetune.tasks import RegressionTask
 from helpers import REPO_ROOT, make_tiny_run
 

@@ -238,7 +238,7 @@ def test_int8_report_gives_map_and_ndcg_before_and_after(rerank_run, tmp_path, m
 
 
 @pytest.mark.slow
-def test_crossencoder_on_the_hf_export_ranks_as_we_do(rerank_run, tmp_path):
+def test_crossencoder_on_the_hf_export_scores_as_we_do(rerank_run, tmp_path):
   pytest.importorskip("torch", reason="pip install -r requirements-test-hf.txt")
   cross_encoder = pytest.importorskip("sentence_transformers").CrossEncoder
   from finetune.export import exporting  # pylint: disable=g-import-not-at-top
@@ -249,7 +249,7 @@ def test_crossencoder_on_the_hf_export_ranks_as_we_do(rerank_run, tmp_path):
   scores = model.predict([(row[5], row[6]) for row in table])
   ours = np.array([float(row[3]) for row in table])
   assert np.abs(scores - ours).max() < 1e-4  # the logit: an Identity activation
-  for query in {row[1] for row in table}:
-    rows = [i for i, row in enumerate(table) if row[1] == query]
-    assert list(np.argsort(-scores[rows], kind="stable")) == \
-        list(np.argsort(-ours[rows], kind="stable"))
+  # The order is not compared pair by pair: the tiny model scores a query's candidates
+  # within about 5e-5 of each other, less than TensorFlow and PyTorch differ by; where a
+  # model separates two candidates by more than twice the tolerance above, the two rank
+  # them alike.
