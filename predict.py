@@ -62,6 +62,10 @@ class PredictOptions:
       "onnxruntime", "For an ONNX folder as --model: onnxruntime, or openvino (the float32 "
       "export; fastest with --precision=bfloat16 on CPUs with AMX; needs "
       "pip install -e .[openvino]). See docs/export.md.", cli.SPEED, checks.OneOf(RUNTIMES))
+  digits: Optional[int] = setting(
+      None, "Decimals printed (default: 4; a reranker's score, run_rerank.py's, whole: the "
+      "9 significant digits of float32, so that candidates tie only when the model ties "
+      "them).", cli.OUTPUT, checks.AtLeast(1))
   probabilities: bool = setting(False, "Classifiers: also print each label's probability.",
                                 cli.OUTPUT)
 
@@ -137,18 +141,22 @@ def main(argv):
   with load_predictor(options.model, options.precision, options.checkpoint,
                       runtime=options.runtime) as predictor:
     outputs = predictor.predict(pairs, options.batch_size)
-  write_lines(output_lines(outputs, len(pairs), options.probabilities))
+    ranking = "ranking" in predictor.info
+  number = ("%%.%df" % options.digits if options.digits else
+            "%.9g" if ranking else "%.4f")
+  write_lines(output_lines(outputs, len(pairs), options.probabilities, number))
 
 
-def output_lines(outputs, count, probabilities):
-  """One line per pair: the score, or the label (and each label's probability)."""
+def output_lines(outputs, count, probabilities, number="%.4f"):
+  """One line per pair: the score, or the label (and each label's probability), each
+  number written with the format `number`."""
   for index in range(count):
     if "score" in outputs:
-      yield "%.4f" % outputs["score"][index]
+      yield number % outputs["score"][index]
       continue
     cells = [outputs["label"][index]]
     if probabilities:
-      cells += ["%.4f" % p for p in outputs["probabilities"][index]]
+      cells += [number % p for p in outputs["probabilities"][index]]
     yield "\t".join(cells)
 
 

@@ -70,6 +70,17 @@ class PreparedRun:
   record_settings: records.RecordSettings
   record_files: dict = dataclasses.field(default_factory=dict)
   checkpoint: Optional[str] = None  # without training: the trained checkpoint to use
+  train_rows: Optional[tuple] = None  # (examples, labels) of train.tf_record, once made
+
+
+def train_rows(prepared, task):
+  """(examples, labels) the train records hold: the task's arrangement of the split
+  (a list loss's groups, padded), made once per run."""
+  if prepared.train_rows is None:
+    split = prepared.splits["train"]
+    prepared.train_rows = task.training_rows(split.examples, split.labels,
+                                             prepared.options.training.seed)
+  return prepared.train_rows
 
 
 def run(task, processor, options):
@@ -95,8 +106,9 @@ def _run_prepared(prepared, task):
     # What the task learns from the training labels (balanced class weights) is part of
     # the model from its first step.
     task = task.fitted_to(prepared.splits["train"].labels)
+    check_group_batches(options, prepared.distribution, task)
     num_train_steps, num_warmup_steps = training.training_steps(
-        len(prepared.splits["train"].examples), options.training)
+        len(train_rows(prepared, task)[0]), options.training)
   # The last checks passed: the records, and the report of the data in them.
   report_data(prepared, task, write_records=True)
   model_fn = model_fn_builder(
@@ -130,9 +142,16 @@ def _run_prepared(prepared, task):
   if outcome is not None:  # evaluated while training
     result = outcome.result
     task = task.apply(tasks_lib.Evaluation(result, result.get("eval_threshold")))
+    if outcome.checkpoint is not None:  # best/'s per-query figures, if it keeps any
+      best_dir = os.path.join(options.data.output_dir, best_lib.BEST_DIR)
+      for name in files.listdir(best_dir):
+        if name.startswith("eval_") and name.endswith(".tsv"):
+          files.write_text_atomically(os.path.join(options.data.output_dir, name),
+                                      files.read_text(os.path.join(best_dir, name)))
   elif "dev" in prepared.splits:
     result, evaluation = evaluate_checkpoint(engine, prepared, task, checkpoint)
     outputs_lib.write_eval_summaries(options.data.output_dir, result)
+    outputs_lib.write_tables(options.data.output_dir, evaluation.tables)
     task = task.apply(evaluation)
   if result is not None:
     outputs_lib.write_eval_results(options.data.output_dir, result)
@@ -198,7 +217,7 @@ def prepare(task, processor, options):
                      checkpoint=checkpoint)
 
 
-def record_inputs(prepared, split_name):
+def record_inputs(prepared, split_name, task):
   """(path, examples, labels) of the record file of a split, as the run writes it.
 
   On TPU, dev and test are padded with fake examples to whole batches (pad_for_tpu).
@@ -210,7 +229,9 @@ def record_inputs(prepared, split_name):
     # Workers of a cluster may share output_dir: each writes a train file of its own.
     name = "train-%s.tf_record" % distribution.task.replace(" ", "-")
   examples, labels = split.examples, split.labels
-  if split_name != "train":
+  if split_name == "train":
+    examples, labels = train_rows(prepared, task)
+  else:
     batch_size = (options.runtime.eval_batch_size if split_name == "dev" else
                   options.runtime.predict_batch_size)
     examples, labels = pad_for_tpu(examples, labels, batch_size, options.runtime.use_tpu)
@@ -232,13 +253,21 @@ def report_data(prepared, task, write_records):
   for name, split in prepared.splits.items():
     if not is_chief and name != "train":
       continue
-    path, examples, labels = record_inputs(prepared, name)
+    path, examples, labels = record_inputs(prepared, name, task)
     if write_records:
       record = records.write_record_file(examples, labels, path, settings)
       prepared.record_files[name] = record
       lengths = record.lengths
+      candidates = task.dev_candidates_text(split) if name == "dev" else None
+      if candidates is not None and is_chief:
+        files.write_text_atomically(os.path.join(options.data.output_dir,
+                                                 task.CANDIDATES_FILE), candidates)
     else:
       lengths = records.measure_lengths(examples, labels, path, settings)
+    if examples is not split.examples and name == "train":
+      # A list loss's groups repeat some pairs and leave others out: the report counts
+      # the split as read.
+      lengths = records.measure_lengths(split.examples, split.labels, path, settings)
     if is_chief:
       inputs.append(data_report.split_input(split, task, lengths))
   if not is_chief:
@@ -279,6 +308,23 @@ def check_batch_sizes(options, distribution):
   if options.runtime.use_tpu:
     distribution.per_replica_batch(options.runtime.eval_batch_size, "--eval_batch_size")
     distribution.per_replica_batch(options.runtime.predict_batch_size, "--predict_batch_size")
+
+
+def check_group_batches(options, distribution, task):
+  """Raises UserError unless a list loss's groups fit whole in every (micro-)batch."""
+  group_size = task.train_group_size
+  if group_size == 1:
+    return
+  per_replica = distribution.per_replica_batch(options.training.train_batch_size)
+  piece = per_replica // options.training.gradient_accumulation_steps
+  if piece % group_size:
+    raise UserError("--group_size=%d must divide the batch of each replica%s, %d "
+                    "(--train_batch_size=%d); expected a --train_batch_size that is a "
+                    "multiple of %d" % (
+                        group_size, " and micro-batch" if piece != per_replica else "",
+                        piece, options.training.train_batch_size,
+                        group_size * distribution.num_replicas *
+                        options.training.gradient_accumulation_steps))
 
 
 def keep_model(prepared, task, checkpoint):

@@ -11,8 +11,13 @@ Interface used by the pipeline:
   label_feature                      TFRecord feature holding the label
   head_variable_shapes(hidden_size)  {name: shape} of the head's variables
   encode_label(example, required)    InputExample -> number stored in the record
-  build_head(pooled, labels, is_training) -> (per_example_loss [B], outputs {name: [B,...]})
-  evaluate(outputs)                  numpy outputs of real dev examples -> Evaluation
+  build_head(pooled, labels, is_training, is_real=None)
+                                     -> (per_example_loss [B], outputs {name: [B,...]});
+                                     is_real [B]: 0 for padding rows
+  evaluate(outputs, split=None)      numpy outputs of real dev examples (and the dev
+                                     examples.Split) -> Evaluation
+  train_group_size                   training records per group (1: each pair alone)
+  training_rows(examples, labels, seed) -> (examples, labels) the train records hold
   apply(evaluation)                  the task using what the evaluation decided
   needs_dev_evaluation               True while predicting needs a value chosen on dev
   prediction_table(examples, outputs, original_format) -> (header or None, rows)
@@ -24,8 +29,8 @@ Interface used by the pipeline:
   fitted_to(train_labels)            the task with what it learns from the training labels
                                      (classification's balanced class weights)
 
-Each script's task settings (--use_sigmoid_act, --threshold, ...) are declared here, in
-RegressionOptions and ClassificationOptions.
+Each script's task settings (--use_sigmoid_act, --threshold, --loss, ...) are declared
+here, in RegressionOptions, ClassificationOptions and RankingOptions.
 """
 
 import collections
@@ -42,11 +47,15 @@ from common import cli
 from common import settings
 from common.errors import UserError
 from common.settings import setting
+from finetune.data import groups as groups_lib
 from finetune.data.record_format import CLASSIFICATION_LABEL
 from finetune.data.record_format import REGRESSION_LABEL
 from finetune.evaluation import metrics
+from finetune.evaluation import ranking_metrics
 from finetune.model import model_files
+from finetune.model import ranking_losses
 from modeling import create_initializer
+from processors import ranking as ranking_formats
 
 tf1 = tf.compat.v1
 
@@ -103,9 +112,29 @@ class ClassificationOptions:
 
 @dataclasses.dataclass(frozen=True)
 class Evaluation:
-  """What evaluating dev gives: the metrics, and a threshold it chose (or None)."""
+  """What evaluating dev gives: the metrics, and a threshold it chose (or None).
+
+  tables: {file name: (header, rows)} written beside eval_results.txt (a ranking's
+  per-query figures).
+  """
   metrics: dict
   threshold: Optional[float] = None
+  tables: dict = dataclasses.field(default_factory=dict)
+
+
+class PairsOneByOne:
+  """What the pair tasks share: each training pair a record of its own."""
+
+  train_group_size = 1
+
+  def training_rows(self, examples, labels, seed=None):
+    del seed  # the input pipeline shuffles the records
+    return examples, labels
+
+  def dev_candidates_text(self, split):
+    """The text of eval_candidates.tsv beside eval.tf_record, or None (see RankingTask)."""
+    del split
+    return None
 
 
 def _output_layer(pooled_output, num_outputs, is_training):
@@ -131,7 +160,7 @@ def _cell(text):
   return " ".join(str(text).split()) if text is not None else ""
 
 
-class RegressionTask:
+class RegressionTask(PairsOneByOne):
   """A scalar score: sigmoid (0..1) or linear output, mean squared error.
 
   With label_min/label_max, targets are mapped from [label_min, label_max] into [0, 1]
@@ -224,8 +253,9 @@ class RegressionTask:
     logits = tf.squeeze(_output_layer(pooled_output, 1, is_training), axis=-1)
     return tf.sigmoid(logits) if self.use_sigmoid_act else logits
 
-  def build_head(self, pooled_output, labels, is_training):
+  def build_head(self, pooled_output, labels, is_training, is_real=None):
     """Score head. pooled_output [B, H], labels float [B] -> (squared error [B], {"score": [B]})."""
+    del is_real  # each pair's loss is its own; the model masks the padding rows
     score = self._score(pooled_output, is_training)
     per_example_loss = tf.square(score - tf.cast(labels, score.dtype))
     return per_example_loss, {"score": score}
@@ -238,8 +268,9 @@ class RegressionTask:
     return {"task": "regression", "use_sigmoid_act": self.use_sigmoid_act,
             "label_min": self.label_min, "label_max": self.label_max}
 
-  def evaluate(self, outputs):
+  def evaluate(self, outputs, split=None):
     """Pearson, Spearman, MAE and RMSE in the user's units over all real dev examples."""
+    del split  # the outputs carry the labels
     result = metrics.regression_metrics(self.to_label_units(outputs["score"]),
                                         self.to_label_units(outputs["label"]))
     return Evaluation({"eval_" + name: value for name, value in result.items()})
@@ -271,7 +302,7 @@ def decide(probabilities, positive_index, threshold, ops=np):
                    1 - positive_index)
 
 
-class ClassificationTask:
+class ClassificationTask(PairsOneByOne):
   """Softmax over the processor's labels, cross-entropy loss.
 
   With two labels the decision is P(positive) >= threshold; `threshold="auto"` takes
@@ -378,12 +409,13 @@ class ClassificationTask:
     logits = _output_layer(pooled_output, len(self.labels), is_training)
     return tf.nn.log_softmax(logits, axis=-1)
 
-  def build_head(self, pooled_output, labels, is_training):
+  def build_head(self, pooled_output, labels, is_training, is_real=None):
     """pooled_output [B, H], labels int [B] -> (cross-entropy [B], {"probabilities": [B, K]}).
 
     With class weights w, an example of class y has the loss w[y] * cross-entropy; the
     mean of that over the batch is what training minimizes and eval_loss reports.
     """
+    del is_real  # each pair's loss is its own; the model masks the padding rows
     log_probs = self._log_probabilities(pooled_output, is_training)
     one_hot = tf.one_hot(labels, depth=len(self.labels), dtype=log_probs.dtype)
     per_example_loss = -tf.reduce_sum(one_hot * log_probs, axis=-1)
@@ -417,12 +449,13 @@ class ClassificationTask:
     """Predicted class ids [N] from probabilities [N, K], with this task's threshold."""
     return decide(np.asarray(probabilities), self.positive_index, self.threshold)
 
-  def evaluate(self, outputs):
+  def evaluate(self, outputs, split=None):
     """Accuracy; for two labels also precision, recall, F1, AUC and the threshold used.
 
     With --threshold=auto the F1-best threshold is chosen here and returned in the
     Evaluation; the metrics are those of deciding with it.
     """
+    del split  # the outputs carry the labels
     probabilities, labels = outputs["probabilities"], np.asarray(outputs["label"])
     threshold = self.threshold
     result = collections.OrderedDict()
@@ -468,6 +501,8 @@ def check_best_metric(task, best_metric):
   not report.
   """
   name = best_metric or task.default_best_metric
+  if name not in task.metric_names() and "eval_" + name in task.metric_names():
+    name = "eval_" + name  # --best_metric=map, mrr@10, ndcg@10
   if name not in task.metric_names():
     raise UserError("--best_metric=%s: expected one of this task's metrics: %s" %
                     (name, ", ".join(task.metric_names())))
@@ -476,6 +511,10 @@ def check_best_metric(task, best_metric):
 
 def task_from_description(description):
   """The task describe() described (for predict.py and exported models)."""
+  if "ranking" in description:
+    ranking = description["ranking"]
+    return RankingTask(ranking["labels"], ranking["loss"], ranking["group_size"],
+                       ranking["score_queries_without_relevant"])
   if description["task"] == "regression":
     return RegressionTask(description["use_sigmoid_act"], description["label_min"],
                           description["label_max"])
@@ -484,3 +523,226 @@ def task_from_description(description):
                             description["positive_label"], description.get("class_weights"))
   # The exact threshold, not its text: a float of dev probabilities is kept to the bit.
   return task if threshold is None else task.apply(Evaluation({}, threshold))
+
+
+LOSSES = ("pointwise", "listwise", "lambda")
+RANKING_METRICS = {"map": "eval_map", "mrr@10": "eval_mrr@10", "ndcg@10": "eval_ndcg@10"}
+
+
+@dataclasses.dataclass(frozen=True)
+class RankingOptions:
+  """run_rerank.py's head settings."""
+  loss: str = setting(
+      "pointwise", "pointwise: sigmoid cross-entropy of each pair (graded labels as "
+      "grade/max); listwise: softmax cross-entropy over a relevant candidate and "
+      "--group_size - 1 non-relevant ones of its query; lambda: LambdaLoss (nDCG-weighted "
+      "pairs) over groups of a query's candidates.", cli.MODEL, checks.OneOf(LOSSES))
+  group_size: int = setting(
+      8, "listwise and lambda: candidates per group (short groups are padded and masked); "
+      "--train_batch_size must be a multiple of it.", cli.MODEL, checks.AtLeast(2))
+  score_queries_without_relevant: bool = setting(
+      False, "Score queries without a relevant candidate as 0 in MAP, MRR and nDCG "
+      "(default: counted, and left out, as WikiQA's and trec_eval's evaluations do).",
+      cli.MODEL)
+
+
+class RankingTask(PairsOneByOne):
+  """A relevance score per (query, passage), judged by the order within each query.
+
+  The head is regression's, one logit (`output_weights [1, H]`, `output_bias [1]`);
+  the score is that logit, unbounded: a sigmoid would tie candidates whose logits
+  pass ~17 in float32, and only the order counts. Labels are relevance grades 0..max.
+  Training: --loss (see RankingOptions and model/ranking_losses.py); eval_loss is the
+  pointwise cross-entropy whatever the loss, so that runs can be compared by it.
+  Evaluation: MAP, MRR@10, nDCG@10, Recall@k per query (evaluation/ranking_metrics.py),
+  AUC of the pairs; the per-query figures go to eval_queries.tsv.
+  The exported model is regression's with a linear output: one score per pair, which
+  every export format, predict.py and serve.py's /rerank already carry.
+  """
+
+  label_feature = CLASSIFICATION_LABEL
+  needs_dev_evaluation = False
+  default_best_metric = "eval_map"
+  PER_QUERY_FILE = "eval_queries.tsv"
+
+  def __init__(self, labels, loss="pointwise", group_size=8,
+               score_queries_without_relevant=False):
+    settings.validate(RankingOptions(loss, group_size, score_queries_without_relevant))
+    self.labels = [str(label) for label in (labels or ["0", "1"])]
+    if any(not label.isdigit() for label in self.labels):
+      raise UserError("a ranking task needs relevance grades 0..n as labels, found %s" %
+                      ", ".join(self.labels))
+    self.max_grade = max(int(label) for label in self.labels)
+    self.loss = loss
+    self.group_size = group_size
+    self.score_queries_without_relevant = score_queries_without_relevant
+
+  @classmethod
+  def from_options(cls, labels, options):
+    return cls(labels, options.loss, options.group_size,
+               options.score_queries_without_relevant)
+
+  @property
+  def train_group_size(self):
+    return 1 if self.loss == "pointwise" else self.group_size
+
+  def training_rows(self, examples, labels, seed=None):
+    """Pointwise: the pairs as read. List losses: whole groups (data/groups.py)."""
+    if self.loss == "pointwise":
+      return examples, labels
+    arranged = groups_lib.arrange(examples, labels, self.group_size, self.loss, seed)
+    logging.info("--loss=%s: %d groups of %d (%d padding rows) from %d queries; %d "
+                 "queries give no group (no relevant%s candidate)", self.loss,
+                 arranged.groups, self.group_size, arranged.padding, arranged.queries_used,
+                 arranged.queries_left_out,
+                 " or no non-relevant" if self.loss == "listwise" else ", or one grade only")
+    if not arranged.groups:
+      raise UserError("--loss=%s: no query of the train split has both a relevant and a "
+                      "non-relevant candidate; nothing to train on" % self.loss)
+    return arranged.examples, arranged.labels
+
+  def metric_names(self):
+    names = ["eval_auc", "eval_loss", "eval_map", "eval_mrr", "eval_mrr@10",
+             "eval_ndcg@10", "eval_num_queries", "eval_num_queries_scored",
+             "eval_num_queries_without_relevant", "eval_num_queries_not_evaluated"]
+    names += ["eval_recall@%d" % k for k in ranking_metrics.RECALL_CUTOFFS]
+    return sorted(names)
+
+  def fitted_to(self, train_labels):
+    del train_labels
+    return self
+
+  def head_variable_shapes(self, hidden_size):
+    return {"output_weights": [1, hidden_size], "output_bias": [1]}
+
+  def encode_label(self, example, required):
+    """The example's grade 0..max_grade."""
+    if example.label is None:
+      if required:
+        raise example.error("expected a relevance label (%s), found none" %
+                            ", ".join(self.labels))
+      return 0
+    label = str(example.label)
+    if label not in self.labels:
+      raise example.error("relevance label %r is not one of %s" %
+                          (label, ", ".join(self.labels)))
+    return int(label)
+
+  def divergence_hint(self, train_labels):
+    del train_labels
+    return None
+
+  def to_label_units(self, values):
+    """Grades are reported as they are (the data report's label summary)."""
+    return np.asarray(values, np.float64) if not tf.is_tensor(values) else values
+
+  def _logit(self, pooled_output, is_training):
+    return tf.squeeze(_output_layer(pooled_output, 1, is_training), axis=-1)
+
+  def build_head(self, pooled_output, labels, is_training, is_real=None):
+    """pooled [B, H], grades int [B] -> (loss [B], {"score": logit [B]}).
+
+    Training with a list loss: the batch is [B / G, G] groups (input_fn.py); each
+    group's loss is shared out over its real rows so that the model's mean over real
+    rows is the mean loss per group.
+    """
+    logit = self._logit(pooled_output, is_training)
+    grades = tf.cast(labels, tf.float32)
+    pointwise = tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=tf.minimum(grades / float(self.max_grade), 1.0),
+        logits=tf.cast(logit, tf.float32))
+    outputs = {"score": logit}
+    if not is_training or self.loss == "pointwise":
+      return pointwise, outputs
+    real = (tf.ones_like(grades) if is_real is None else tf.cast(is_real, tf.float32))
+    shape = [-1, self.group_size]
+    scores, grades, real = (tf.reshape(t, shape) for t in (logit, grades, real))
+    loss_of = (ranking_losses.listwise_softmax if self.loss == "listwise"
+               else ranking_losses.lambda_loss)
+    group_loss = loss_of(scores, grades, real)  # [groups]
+    rows_per_group = tf.maximum(tf.reduce_sum(real, axis=-1), 1.0)
+    num_groups = tf.cast(tf.shape(scores)[0], tf.float32)
+    share = group_loss / rows_per_group * tf.reduce_sum(real) / num_groups
+    return tf.reshape(real * share[:, None], [-1]), outputs
+
+  def serving_outputs(self, pooled_output):
+    """{"score": float [B]}: the logit (see the class docstring)."""
+    return {"score": self._logit(pooled_output, is_training=False)}
+
+  def describe(self):
+    # "regression" with a linear output is what the exported model is: one score per
+    # pair; "ranking" holds what only training and evaluation need.
+    return {"task": "regression", "use_sigmoid_act": False, "label_min": None,
+            "label_max": None,
+            "ranking": {"labels": self.labels, "loss": self.loss,
+                        "group_size": self.group_size,
+                        "score_queries_without_relevant":
+                            self.score_queries_without_relevant}}
+
+  CANDIDATES_FILE = "eval_candidates.tsv"
+
+  def dev_candidates_text(self, split):
+    """eval_candidates.tsv: query_id, doc_id and whether the query is scored (1/0), one
+    line per dev pair in record order, so that what judges the model later (the int8
+    export's quantization report) ranks it as evaluation did (qrels aside: there the
+    candidates' grades are the truth)."""
+    evaluated = split.truth.evaluated if split.truth is not None else None
+    return "".join("%s\t%s\t%d\n" % (e.query_id, e.doc_id,
+                                      evaluated is None or e.query_id in evaluated)
+                   for e in split.examples)
+
+  @staticmethod
+  def read_candidates(text):
+    """((query_ids, doc_ids), RankingTruth) of an eval_candidates.tsv text."""
+    rows = [line.split("\t") for line in text.splitlines()]
+    truth = ranking_formats.RankingTruth(
+        evaluated=frozenset(r[0] for r in rows if r[2] == "1"))
+    return ([r[0] for r in rows], [r[1] for r in rows]), truth
+
+  def query_results(self, scores, grades, query_ids, doc_ids, truth=None):
+    """(QueryResult of each query the evaluation scores, queries not scored)."""
+    qrels = truth.qrels if truth is not None else None
+    evaluated = truth.evaluated if truth is not None else None
+    results = ranking_metrics.score_queries(query_ids, doc_ids, [float(s) for s in scores],
+                                            [int(g) for g in grades], qrels)
+    if evaluated is None:
+      return results, 0
+    kept = [r for r in results if r.query_id in evaluated]
+    return kept, len(results) - len(kept)
+
+  def evaluate(self, outputs, split=None, candidates=None, truth=None):
+    """MAP, MRR@10 (and uncut), nDCG@10, Recall@k over the queries; AUC over the pairs.
+
+    The queries come from the split's examples, or from `candidates` (query_ids, doc_ids)
+    with `truth` (a RankingTruth or None) where there is no split (the int8 report).
+    """
+    if split is not None and hasattr(split.examples[0], "query_id"):
+      candidates = ([e.query_id for e in split.examples], [e.doc_id for e in split.examples])
+      truth = getattr(split, "truth", None)
+    if candidates is None:
+      raise UserError("a ranking evaluation needs a ranking processor's examples (query "
+                      "and candidate ids): --task_name=ranking, wikiqa, trec or triples")
+    scores = np.asarray(outputs["score"], np.float64)
+    results, not_evaluated = self.query_results(scores, np.asarray(outputs["label"]),
+                                                candidates[0], candidates[1], truth)
+    result = ranking_metrics.summarize(results, self.score_queries_without_relevant)
+    result["eval_num_queries_not_evaluated"] = not_evaluated
+    result["eval_auc"] = metrics.roc_auc(np.asarray(outputs["label"]) > 0, scores)
+    return Evaluation(result, tables={
+        self.PER_QUERY_FILE: ranking_metrics.per_query_table(results)})
+
+  def apply(self, evaluation):
+    del evaluation
+    return self
+
+  def prediction_table(self, examples, outputs, original_format):
+    """guid, query_id, doc_id, score (float32 whole: 9 significant digits), rank, texts."""
+    scores = np.asarray(outputs["score"], np.float32)
+    if original_format:
+      return None, [["%.9g" % score] for score in scores]
+    ranks = ranking_metrics.ranks_within_query(
+        [e.query_id for e in examples], [e.doc_id for e in examples],
+        [float(s) for s in scores])
+    rows = [[e.guid, e.query_id, e.doc_id, "%.9g" % score, str(rank), _cell(e.text_a),
+             _cell(e.text_b)] for e, score, rank in zip(examples, scores, ranks)]
+    return ["guid", "query_id", "doc_id", "score", "rank", "text_a", "text_b"], rows

@@ -1,7 +1,7 @@
 """Data processors: read a data folder into InputExamples, one class per format.
 
 Built in: sim, stsb, cnsd_sts (regression); lcqmc, afqmc, bq, pawsx, atec, mrpc, cola,
-mnli, xnli, qqp (classification).
+mnli, xnli, qqp (classification); ranking, wikiqa, trec, triples (run_rerank.py).
 A processor of your own needs no edit here: pass `--task_name=my_module:MyProcessor`
 (an importable module) or `--task_name=path/to/file.py:MyProcessor`, or call
 `register_processor("name", MyProcessor)` before the pipeline runs.
@@ -25,6 +25,10 @@ from processors.glue import ColaProcessor
 from processors.glue import MnliProcessor
 from processors.glue import MrpcProcessor
 from processors.glue import QqpProcessor
+from processors.ranking import GroupedProcessor
+from processors.ranking import TrecProcessor
+from processors.ranking import TriplesProcessor
+from processors.ranking import WikiqaProcessor
 from processors.similarity import LcqmcProcessor
 from processors.similarity import SimProcessor
 from processors.similarity import StsbProcessor
@@ -47,6 +51,11 @@ PROCESSORS = {
     "mnli": MnliProcessor,
     "xnli": XnliProcessor,
     "qqp": QqpProcessor,
+    # Ranking (run_rerank.py): a query's candidates with relevance grades.
+    "ranking": GroupedProcessor,
+    "wikiqa": WikiqaProcessor,
+    "trec": TrecProcessor,
+    "triples": TriplesProcessor,
 }
 
 

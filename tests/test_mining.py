@@ -20,6 +20,7 @@ pytest.importorskip("bm25s")
 from finetune.mining import chunks
 from finetune.mining import mining
 from finetune.mining import negatives
+from processors import get_processor
 
 WORDS = ("river bank money loan water fish bridge city train station music piano guitar "
          "song dog cat garden flower tree rain snow winter summer road car").split()
@@ -90,6 +91,24 @@ def test_output_groups_positives_then_window_negatives(tmp_path):
   # No negative is the query's positive.
   positive_of = {row[0]: row[2] for row in rows if row[3] == "1"}
   assert all(row[2] != positive_of[row[0]] for row in rows if row[3] == "0")
+
+
+@pytest.mark.parametrize("with_query_ids", [True, False])
+def test_the_output_is_what_the_ranking_processor_reads(tmp_path, with_query_ids):
+  # mine_negatives.py writes run_rerank.py's training file: the same rows, in the same
+  # groups, come back as the `ranking` processor's examples.
+  output, report = run_mine(tmp_path, num_negatives=3, range_max=10,
+                            with_query_ids=with_query_ids)
+  rows = rows_of(output)
+  assert all(len(row) == (4 if with_query_ids else 3) for row in rows)
+  examples = get_processor("ranking").get_train_examples(os.path.dirname(output))
+  assert [(e.text_a, e.text_b, e.label) for e in examples] == [
+      (row[-3], row[-2], int(row[-1])) for row in rows]
+  assert [e.query_id for e in examples] == [row[0] for row in rows]
+  assert len({e.query_id for e in examples}) == report["queries_mined"] == 12
+  # Each group starts at candidate 0 with its positive.
+  firsts = [e for e in examples if e.doc_id == "0"]
+  assert len(firsts) == 12 and all(e.label == 1 for e in firsts)
 
 
 def test_the_window_start_skips_the_top_ranks(tmp_path):

@@ -34,6 +34,7 @@ from absl import logging
 import numpy as np
 
 from common import files
+from finetune.data import list_report
 import tokenization
 
 REPORT_FILE = "data_report.json"
@@ -325,6 +326,9 @@ def _split_report(split, train, train_groups, class_names, score_range,
       places["pairs_in_train"] = ["%s = %s" % (place(examples[row]),
                                                place(train.examples[found[row]]))
                                   for row in in_train[:PLACES_SHOWN]]
+  if list_report.is_ranking(examples):
+    report["lists"] = list_report.list_facts(
+        examples, lengths["cut_pairs"], train.examples if train is not None else None)
   report["empty_texts"] = {"text_a": len(empty_a), "text_b": len(empty_b)}
   places["empty_texts"] = [place(examples[row]) for row in
                            sorted(set(empty_a) | set(empty_b))[:PLACES_SHOWN]]
@@ -378,6 +382,9 @@ def warnings_of(report, max_seq_length, max_position_embeddings):
   """One line for each finding worth a person's attention, naming what to do."""
   lines = []
   for name, split in report["splits"].items():
+    if "lists" in split:
+      lines.extend(list_report.list_warnings(name, split["lists"], max_seq_length,
+                                             split["suggested_max_seq_length"]))
     rows = split["rows"]
     if split["cut_share"] >= CUT_WARNING_SHARE:
       lengths = split["token_lengths"]

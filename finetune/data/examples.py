@@ -26,11 +26,14 @@ class Split:
   """The examples of one split and their labels as the records store them.
 
   source: the file the split was read from, when the processor names it (split_file).
+  truth: a ranking processor's RankingTruth of the split (qrels, the queries scored),
+    or None.
   """
   name: str
   examples: List
   labels: List
   source: Optional[str] = None
+  truth: Optional[object] = None
 
 
 class ProcessorError(UserError):
@@ -93,7 +96,10 @@ def read_split(processor, task, data_dir, split):
   """
   examples = read_examples(processor, data_dir, split)
   labels = [task.encode_label(example, split != "test") for example in examples]
-  return Split(split, examples, labels, split_source(processor, data_dir, split))
+  truth = None
+  if callable(getattr(processor, "ranking_truth", None)):
+    truth = processor.ranking_truth(data_dir, split)
+  return Split(split, examples, labels, split_source(processor, data_dir, split), truth)
 
 
 def read_present_splits(processor, task, data_dir):

@@ -8,6 +8,10 @@ Three batch layouts:
              128 positions, nor for the 70-token pair that shares their batch. Training
              draws batches from 4-token length buckets of the shuffled stream;
              prediction sorts windows of 64 batches by length.
+Training records of a list loss come in groups of `group_size` consecutive records
+(data/groups.py): the pipeline shuffles, buckets and batches whole groups, then
+flattens them, so a batch of batch_size records holds batch_size / group_size groups,
+each in consecutive rows (bucketed by the group's longest pair).
 The model's outputs for real tokens do not depend on trailing padding, so all three
 give the same predictions (tests/test_throughput_paths.py). Prediction batches carry
 `example_index` so that outputs can be put back in input order after bucketing.
@@ -44,6 +48,17 @@ PREFETCH_BATCHES = 2
 def real_length(features):
   """Number of real tokens of one example (int32 scalar)."""
   return tf.reduce_sum(features["input_mask"])
+
+
+def group_length(features):
+  """Longest real sequence of a group of examples (dict of [G, S] tensors)."""
+  return tf.reduce_max(tf.reduce_sum(features["input_mask"], axis=1))
+
+
+def flatten_groups(features):
+  """[b, G, ...] features -> [b * G, ...]: the groups' rows one after another."""
+  return {name: tf.reshape(value, tf.concat([[-1], tf.shape(value)[2:]], axis=0))
+          for name, value in features.items()}
 
 
 def trim_to_longest(features, round_to=1):
@@ -101,7 +116,7 @@ def input_shard(params, input_context):
 
 def file_based_input_fn_builder(input_file, *, seq_length, label_feature, is_training,
                                 drop_remainder, layout="trimmed", shuffle_buffer=10000,
-                                seed=None, fixed_shape_buckets=False):
+                                seed=None, fixed_shape_buckets=False, group_size=1):
   """Returns an input_fn(params, input_context=None) reading `input_file`.
 
   Args:
@@ -115,6 +130,8 @@ def file_based_input_fn_builder(input_file, *, seq_length, label_feature, is_tra
     seed: shuffle seed (None for a fresh order each run).
     fixed_shape_buckets: with "bucketed", pad each batch up to its bucket's bound
       instead of its longest pair, so that XLA compiles a bounded set of shapes.
+    group_size: training only: records come in groups of this many (data/groups.py),
+      kept together; batch_size must be a multiple of it.
   """
   if layout not in LAYOUTS:
     raise ValueError("layout %r: expected one of %s" % (layout, LAYOUTS))
@@ -126,12 +143,20 @@ def file_based_input_fn_builder(input_file, *, seq_length, label_feature, is_tra
     return {name: tf.cast(value, tf.int32) if value.dtype == tf.int64 else value
             for name, value in example.items()}
 
+  def decode_group(records):
+    example = tf.io.parse_example(records, spec)
+    return {name: tf.cast(value, tf.int32) if value.dtype == tf.int64 else value
+            for name, value in example.items()}
+
   def with_index(index, features):
     return dict(features, example_index=tf.cast(index, tf.int32))
 
   def input_fn(params, input_context=None):
     batch_size = params["batch_size"]
     dataset = tf.data.TFRecordDataset(input_file)
+    if is_training and group_size > 1:
+      return without_autotuning(
+          grouped(dataset, batch_size, params, input_context).prefetch(PREFETCH_BATCHES))
     if is_training:
       num_shards, shard_index = input_shard(params, input_context)
       if num_shards > 1:
@@ -158,5 +183,33 @@ def file_based_input_fn_builder(input_file, *, seq_length, label_feature, is_tra
       dataset = dataset.map(lambda features: trim_to_longest(features, round_to),
                             num_parallel_calls=PARALLEL_CALLS)
     return without_autotuning(dataset.prefetch(PREFETCH_BATCHES))
+
+  def grouped(dataset, batch_size, params, input_context):
+    """Training batches of whole groups (see the module docstring)."""
+    if batch_size % group_size:
+      raise ValueError("batch %d is not a multiple of the group size %d" %
+                       (batch_size, group_size))
+    groups_per_batch = batch_size // group_size
+    dataset = dataset.batch(group_size, drop_remainder=True)
+    num_shards, shard_index = input_shard(params, input_context)
+    if num_shards > 1:
+      dataset = dataset.shard(num_shards, shard_index)
+    dataset = dataset.repeat()
+    dataset = dataset.shuffle(buffer_size=max(shuffle_buffer // group_size, 1), seed=seed)
+    dataset = dataset.map(decode_group, num_parallel_calls=PARALLEL_CALLS)
+    if layout == "bucketed":
+      boundaries = bucket_boundaries(seq_length, TRAIN_BUCKET_WIDTH)
+      dataset = dataset.bucket_by_sequence_length(
+          element_length_func=group_length, bucket_boundaries=boundaries,
+          bucket_batch_sizes=[groups_per_batch] * (len(boundaries) + 1),
+          drop_remainder=drop_remainder)
+    else:
+      dataset = dataset.batch(groups_per_batch, drop_remainder=drop_remainder)
+    dataset = dataset.map(flatten_groups, num_parallel_calls=PARALLEL_CALLS)
+    if layout != "fixed":
+      round_to = TRAIN_BUCKET_WIDTH if (layout == "bucketed" and fixed_shape_buckets) else 1
+      dataset = dataset.map(lambda features: trim_to_longest(features, round_to),
+                            num_parallel_calls=PARALLEL_CALLS)
+    return dataset
 
   return input_fn

@@ -18,7 +18,7 @@ def evaluate_checkpoint(engine, prepared, task, checkpoint):
   outputs = predict_split(engine, prepared, task, prepared.splits["dev"],
                           prepared.options.runtime.eval_batch_size, records.RECORD_FILES["dev"],
                           checkpoint=checkpoint)
-  evaluation = task.evaluate(outputs)
+  evaluation = task.evaluate(outputs, prepared.splits["dev"])
   result = dict(evaluation.metrics)
   mean_loss = float(np.mean(outputs["loss"]))
   result.update(eval_loss=mean_loss, loss=mean_loss, eval_num_examples=len(outputs["loss"]))

@@ -53,6 +53,17 @@ def write_test_results(output_dir, header, rows):
   logging.info("wrote %d predictions to %s", len(rows), path)
 
 
+def table_text(header, rows):
+  """Tab-separated lines: the header, then the rows."""
+  return "".join("\t".join(cells) + "\n" for cells in [header] + rows)
+
+
+def write_tables(output_dir, tables):
+  """Writes each {file name: (header, rows)} of an evaluation (eval_queries.tsv) whole."""
+  for name, (header, rows) in tables.items():
+    files.write_text_atomically(os.path.join(output_dir, name), table_text(header, rows))
+
+
 EVAL_HISTORY = "eval_history.tsv"
 
 

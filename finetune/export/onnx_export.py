@@ -115,9 +115,18 @@ def score(model_file, columns, batch_size=32):
   return results
 
 
-def dev_metrics(info, outputs, labels):
-  """The task's dev metrics of the ONNX outputs; labels as the records store them."""
+def dev_metrics(info, outputs, labels, candidates=None):
+  """The task's dev metrics of the ONNX outputs; labels as the records store them.
+
+  candidates: a reranker's eval_candidates.tsv text (its dev queries), else None.
+  """
   task = tasks_lib.task_from_description(info)
+  if "ranking" in info:  # MAP, MRR, nDCG of the dev queries, as the run evaluated them
+    if candidates is None:  # a run from before eval_candidates.tsv: no queries known
+      return {}
+    queries, truth = task.read_candidates(candidates)
+    return task.evaluate({"score": outputs["score"], "label": labels},
+                         candidates=queries, truth=truth).metrics
   if info["task"] == "regression":
     scores = np.asarray(outputs["score"], np.float64)
     return task.evaluate({"score": to_unit_range(scores, info.get("label_min"),
@@ -127,7 +136,7 @@ def dev_metrics(info, outputs, labels):
                         "label": np.asarray(labels, np.int64)}).metrics
 
 
-def quality_report(info, float_outputs, int8_outputs, labels):
+def quality_report(info, float_outputs, int8_outputs, labels, candidates=None):
   """What quantization changed on dev: largest output differences and metrics both ways."""
   report = {"dev_pairs": int(len(labels)), "largest_difference": {}}
   for name, values in float_outputs.items():
@@ -135,8 +144,8 @@ def quality_report(info, float_outputs, int8_outputs, labels):
       report["largest_difference"][name] = float(np.abs(int8_outputs[name] - values).max())
     else:
       report["decisions_changed"] = int(np.sum(int8_outputs[name] != values))
-  report["float32"] = dev_metrics(info, float_outputs, labels)
-  report["int8"] = dev_metrics(info, int8_outputs, labels)
+  report["float32"] = dev_metrics(info, float_outputs, labels, candidates)
+  report["int8"] = dev_metrics(info, int8_outputs, labels, candidates)
   return report
 
 
@@ -208,6 +217,13 @@ def write_onnx_folder(staging, fine_tuned, weights, precision, int8=Int8Settings
       _write_dynamic_int8(split, model_file, layers)
       return None if dev is None else score(model_file, dev)
   reference = None if dev is None else _float_outputs(float_model, staging, model_file, dev)
+  # A reranker's dev candidates (run_rerank.py writes them beside its records): the report
+  # and the gate then judge MAP / MRR / nDCG as well.
+  candidates_file = os.path.join(os.path.dirname(fine_tuned.dev_records or ""),
+                                 "eval_candidates.tsv")
+  candidates = (files.read_text(candidates_file)
+                if dev is not None and "ranking" in fine_tuned.info and
+                files.exists(candidates_file) else None)
   layers = [] if chosen is None else chosen
   order = quality_gate.layers_worst_first(ranges, num_layers)
   while True:
@@ -216,7 +232,8 @@ def write_onnx_folder(staging, fine_tuned, weights, precision, int8=Int8Settings
       logging.warning("int8: the run folder holds no dev records, so the int8 model was not "
                       "scored against float32 (the accuracy gate did not run)")
       break
-    report = quality_report(fine_tuned.info, reference, int8_outputs, dev["label"])
+    report = quality_report(fine_tuned.info, reference, int8_outputs, dev["label"],
+                            candidates)
     report["float_layers"] = sorted(layers)
     failed = quality_gate.refusal(report, int8.max_quality_drop)
     if failed is None:

@@ -108,7 +108,8 @@ def model_fn_builder(*, bert_config, task, init_checkpoint, learning_rate, num_t
         compute_dtype=compute_dtype)
     label_values = features[task.label_feature]
     per_example_loss, outputs = task.build_head(model.get_pooled_output(), label_values,
-                                                is_training)
+                                                is_training,
+                                                is_real=features["is_real_example"])
     return per_example_loss, outputs, label_values
 
   def real_count(features):

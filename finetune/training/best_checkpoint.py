@@ -155,12 +155,14 @@ class BestCheckpoint:
       return value > self.value + self.min_delta
     return value < self.value - self.min_delta
 
-  def update(self, step, checkpoint, result, eval_results_text, model_info_text):
+  def update(self, step, checkpoint, result, eval_results_text, model_info_text,
+             extra_texts=None):
     """Records the evaluation of `checkpoint` at `step`; keeps it if it is the best.
 
     Args:
       result: the evaluation's metrics (must hold self.metric).
       eval_results_text, model_info_text: the two files to keep beside it.
+      extra_texts: {file name: text} also kept beside it (a ranking's eval_queries.tsv).
     Returns:
       True when this evaluation became the best.
     """
@@ -169,7 +171,7 @@ class BestCheckpoint:
     value = result[self.metric]
     improved = self.improves(value)
     if improved:
-      self._keep(checkpoint, eval_results_text, model_info_text)
+      self._keep(checkpoint, eval_results_text, model_info_text, extra_texts or {})
       self.step, self.value = step, float(value)
       self.evaluations_without_improvement = 0
     else:
@@ -178,7 +180,7 @@ class BestCheckpoint:
     self._save_state()
     return improved
 
-  def _keep(self, checkpoint, eval_results_text, model_info_text):
+  def _keep(self, checkpoint, eval_results_text, model_info_text, extra_texts):
     """Copies the checkpoint's files into best/ with its two files and state file.
 
     Every file is written under a temporary name first and renamed only once all are
@@ -192,6 +194,7 @@ class BestCheckpoint:
     copied = [os.path.basename(path) for path in sources]
     texts = {"eval_results.txt": eval_results_text, "model_info.json": model_info_text,
              checkpoints.STATE_FILE: checkpoints.state_text([os.path.basename(checkpoint)])}
+    texts = dict(extra_texts, **texts)  # the state file stays last: written last
     targets = [os.path.join(self.directory, name) for name in copied + list(texts)]
     with files.atomic_outputs(targets) as temporaries:
       for source, temporary in zip(sources, temporaries):

@@ -138,7 +138,8 @@ def train(engine, prepared, task, num_train_steps, num_warmup_steps):
         train_file, seq_length=options.model.max_seq_length, label_feature=task.label_feature,
         is_training=True, drop_remainder=options.runtime.use_tpu,
         layout=options.runtime.layout, shuffle_buffer=min(len(split.examples), 10000),
-        seed=seed, fixed_shape_buckets=options.runtime.use_xla)
+        seed=seed, fixed_shape_buckets=options.runtime.use_xla,
+        group_size=getattr(task, "train_group_size", 1))
 
   watch = monitors.TrainingMonitors(
       total_steps=num_train_steps, batch_size=batch_size,
@@ -189,7 +190,9 @@ def _train_with_evaluations(engine, prepared, task, num_train_steps, input_fn_fr
     # best/ first: a rerun evaluates again a step whose row is missing, and best/
     # counts it once; a row would make the rerun skip a step best/ has not seen.
     improved = best.update(step, checkpoint, result, outputs_lib.format_eval_results(result),
-                           json.dumps(info, indent=2, sort_keys=True) + "\n")
+                           json.dumps(info, indent=2, sort_keys=True) + "\n",
+                           {name: outputs_lib.table_text(*table)
+                            for name, table in evaluation.tables.items()})
     outputs_lib.append_eval_history(output_dir, step, result)
     outputs_lib.write_eval_summaries(output_dir, result)
     logging.info("evaluation at step %d of %d: %s; %s", step, num_train_steps,
