@@ -19,7 +19,7 @@ WikiQA-dev-filtered.ref and the state with the best MAP is kept; that one ranks 
 test questions of WikiQA-test-filtered.ref. MAP, MRR@10 and nDCG@10 are computed by
 this project's finetune/evaluation/ranking_metrics.py (pure Python), as for ours.
 Training seconds: trainer.train() wall clock less the dev evaluations inside it.
-Writes one JSON file; imports no TensorFlow. Needs requirements-test-hf.txt.
+Writes one JSON file; imports no TensorFlow. Needs pip install -e .[hf,bench].
 """
 
 import argparse

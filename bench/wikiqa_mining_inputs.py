@@ -5,7 +5,7 @@ writes into --out_dir: corpus.tsv (every distinct sentence of the three splits, 
 s1, ...), queries.tsv (the --split's distinct questions with a correct sentence, ids q0,
 q1, ...) and positives.tsv (query_id<TAB>sentence_id for each label-1 row).
 
-  python bench/wikiqa_mining_inputs.py --data_dir=../shared/data/wikiqa --out_dir=runs/wikiqa-mining
+  python bench/wikiqa_mining_inputs.py --data_dir=path/to/WikiQACorpus --out_dir=runs/wikiqa-mining
 """
 
 import argparse

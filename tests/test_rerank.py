@@ -239,7 +239,7 @@ def test_int8_report_gives_map_and_ndcg_before_and_after(rerank_run, tmp_path, m
 
 @pytest.mark.slow
 def test_crossencoder_on_the_hf_export_scores_as_we_do(rerank_run, tmp_path):
-  pytest.importorskip("torch", reason="pip install -r requirements-test-hf.txt")
+  pytest.importorskip("torch", reason="pip install -e .[hf]")
   cross_encoder = pytest.importorskip("sentence_transformers").CrossEncoder
   from finetune.export import exporting
   output_dir = str(tmp_path / "hf")
