@@ -21,6 +21,7 @@ from absl import logging
 from common import cli
 from common import settings
 from finetune.export import exporting
+from finetune.export import onnx_export
 from finetune.export.exporting import ExportOptions
 
 cli.define_flags(ExportOptions)
@@ -31,8 +32,13 @@ def main(argv):
   logging.set_verbosity(logging.INFO)
   options = cli.options_from_flags(ExportOptions)
   settings.validate(options)
+  int8 = onnx_export.Int8Settings(
+      runtime=options.runtime, calibration_data=options.calibration_data,
+      calibration_pairs=options.calibration_pairs,
+      max_quality_drop=options.max_quality_drop,
+      keep_float_layers=options.keep_float_layers)
   info = exporting.export(options.model, options.format, options.output_dir,
-                          options.precision)
+                          options.precision, int8)
   print("wrote %s (%s, %s, from %s) to %s" % (
       info["export_format"], info["task"], info["precision"], info["checkpoint"],
       options.output_dir))

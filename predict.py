@@ -32,9 +32,9 @@ from common.settings import setting
 from common.text_files import decode
 from common.text_files import split_lines
 from common.tsv import read_tsv
-from finetune.model.precision import PRECISIONS
 from finetune.runtime.openvino_runtime import RUNTIMES
 from finetune.runtime.predictor import load_predictor
+from finetune.runtime.predictor import PREDICT_PRECISIONS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,8 +55,9 @@ class PredictOptions:
       "float32", "The encoder's matmuls in float32, or bfloat16 / float16 where the "
       "hardware has them (a run's folder as --model; a SavedModel stays float32). A "
       "precision this machine would run slower than float32 falls back to float32 with a "
-      "warning. With --runtime=openvino: float32 or bfloat16. See docs/speed.md.",
-      cli.SPEED, checks.OneOf(PRECISIONS))
+      "warning. With --runtime=openvino: float32, bfloat16, or int8 (an export with "
+      "--runtime=openvino). See docs/speed.md.",
+      cli.SPEED, checks.OneOf(PREDICT_PRECISIONS))
   runtime: str = setting(
       "onnxruntime", "For an ONNX folder as --model: onnxruntime, or openvino (the float32 "
       "export; fastest with --precision=bfloat16 on CPUs with AMX; needs "

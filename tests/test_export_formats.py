@@ -21,6 +21,7 @@ from common.errors import UserError
 import convert_hf_checkpoint
 from finetune.export import exporting
 from finetune.export import fine_tuned as fine_tuned_lib
+from finetune.export import onnx_export
 from finetune.export import onnx_graph
 from finetune.model import precision
 from finetune.runtime import onnx_runtime
@@ -131,7 +132,9 @@ def test_int8_export_reports_what_quantization_changed(kind, zh_model, tmp_path,
   monkeypatch.setattr(precision, "why_slow", lambda *args, **kwargs: None)  # any CPU
   run_dir = tiny_run(tmp_path, zh_model, kind, dev=True)
   output_dir = str(tmp_path / "int8")
-  info = exporting.export(run_dir, "onnx", output_dir, "int8")
+  # A random tiny model: what int8 changes is checked here, the gate in test_int8_calibration.
+  info = exporting.export(run_dir, "onnx", output_dir, "int8",
+                          onnx_export.Int8Settings(max_quality_drop=1.0))
   assert info["precision"] == "int8" and info["calibration"] == "the run's dev records"
   assert sorted(os.listdir(output_dir)) == ["model.onnx", "model_info.json",
                                             "quantization_report.json", "vocab.txt"]
@@ -383,7 +386,8 @@ def test_openvino_refusals_are_one_line(zh_model, tmp_path, monkeypatch):
   onnx_dir = str(tmp_path / "onnx")
   exporting.export(run_dir, "onnx", onnx_dir, "float32")
   with pytest.raises(UserError, match=r"^--precision=float16: OpenVINO computes an ONNX "
-                     r"model in float32 or bfloat16"):
+                     r"model in float32, bfloat16 or \(an export with --runtime=openvino\) "
+                     r"int8$"):
     load_predictor(onnx_dir, "float16", runtime="openvino")
   monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino raises ImportError
   with pytest.raises(UserError, match=r"^--runtime=openvino needs the openvino package, "
@@ -429,4 +433,5 @@ def test_predict_py_on_openvino_prints_what_onnx_runtime_prints(zh_model, tmp_pa
   refused = predict_py("--runtime=openvino", "--precision=float16")
   assert refused[0] == 1 and "Traceback" not in refused[2]
   assert refused[2].strip().splitlines()[-1] == (
-      "error: --precision=float16: OpenVINO computes an ONNX model in float32 or bfloat16")
+      "error: --precision=float16: OpenVINO computes an ONNX model in float32, bfloat16 or "
+      "(an export with --runtime=openvino) int8")

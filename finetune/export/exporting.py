@@ -13,6 +13,7 @@ refused, never overwritten.
 import dataclasses
 import json
 import os
+from typing import Optional
 
 from absl import logging
 
@@ -26,11 +27,24 @@ from finetune.export import hf_export
 from finetune.export import onnx_export
 from finetune.model import precision as precision_lib
 from finetune.runtime import onnx_runtime
+from finetune.runtime.openvino_runtime import RUNTIMES
 
 FORMATS = ("onnx", "hf")
 PRECISIONS = ("float32", "int8")
 # The formats each precision exists in.
 _PRECISION_FORMATS = {"float32": FORMATS, "int8": ("onnx",)}
+DEFAULT_INT8 = onnx_export.Int8Settings()  # frozen: one instance serves every call
+
+
+class LayerList(checks.Check):
+  """--keep_float_layers: empty, auto, or layer numbers separated by commas."""
+
+  expected = "auto, or encoder layer numbers separated by commas (0,5)"
+  bad_values = ("all", "1;2", "-1")
+
+  def accepts(self, value):
+    return value.strip() == "auto" or all(part.strip().isdigit()
+                                          for part in value.split(",") if value.strip())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +62,25 @@ class ExportOptions:
       "float32", "float32, or int8 (--format=onnx: the encoder's matmuls in int8, on CPUs "
       "with VNNI or AMX; elsewhere float32 with a warning).", cli.MODEL,
       checks.OneOf(PRECISIONS))
+  runtime: str = setting(
+      "onnxruntime", "The runtime an int8 export is for: onnxruntime (model.onnx quantized "
+      "dynamically, outlier channels in float32) or openvino (NNCF's static int8, an "
+      "OpenVINO IR beside the float32 model.onnx; predict.py --runtime=openvino "
+      "--precision=int8).", cli.MODEL, checks.OneOf(RUNTIMES))
+  calibration_data: Optional[str] = setting(
+      None, "int8: a file of sentence_a<TAB>sentence_b lines to calibrate on, the pairs the "
+      "model will score (else the run's dev records, else its training records).",
+      cli.MODEL, checks.ExistingFile("a file of sentence pairs"))
+  calibration_pairs: int = setting(onnx_export.Int8Settings.calibration_pairs,
+                                   "int8: calibrate on at most this many pairs.", cli.MODEL,
+                                   checks.AtLeast(1))
+  max_quality_drop: float = setting(
+      onnx_export.Int8Settings.max_quality_drop, "int8: refuse the int8 model if a dev "
+      "metric (Pearson, Spearman, accuracy, F1) falls by more than this against float32.",
+      cli.MODEL, checks.AtLeast(0.0))
+  keep_float_layers: str = setting(
+      "", "int8: encoder layers kept in float32, e.g. 0,5; auto: as few as the accuracy gate "
+      "needs, the worst first.", cli.MODEL, LayerList())
 
 
 def check_output_dir(output_dir):
@@ -72,7 +105,7 @@ def check_output_dir(output_dir):
                     (output_dir, shown))
 
 
-def export(model_path, export_format, output_dir, precision):
+def export(model_path, export_format, output_dir, precision, int8=DEFAULT_INT8):
   """Exports the fine-tuned model at `model_path`; returns the model_info.json written.
 
   Raises UserError for a format, precision or output folder it cannot use. int8 on a
@@ -86,6 +119,9 @@ def export(model_path, export_format, output_dir, precision):
   if not files.is_local(output_dir):
     raise UserError("--output_dir=%s: expected a local folder (copy it to its place after)"
                     % output_dir)
+  if int8.runtime != "onnxruntime" and precision != "int8":
+    raise UserError("--runtime=%s is for --precision=int8: the float32 ONNX folder runs on "
+                    "every runtime as it is" % int8.runtime)
   check_output_dir(output_dir)
   precision = precision_lib.usable_precision(precision, "--precision", gpu_info=[])
   fine_tuned = fine_tuned_lib.locate(model_path)
@@ -97,7 +133,11 @@ def export(model_path, export_format, output_dir, precision):
     with files.atomic_directory(target, staging, replace=True):
       files.makedirs(staging)
       if export_format == "onnx":
-        facts = onnx_export.write_onnx_folder(staging, fine_tuned, weights, precision)
+        try:
+          facts = onnx_export.write_onnx_folder(staging, fine_tuned, weights, precision,
+                                                int8)
+        except ValueError as e:  # --keep_float_layers beyond the model's layers
+          raise UserError(str(e)) from None
       else:
         hf_export.write_folder(staging, fine_tuned, weights, model_path)
         facts = {"precision": precision}

@@ -93,15 +93,18 @@ def _dense(graph, x, weights, scope, bias=True, keep_float=False):
   graph.dense_inputs[scope] = x
   channels = graph.outliers.get(scope)
   if channels is None or not len(channels):
+    # Named after the scope either way: OpenVINO's int8 export keeps a layer in float32 by
+    # these names (openvino_int8.py).
     y = graph.op("MatMul", [x, graph.constant(kernel, scope.replace("/", ".") + ".kernel")],
-                 node_name=graph.name(FLOAT_PREFIX + scope.replace("/", "."))
-                 if keep_float else None)
+                 node_name=graph.name((FLOAT_PREFIX if keep_float else "")
+                                      + scope.replace("/", ".")))
   else:
     channels = np.asarray(channels, np.int64)
     keep = np.ones(kernel.shape[0], np.float32)
     keep[channels] = 0.0
     main = graph.op("MatMul", [graph.op("Mul", [x, graph.constant(keep)]),
-                               graph.constant(kernel, scope.replace("/", ".") + ".kernel")])
+                               graph.constant(kernel, scope.replace("/", ".") + ".kernel")],
+                    node_name=graph.name(scope.replace("/", ".")))
     apart = graph.op("MatMul", [graph.op("Gather", [x, graph.constant(channels)], axis=-1),
                                 graph.constant(kernel[channels])],
                      node_name=graph.name(FLOAT_PREFIX + scope.replace("/", ".")))
@@ -151,10 +154,12 @@ def _attention_context(graph, query, hidden, weights, scope, mask_bias, config):
   k = _split_heads(graph, _dense(graph, hidden, weights, scope + "/key"), heads, head_size,
                    key=True)
   v = _split_heads(graph, _dense(graph, hidden, weights, scope + "/value"), heads, head_size)
-  scores = graph.op("Mul", [graph.op("MatMul", [q, k]),
+  scores = graph.op("Mul", [graph.op("MatMul", [q, k],
+                                     node_name=graph.name(scope.replace("/", ".") + ".scores")),
                             graph.constant(np.float32(1.0 / math.sqrt(head_size)))])
   probabilities = graph.op("Softmax", [graph.op("Add", [scores, mask_bias])], axis=-1)
-  context = graph.op("Transpose", [graph.op("MatMul", [probabilities, v])], perm=[0, 2, 1, 3])
+  context = graph.op("Transpose", [graph.op("MatMul", [probabilities, v], node_name=graph.name(
+      scope.replace("/", ".") + ".context"))], perm=[0, 2, 1, 3])
   return graph.op("Reshape", [context, graph.constant(np.array([0, 0, config.hidden_size],
                                                                np.int64))])
 
@@ -222,7 +227,8 @@ def _fused_layer(graph, hidden, mask, weights, scope, mask_bias, config, first_t
         [np.asarray(weights["%s/%s/bias" % (self_scope, part)], np.float32)
          for part in ("query", "key", "value")]), self_scope + ".qkv.bias")
     context = graph.op("Attention", [hidden, packed, packed_bias, mask], domain=MS_DOMAIN,
-                       num_heads=config.num_attention_heads, mask_filter_value=MASK_VALUE)
+                       num_heads=config.num_attention_heads, mask_filter_value=MASK_VALUE,
+                       node_name=graph.name(self_scope.replace("/", ".")))
   attention = _skip_layer_norm(
       graph, _dense(graph, context, weights, scope + "/attention/output/dense", bias=False),
       query, weights, scope + "/attention/output/dense", scope + "/attention/output/LayerNorm",

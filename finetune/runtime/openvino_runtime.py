@@ -5,8 +5,10 @@ run_batch of finetune/runtime/predictor.py, as onnx_runtime's. Why a second runt
 with AMX (Intel Xeon since Sapphire Rapids), OpenVINO runs the float32 graph in
 bfloat16 on the AMX tiles, faster than ONNX Runtime's int8 model (docs/export.md,
 Speed). "float32" asks it for float32 exactly (its own default there is bfloat16);
-"bfloat16" lets it use bfloat16 where the CPU has it. The int8 model is ONNX Runtime's
-alone: OpenVINO cannot read QAttention, a com.microsoft operator.
+"bfloat16" lets it use bfloat16 where the CPU has it. ONNX Runtime's int8 model.onnx is
+its alone: OpenVINO cannot read QAttention, a com.microsoft operator. OpenVINO's own
+int8 is an IR beside the float32 model.onnx (export_model.py --precision=int8
+--runtime=openvino, finetune/export/openvino_int8.py): `open_int8_ir(ir_file)` compiles it.
 """
 
 import numpy as np
@@ -26,19 +28,16 @@ def open_model(model_file, precision, info, threads=0):
   """The model compiled for OpenVINO's CPU plugin.
 
   precision: "float32" or "bfloat16" (the caller has checked that the CPU has it).
-  info: the folder's model_info.json, whose precision must be float32.
+  info: the folder's model_info.json: model.onnx must be float32 (a float32 export, or
+    an OpenVINO int8 export, whose int8 model is the IR beside it: open_int8_ir).
   threads: inference threads (0: OpenVINO's choice, one per physical core).
   """
-  if info["precision"] != "float32":
+  if info["precision"] != "float32" and info.get("runtime") != "openvino":
     raise UserError("--runtime=openvino: %s is the %s model, which only ONNX Runtime runs "
                     "(OpenVINO cannot read its QAttention nodes); export the float32 model "
                     "for OpenVINO (export_model.py --format=onnx), or drop --runtime" %
                     (model_file, info["precision"]))
-  try:
-    import openvino
-  except ImportError:
-    raise UserError("--runtime=openvino needs the openvino package, which is not installed "
-                    "here: %s" % INSTALL) from None
+  openvino = _openvino()
   config = {"INFERENCE_PRECISION_HINT": _HINTS[precision],
             "PERFORMANCE_HINT": "LATENCY"}  # one batch at a time, on every core
   if threads:
@@ -47,6 +46,29 @@ def open_model(model_file, precision, info, threads=0):
     return openvino.Core().compile_model(model_file, "CPU", config)
   except Exception as e:
     raise onnx_runtime.unloadable(model_file, "OpenVINO", e) from None
+
+
+def open_int8_ir(ir_file, threads=0):
+  """OpenVINO's int8 IR (a path, or an openvino.Model) compiled for the CPU: the int8
+  matmuls as stored, the rest in float32."""
+  openvino = _openvino()
+  # f32: what is not quantized stays float32 (on AMX OpenVINO would take it to bfloat16).
+  config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
+  if threads:
+    config["INFERENCE_NUM_THREADS"] = threads
+  try:
+    return openvino.Core().compile_model(ir_file, "CPU", config)
+  except Exception as e:
+    raise onnx_runtime.unloadable(ir_file, "OpenVINO", e) from None
+
+
+def _openvino():
+  try:
+    import openvino
+  except ImportError:
+    raise UserError("--runtime=openvino needs the openvino package, which is not installed "
+                    "here: %s" % INSTALL) from None
+  return openvino
 
 
 def batch_runner(compiled):

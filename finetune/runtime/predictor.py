@@ -31,6 +31,11 @@ from finetune.runtime import onnx_runtime
 from finetune.runtime import openvino_runtime
 import tokenization_fast
 
+# predict.py's and serve.py's --precision: the compute precisions, and int8 for an ONNX
+# folder exported in int8 (ONNX Runtime's model.onnx, or OpenVINO's IR beside it).
+INT8 = "int8"
+PREDICT_PRECISIONS = precision.PRECISIONS + (INT8,)
+
 
 class Predictor:
   """Runs a fine-tuned model on sentence pairs.
@@ -120,7 +125,8 @@ def load_predictor(path, compute_precision=precision.FLOAT32, checkpoint=None,
   spinning: ONNX Runtime's idle threads may spin between batches (fastest for a command
     alone on the machine; a server, whose event loop needs the cores too, turns it off).
   runtime: for an ONNX folder, "onnxruntime" or "openvino" (its float32 model, computed
-    in compute_precision: float32 or bfloat16; runtime/openvino_runtime.py).
+    in compute_precision: float32 or bfloat16; runtime/openvino_runtime.py; or with
+    "int8" the OpenVINO int8 IR beside it, written by export/openvino_int8.py).
   Raises DamagedFileError when the model to load is damaged (see the module docstring).
   """
   if runtime not in openvino_runtime.RUNTIMES:
@@ -134,6 +140,10 @@ def load_predictor(path, compute_precision=precision.FLOAT32, checkpoint=None,
   if runtime != "onnxruntime":
     raise UserError("--runtime=%s is for an ONNX folder; %s is a TensorFlow model: export it "
                     "first (export_model.py --format=onnx)" % (runtime, path))
+  if compute_precision == INT8:
+    raise UserError("--precision=int8 is for an ONNX folder exported in int8; %s is a "
+                    "TensorFlow model: export it first (export_model.py --format=onnx "
+                    "--precision=int8)" % path)
   from finetune.runtime import tensorflow_model
   if found.kind == folders.SAVED_MODEL:
     if compute_precision != precision.FLOAT32:
@@ -147,7 +157,13 @@ def load_predictor(path, compute_precision=precision.FLOAT32, checkpoint=None,
 
 def _onnx_predictor(path, compute_precision, spinning):
   info = onnx_runtime.read_info(path)
-  if compute_precision != precision.FLOAT32:
+  openvino_int8 = info.get("runtime") == "openvino"
+  if compute_precision == INT8 and openvino_int8:
+    raise UserError("--precision=int8: the int8 model of %s is OpenVINO's (%s); add "
+                    "--runtime=openvino, or drop --precision for its float32 model.onnx" %
+                    (path, info.get("openvino_model")))
+  exported = precision.FLOAT32 if openvino_int8 else info["precision"]
+  if compute_precision not in (precision.FLOAT32, exported):
     raise UserError("--precision=%s: %s is an ONNX model, which computes in the precision "
                     "it was exported in (%s); export it again with export_model.py "
                     "--precision for another" % (compute_precision, path, info["precision"]))
@@ -158,13 +174,20 @@ def _onnx_predictor(path, compute_precision, spinning):
 
 def _openvino_predictor(path, compute_precision):
   info = onnx_runtime.read_info(path)
-  if compute_precision not in (precision.FLOAT32, "bfloat16"):
-    raise UserError("--precision=%s: OpenVINO computes an ONNX model in float32 or "
-                    "bfloat16" % compute_precision)
-  # bfloat16 where this CPU would compute it slowly falls back, with a warning, as on TF.
-  compute_precision = precision.usable_precision(compute_precision, "--precision",
-                                                 gpu_info=[])
-  compiled = openvino_runtime.open_model(os.path.join(path, onnx_runtime.MODEL_FILE),
-                                         compute_precision, info)
+  if compute_precision not in (precision.FLOAT32, "bfloat16", INT8):
+    raise UserError("--precision=%s: OpenVINO computes an ONNX model in float32, bfloat16 "
+                    "or (an export with --runtime=openvino) int8" % compute_precision)
+  if compute_precision == INT8:
+    if not info.get("openvino_model"):
+      raise UserError("--precision=int8 --runtime=openvino: %s holds no OpenVINO int8 "
+                      "model; export one with export_model.py --format=onnx "
+                      "--precision=int8 --runtime=openvino" % path)
+    compiled = openvino_runtime.open_int8_ir(os.path.join(path, info["openvino_model"]))
+  else:
+    # bfloat16 where this CPU would compute it slowly falls back, with a warning, as on TF.
+    compute_precision = precision.usable_precision(compute_precision, "--precision",
+                                                   gpu_info=[])
+    compiled = openvino_runtime.open_model(os.path.join(path, onnx_runtime.MODEL_FILE),
+                                           compute_precision, info)
   return Predictor(info, os.path.join(path, "vocab.txt"),
                    openvino_runtime.batch_runner(compiled))

@@ -7,8 +7,8 @@ from typing import Optional
 from common import checks
 from common import cli
 from common.settings import setting
-from finetune.model.precision import PRECISIONS
 from finetune.runtime.openvino_runtime import RUNTIMES
+from finetune.runtime.predictor import PREDICT_PRECISIONS
 
 API_KEY_VARIABLE = "BERT_SERVE_API_KEY"
 OVERLOAD_STATUSES = (503, 429)
@@ -28,7 +28,8 @@ class ServeOptions:
       None, "Key every route but /health asks for (Authorization: Bearer <key>); default "
       "$%s." % API_KEY_VARIABLE, cli.RUN, checks.NonEmpty())
   precision: str = setting("float32", "As predict.py --precision (a run's folder as --model, "
-                           "or --runtime=openvino).", cli.SPEED, checks.OneOf(PRECISIONS))
+                           "or --runtime=openvino; int8 for an int8 export).", cli.SPEED,
+                           checks.OneOf(PREDICT_PRECISIONS))
   runtime: str = setting("onnxruntime", "As predict.py --runtime: for an ONNX folder, "
                          "onnxruntime or openvino.", cli.SPEED, checks.OneOf(RUNTIMES))
   max_batch_pairs: int = setting(32, "Pairs per model batch.", cli.SPEED,
