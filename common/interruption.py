@@ -106,12 +106,16 @@ def blocked():
   cover); Interrupted is raised once the block has ended.
   """
   received = len(_requested)
-  signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+  # Deferring before masking: a signal Python takes as the mask is set (one that came
+  # just before it) is recorded, not raised where the mask could be left set.
   _deferring[0] += 1
   try:
-    yield
+    signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    try:
+      yield
+    finally:
+      signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)  # a held signal is recorded now
   finally:
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)  # a held signal is recorded now
     _deferring[0] -= 1
   if len(_requested) > received:
     raise Interrupted(_requested[received])

@@ -26,6 +26,16 @@ def fixture_handlers():
   """interruption.install() for the test; this process's own handlers back afterwards."""
   previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
   interruption.install()
+  # What the tests rely on, checked before any of them raises a real signal: a SIGTERM
+  # that reached this process without our handler would end it (its default action),
+  # and pytest-xdist would only say "node down: Not properly terminated".
+  assert threading.current_thread() is threading.main_thread(), "not the main thread"
+  for signum in (signal.SIGINT, signal.SIGTERM):
+    assert signal.getsignal(signum) is interruption._handle, (  # pylint: disable=protected-access
+        "%s: %r" % (interruption.signal_name(signum), signal.getsignal(signum)))
+  blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+  assert not blocked & {signal.SIGINT, signal.SIGTERM}, "blocked in this thread: %s" % blocked
+  assert interruption.requested() is None
   yield
   for signum, handler in previous.items():
     signal.signal(signum, handler)
@@ -96,3 +106,26 @@ def test_a_second_signal_while_the_step_finishes_stops_at_once(handlers):
       signal.raise_signal(signal.SIGTERM)
       pytest.fail("not raised")
   assert raised.value.exit_status == 128 + signal.SIGTERM
+
+
+def test_a_signal_handled_as_the_mask_is_set_leaves_the_signals_unmasked(handlers,
+                                                                        monkeypatch):
+  # A signal that came just before blocked() masks the signals has its handler run right
+  # after the mask is set (the next bytecode); raised there, it would leave them masked.
+  real = signal.pthread_sigmask
+
+  def masking_then_a_signal(how, mask):
+    previous = real(how, mask)
+    if how == signal.SIG_BLOCK:
+      signal.getsignal(signal.SIGINT)(signal.SIGINT, None)  # the handler, as Python runs it
+    return previous
+
+  monkeypatch.setattr(signal, "pthread_sigmask", masking_then_a_signal)
+  reached = []
+  with pytest.raises(interruption.Interrupted) as raised:
+    with interruption.blocked():
+      reached.append("the block")
+  monkeypatch.undo()
+  assert reached == ["the block"]
+  assert raised.value.signum == signal.SIGINT
+  assert not signal.pthread_sigmask(signal.SIG_BLOCK, []) & {signal.SIGINT, signal.SIGTERM}
