@@ -11,9 +11,10 @@ Interface used by the pipeline:
   label_feature                      TFRecord feature holding the label
   head_variable_shapes(hidden_size)  {name: shape} of the head's variables
   encode_label(example, required)    InputExample -> number stored in the record
-  build_head(pooled, labels, is_training, is_real=None)
+  build_head(pooled, labels, is_training)
                                      -> (per_example_loss [B], outputs {name: [B,...]});
-                                     is_real [B]: 0 for padding rows
+                                     with head_reads_is_real, also is_real=[B] (0 for
+                                     padding rows)
   evaluate(outputs, split=None)      numpy outputs of real dev examples (and the dev
                                      examples.Split) -> Evaluation
   train_group_size                   training records per group (1: each pair alone)
@@ -126,6 +127,9 @@ class PairsOneByOne:
   """What the pair tasks share: each training pair a record of its own."""
 
   train_group_size = 1
+  # Whether build_head takes is_real= too: a list loss must leave padding rows out of its
+  # groups. Off by default, so a user's task with the three-argument build_head works.
+  head_reads_is_real = False
 
   def training_rows(self, examples, labels, seed=None):
     del seed  # the input pipeline shuffles the records
@@ -253,9 +257,8 @@ class RegressionTask(PairsOneByOne):
     logits = tf.squeeze(_output_layer(pooled_output, 1, is_training), axis=-1)
     return tf.sigmoid(logits) if self.use_sigmoid_act else logits
 
-  def build_head(self, pooled_output, labels, is_training, is_real=None):
+  def build_head(self, pooled_output, labels, is_training):
     """Score head. pooled_output [B, H], labels float [B] -> (squared error [B], {"score": [B]})."""
-    del is_real  # each pair's loss is its own; the model masks the padding rows
     score = self._score(pooled_output, is_training)
     per_example_loss = tf.square(score - tf.cast(labels, score.dtype))
     return per_example_loss, {"score": score}
@@ -409,13 +412,12 @@ class ClassificationTask(PairsOneByOne):
     logits = _output_layer(pooled_output, len(self.labels), is_training)
     return tf.nn.log_softmax(logits, axis=-1)
 
-  def build_head(self, pooled_output, labels, is_training, is_real=None):
+  def build_head(self, pooled_output, labels, is_training):
     """pooled_output [B, H], labels int [B] -> (cross-entropy [B], {"probabilities": [B, K]}).
 
     With class weights w, an example of class y has the loss w[y] * cross-entropy; the
     mean of that over the batch is what training minimizes and eval_loss reports.
     """
-    del is_real  # each pair's loss is its own; the model masks the padding rows
     log_probs = self._log_probabilities(pooled_output, is_training)
     one_hot = tf.one_hot(labels, depth=len(self.labels), dtype=log_probs.dtype)
     per_example_loss = -tf.reduce_sum(one_hot * log_probs, axis=-1)
@@ -559,6 +561,8 @@ class RankingTask(PairsOneByOne):
   The exported model is regression's with a linear output: one score per pair, which
   every export format, predict.py and serve.py's /rerank already carry.
   """
+
+  head_reads_is_real = True
 
   label_feature = CLASSIFICATION_LABEL
   needs_dev_evaluation = False

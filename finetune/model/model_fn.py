@@ -107,9 +107,10 @@ def model_fn_builder(*, bert_config, task, init_checkpoint, learning_rate, num_t
         pooled_output_only=True,  # the heads read the pooled output only
         compute_dtype=compute_dtype)
     label_values = features[task.label_feature]
+    masks = ({"is_real": features["is_real_example"]}
+             if getattr(task, "head_reads_is_real", False) else {})
     per_example_loss, outputs = task.build_head(model.get_pooled_output(), label_values,
-                                                is_training,
-                                                is_real=features["is_real_example"])
+                                                is_training, **masks)
     return per_example_loss, outputs, label_values
 
   def real_count(features):
