@@ -8,12 +8,17 @@ sentence_a<TAB>sentence_b lines (default: STS-B train then dev, the 6,000 pairs 
 bench/throughput.py). Every run sends requests of --pairs_per_request pairs drawn from
 FILE to 127.0.0.1 only, and stops by itself after --seconds or --max_requests. It prints:
   offline     Predictor.predict over FILE in a process of its own (predict.py's
-              in-process rate on the same runtime), pairs/s: the reference;
+              in-process rate on the same runtime, the whole file sorted by length),
+              pairs/s;
   single      one request at a time: latency p50 and p99;
   saturation  --concurrency clients, each sending its next request as soon as the last
-              is answered: pairs/s (against offline: goal >= 90 %), p50/p99;
+              is answered: pairs/s, p50/p99;
   half load   requests arriving at random (Poisson) at half the saturation rate:
               p50/p99 (against single: goal p99 <= 3x);
+  fair        the fair offline rate: Predictor.predict over the pairs sent at
+              saturation, in the order they were sent, in runs of --max_batch_pairs
+              (one batch each, as a server without a queue would batch them); the
+              saturation rate against it: goal >= 90 %;
   overload    arrivals at twice the saturation rate, queue of 8 requests' pairs: how many
               are answered 200 and how many 503 at once;
   sigterm     saturation, and SIGTERM to the server half-way: answered, refused (the
@@ -29,9 +34,11 @@ import json
 import os
 import random
 import re
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 import numpy as np
 
@@ -57,6 +64,27 @@ with load_predictor(sys.argv[2]) as predictor:
 print(best)
 """ % REPO
 
+# The fair offline rate: the pairs the saturated server was sent, in the order they were
+# sent, each run of --max_batch_pairs of them one Predictor.predict call (one batch padded
+# to its own longest pair): what a server without a queue, batching as requests come,
+# would do on the same cores.
+FAIR = """
+import sys, time
+sys.path.insert(0, %r)
+from finetune.runtime.predictor import load_predictor
+pairs = [tuple(line.rstrip("\\n").split("\\t")[:2]) for line in open(sys.argv[1], encoding="utf-8")]
+size = int(sys.argv[3])
+with load_predictor(sys.argv[2]) as predictor:
+  predictor.predict(pairs[:64])
+  best = 0.0
+  for _ in range(2):
+    started = time.perf_counter()
+    for start in range(0, len(pairs), size):
+      predictor.predict(pairs[start:start + size], batch_size=size)
+    best = max(best, len(pairs) / (time.perf_counter() - started))
+print(best)
+""" % REPO
+
 
 def default_pairs(work_dir):
   """STS-B train then dev, the first 6,000 pairs, as sentence<TAB>sentence lines."""
@@ -78,6 +106,7 @@ class Counts:
     self.sent = self.ok = self.busy = self.refused = self.lost = self.other = 0
     self.pairs = 0
     self.latencies = []
+    self.arrivals = []  # the pairs sent, in the order they were sent
 
   def line(self):
     return ("sent %d, answered 200 %d, answered 503 %d, refused %d, lost %d%s" % (
@@ -89,12 +118,26 @@ class Counts:
     return (np.percentile(values, 50), np.percentile(values, 99)) if len(values) else (0, 0)
 
 
+def rerank_body(pairs):
+  """A rerank request made of drawn pairs: the first pair's text_a is the query, every
+  pair's text_b a document; -> (the body, the pairs it scores)."""
+  query = pairs[0][0]
+  return ({"model": "bench", "query": query, "documents": [b for _, b in pairs]},
+          [[query, b] for _, b in pairs])
+
+
 async def send(session, url, pairs, counts):
-  """One request; records its outcome and (for 200) its latency."""
+  """One request (/predict, or /rerank if `url` ends so); records its outcome and (for
+  200) its latency."""
+  if url.endswith("/rerank"):
+    body, pairs = rerank_body(pairs)
+  else:
+    body = {"pairs": pairs}
   counts.sent += 1
+  counts.arrivals.extend(pairs)
   started = time.perf_counter()
   try:
-    async with session.post(url, json={"pairs": pairs}) as response:
+    async with session.post(url, json=body) as response:
       await response.read()
       if response.status == 200:
         counts.ok += 1
@@ -182,6 +225,91 @@ def stop(process):
   return process.wait(timeout=120)
 
 
+def free_port():
+  with socket.socket() as probe:
+    probe.bind(("127.0.0.1", 0))
+    return probe.getsockname()[1]
+
+
+def start_infinity(args, log_path):
+  """Infinity (`infinity_emb v2`, torch engine) on --hf_model; -> (process, base URL)."""
+  port = free_port()
+  process = subprocess.Popen(
+      [args.infinity, "v2", "--model-id", args.hf_model, "--engine", "torch", "--device",
+       "cpu", "--host", "127.0.0.1", "--port", str(port), "--batch-size",
+       str(args.max_batch_pairs)], stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+  url = "http://127.0.0.1:%d" % port
+  deadline = time.time() + 300
+  while time.time() < deadline:
+    try:
+      with urllib.request.urlopen(url + "/health", timeout=2):
+        return process, url
+    except OSError:
+      if process.poll() is not None:
+        sys.exit("error: infinity_emb ended; see %s" % log_path)
+      time.sleep(0.5)
+  process.kill()
+  sys.exit("error: infinity_emb not ready within 300 s; see %s" % log_path)
+
+
+async def scores_of(url, requests):
+  """The relevance scores a server gives `requests` (pair lists), by document index."""
+  scores = []
+  async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+    for pairs in requests:
+      async with session.post(url, json=rerank_body(pairs)[0]) as response:
+        results = (await response.json())["results"]
+      by_index = dict((r["index"], r["relevance_score"]) for r in results)
+      scores.extend(by_index[i] for i in range(len(pairs)))
+  return scores
+
+
+def compare_rerank(args, pairs):
+  """Ours against Infinity, the same seeded /rerank requests, in alternating rounds."""
+  contenders = {
+      "ours": lambda log: start_server(args, log),
+      "infinity": lambda log: start_infinity(args, log)}
+  rng = random.Random(4)
+  probe = [draw(pairs, args.pairs_per_request, rng) for _ in range(20)]
+  figures, scores = {}, {}
+  for round_number in range(args.rounds):
+    order = ["ours", "infinity"] if round_number % 2 == 0 else ["infinity", "ours"]
+    for name in order:
+      log = os.path.join(args.work_dir, "%s-%d.log" % (name, round_number))
+      process, url = contenders[name](log)
+      try:
+        scores[name] = asyncio.run(scores_of(url + "/rerank", probe))
+        single = Counts()
+        asyncio.run(sequential(url + "/rerank", pairs, args, args.single_requests, single))
+        p50, p99 = single.percentiles()
+        saturated = Counts()
+        seconds = asyncio.run(closed_loop(url + "/rerank", pairs, args, args.seconds,
+                                          saturated))
+        rate = saturated.pairs / seconds
+        s50, s99 = saturated.percentiles()
+        half = Counts()
+        asyncio.run(open_loop(url + "/rerank", pairs, args, rate / args.pairs_per_request / 2,
+                              args.seconds, half))
+        h50, h99 = half.percentiles()
+      finally:
+        stop(process)
+      print("round %d %-8s single p50 %.1f ms, p99 %.1f ms; saturated %d clients: %.1f "
+            "documents/s, p50 %.1f ms, p99 %.1f ms; half load: p50 %.1f ms, p99 %.1f ms; "
+            "lost %d" % (round_number, name, p50, p99, args.concurrency, rate, s50, s99, h50,
+                         h99, single.lost + saturated.lost + half.lost), flush=True)
+      figures.setdefault(name, []).append(dict(
+          single_p50=p50, single_p99=p99, saturated=rate, saturated_p50=s50,
+          saturated_p99=s99, half_p50=h50, half_p99=h99,
+          lost=single.lost + saturated.lost + half.lost))
+  correlation = float(np.corrcoef(scores["ours"], scores["infinity"])[0, 1])
+  ratios = [o["saturated"] / i["saturated"] for o, i in zip(figures["ours"],
+                                                              figures["infinity"])]
+  print("scores    correlation %.4f over %d documents; ours / infinity saturation: %s" % (
+      correlation, len(scores["ours"]), ", ".join("%.2fx" % r for r in ratios)), flush=True)
+  figures.update(correlation=correlation, ratios=ratios)
+  print(json.dumps(figures))
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--model", required=True)
@@ -195,11 +323,23 @@ def main():
   parser.add_argument("--max_batch_pairs", type=int, default=32)
   parser.add_argument("--server_flags", default="",
                       help="more serve.py flags, e.g. \"--sort_window_pairs=1024\"")
+  parser.add_argument("--infinity", default="",
+                      help="Infinity's infinity_emb command (a bench venv of its own): "
+                           "ours against it on /rerank instead of the runs above")
+  parser.add_argument("--hf_model", default="",
+                      help="with --infinity: the Hugging Face export of --model it serves")
+  parser.add_argument("--rounds", type=int, default=2,
+                      help="with --infinity: rounds, the contenders' order alternating")
   args = parser.parse_args()
   os.makedirs(args.work_dir, exist_ok=True)
   pairs_file = args.pairs or default_pairs(args.work_dir)
   with open(pairs_file, encoding="utf-8") as f:
     pairs = [tuple(line.rstrip("\n").split("\t")[:2]) for line in f if line.strip()]
+  if args.infinity:
+    if not args.hf_model:
+      sys.exit("error: --infinity needs --hf_model (export_model.py --format=hf)")
+    compare_rerank(args, pairs)
+    return
   figures = {}
 
   offline = float(subprocess.run(
@@ -220,9 +360,9 @@ def main():
     seconds = asyncio.run(closed_loop(url + "/predict", pairs, args, args.seconds, saturated))
     rate = saturated.pairs / seconds
     s50, s99 = saturated.percentiles()
-    print("saturated %d clients: %.1f pairs/s = %.0f %% of offline (goal >= 90 %%); p50 %.1f "
-          "ms, p99 %.1f ms; %s" % (args.concurrency, rate, 100 * rate / offline, s50, s99,
-                                   saturated.line()), flush=True)
+    print("saturated %d clients: %.1f pairs/s = %.0f %% of offline; p50 %.1f ms, p99 %.1f ms; "
+          "%s" % (args.concurrency, rate, 100 * rate / offline, s50, s99, saturated.line()),
+          flush=True)
 
     half = Counts()
     request_rate = rate / args.pairs_per_request / 2
@@ -234,7 +374,19 @@ def main():
   finally:
     code = stop(process)
   print("          server exit status %d" % code, flush=True)
-  figures.update(offline=offline, saturated=rate, single_p50=p50, half_p99=h99)
+  arrivals_file = os.path.join(args.work_dir, "arrivals.tsv")
+  with open(arrivals_file, "w", encoding="utf-8") as f:
+    f.writelines("%s\t%s\n" % tuple(pair) for pair in saturated.arrivals)
+  fair = float(subprocess.run(
+      [sys.executable, "-c", FAIR, arrivals_file, args.model, str(args.max_batch_pairs)],
+      capture_output=True, text=True, check=True, cwd=REPO).stdout.strip().splitlines()[-1])
+  print("fair      Predictor.predict over the %d pairs sent at saturation, in their order, "
+        "%d at a time: %.1f pairs/s; saturation = %.0f %% of it (goal >= 90 %%)" % (
+            len(saturated.arrivals), args.max_batch_pairs, fair, 100 * rate / fair),
+        flush=True)
+  figures.update(offline=offline, fair=fair, saturated=rate, saturated_share=rate / fair,
+                 single_p50=p50, single_p99=p99, saturated_p50=s50, saturated_p99=s99,
+                 half_p50=h50, half_p99=h99)
 
   process, url = start_server(args, os.path.join(args.work_dir, "server-overload.log"),
                               "--max_queue_pairs=%d" % (8 * args.pairs_per_request),

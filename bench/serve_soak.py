@@ -92,11 +92,6 @@ class Window:
     self.gone = 0
     self.latencies = []
 
-  def add(self, other):
-    for name in ("sent", "answered", "client_errors", "server_errors", "lost", "gone"):
-      setattr(self, name, getattr(self, name) + getattr(other, name))
-    self.latencies += other.latencies
-
   def answer(self, status, good, seconds=None):
     self.answered += 1
     if status >= 500:
@@ -113,6 +108,30 @@ class Window:
     return float(np.percentile(values, 50)), float(np.percentile(values, 99))
 
 
+class Tally:
+  """Each event counted twice: in the whole run and in the report period it happens in.
+
+  A request sent in one period may be answered in the next; its answer is counted where
+  it comes, so that nothing is counted into a period already reported.
+  """
+
+  def __init__(self):
+    self.total, self.current = Window(), Window()
+
+  def next_period(self):
+    """The period just ended; a new one begins."""
+    ended, self.current = self.current, Window()
+    return ended
+
+  def count(self, name):
+    for window in (self.total, self.current):
+      setattr(window, name, getattr(window, name) + 1)
+
+  def answer(self, status, good, seconds=None):
+    for window in (self.total, self.current):
+      window.answer(status, good, seconds)
+
+
 def process_state(pid):
   """(RSS in MiB, open file descriptors) of process `pid`, from /proc."""
   with open("/proc/%d/status" % pid) as f:
@@ -126,7 +145,7 @@ async def read_status(reader):
   return int(line.split()[1]) if line.startswith(b"HTTP/") else None
 
 
-async def good(session, url, pairs, args, rng, window):
+async def good(session, url, pairs, args, rng, tally):
   size = args.pairs_per_request
   if rng.random() < 0.5:
     path, body = "/predict", {"pairs": draw(pairs, size, rng)}
@@ -134,18 +153,18 @@ async def good(session, url, pairs, args, rng, window):
     chosen = draw(pairs, size, rng)
     path, body = "/rerank", {"query": chosen[0][0], "documents": [b for _, b in chosen],
                              "top_n": 3}
-  window.sent += 1
+  tally.count("sent")
   started = time.perf_counter()
   try:
     async with session.post(url + path, json=body) as response:
       await response.read()
-      window.answer(response.status, True, time.perf_counter() - started)
+      tally.answer(response.status, True, time.perf_counter() - started)
   except (aiohttp.ClientError, asyncio.TimeoutError):
-    window.lost += 1
+    tally.count("lost")
 
 
-async def malformed(port, data, window):
-  window.sent += 1
+async def malformed(port, data, tally):
+  tally.count("sent")
   try:
     reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port),
                                             CLIENT_SECONDS)
@@ -158,17 +177,17 @@ async def malformed(port, data, window):
   except (OSError, asyncio.TimeoutError):
     status = None
   if status is None:
-    window.lost += 1
+    tally.count("lost")
   else:
-    window.answer(status, False)
+    tally.answer(status, False)
 
 
-async def gone(port, pairs, rng, window):
+async def gone(port, pairs, rng, tally):
   """A client that goes away without its answer; 3 ways, in turn at random."""
   body = json.dumps({"pairs": draw(pairs, 4, rng)}).encode()
   data = _request(b"POST", b"/predict", body)
   cut = rng.choice((0, len(data) - len(body) // 2, len(data)))
-  window.gone += 1
+  tally.count("gone")
   try:
     _, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(data[:cut])
@@ -192,7 +211,7 @@ def report(label, window, pid, started):
 async def soak(url, port, pairs, args, rate, pid):
   """Poisson arrivals at `rate` requests/s for --minutes; returns (total, [(rss, fds)])."""
   rng = random.Random(args.seed)
-  total, window, states = Window(), Window(), []
+  tally, states = Tally(), []
   tasks = set()
   connector = aiohttp.TCPConnector(limit=0)
   headers = {"Authorization": "Bearer " + API_KEY}
@@ -204,9 +223,8 @@ async def soak(url, port, pairs, args, rate, pid):
     while True:
       now = time.perf_counter()
       if now >= next_report or now >= end:
-        states.append(report("%d" % period, window, pid, started))
-        total.add(window)
-        window, period = Window(), period + 1
+        states.append(report("%d" % period, tally.next_period(), pid, started))
+        period += 1
         next_report += args.report_seconds
         if now >= end:
           break
@@ -216,11 +234,11 @@ async def soak(url, port, pairs, args, rate, pid):
         continue
       draw_kind = rng.random()
       if draw_kind < args.malformed_share:
-        coroutine = malformed(port, MALFORMED[rng.randrange(len(MALFORMED))], window)
+        coroutine = malformed(port, MALFORMED[rng.randrange(len(MALFORMED))], tally)
       elif draw_kind < args.malformed_share + args.disconnect_share:
-        coroutine = gone(port, pairs, rng, window)
+        coroutine = gone(port, pairs, rng, tally)
       else:
-        coroutine = good(session, url, pairs, args, rng, window)
+        coroutine = good(session, url, pairs, args, rng, tally)
       task = asyncio.ensure_future(coroutine)
       tasks.add(task)
       task.add_done_callback(tasks.discard)
@@ -228,10 +246,10 @@ async def soak(url, port, pairs, args, rate, pid):
     # The last arrivals' answers: counted in a period of their own.
     if tasks:
       await asyncio.gather(*tasks)
-    total.add(window)
-    if window.sent or window.gone:
-      report("tail", window, pid, started)
-  return total, states
+    tail = tally.next_period()
+    if tail.answered or tail.lost:
+      report("tail", tail, pid, started)
+  return tally.total, states
 
 
 async def saturate(url, pairs, args, counts):

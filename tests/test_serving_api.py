@@ -208,3 +208,35 @@ def test_batches_are_filled_by_padded_tokens_in_length_order():
   # Shortest first: 4 pairs (the pair limit), then 5 x 2 and 9 x 2 (10 x 3 > 20 tokens).
   assert batches == [[2, 3, 3, 3], [4, 5], [9, 10]]
   assert set(timing) == {"queue", "inference"}
+
+
+def test_a_request_whose_client_left_loses_its_pairs_and_no_other_s():
+  seen = []
+
+  def run_batch(batch):
+    seen.extend(batch["input_mask"].sum(axis=1).tolist())
+    return {"score": batch["input_mask"].sum(axis=1).astype(np.float32)}
+
+  def pairs(*lengths):
+    return [np.ones(n, np.int32) for n in lengths], [np.zeros(n, np.int32) for n in lengths]
+
+  async def scenario():
+    batcher = Batcher(run_batch, max_batch_pairs=8, max_delay_ms=0)
+    # Waiting side by side (the batcher not started yet), the second's client goes away;
+    # as many pairs each, of other lengths (a request is told from another by identity).
+    staying = asyncio.ensure_future(batcher.score(*pairs(2, 3, 4)))
+    leaving = asyncio.ensure_future(batcher.score(*pairs(5, 6, 7)))
+    await asyncio.sleep(0)
+    leaving.cancel()
+    with pytest.raises(asyncio.CancelledError):
+      await leaving
+    waiting = batcher.waiting_pairs, batcher.waiting_tokens
+    batcher.start()
+    outputs = await staying
+    await batcher.stop()
+    return waiting, outputs
+
+  waiting, outputs = asyncio.run(scenario())
+  assert waiting == (3, 9)
+  assert outputs["score"].tolist() == [2, 3, 4]
+  assert sorted(seen) == [2, 3, 4]

@@ -33,9 +33,13 @@ class QueueFull(Exception):
   """The queue has no room for the request's pairs."""
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)
 class _Request:
-  """A request's pairs, where their outputs go, and when they arrived."""
+  """A request's pairs, where their outputs go, and when they arrived.
+
+  Equal only to itself (eq=False): the queue finds and removes a request by identity; the
+  generated __eq__ would compare the id arrays (and fail on two of other lengths).
+  """
   ids: list[np.ndarray]
   segments: list[np.ndarray]
   future: asyncio.Future
