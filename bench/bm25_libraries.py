@@ -7,8 +7,8 @@ one after another, in the order given, within one run of this script: on a share
 machine compare them within a run. rank_bm25 scores every passage in Python per query,
 so it answers only --slow_queries queries.
 
-  python bench/mining_data.py --out_dir=/tmp/m100k --passages=100000 --queries=2000
-  python bench/bm25_libraries.py --inputs=/tmp/m100k --vocab_file=models/minilm/vocab.txt
+  python bench/mining_data.py --out_dir=runs/m100k --passages=100000 --queries=2000
+  python bench/bm25_libraries.py --inputs=runs/m100k --vocab_file=models/minilm/vocab.txt
 
 Needs `pip install bm25s tantivy rank-bm25` (bench only; bm25s alone is in
 pyproject.toml's [mining] extra).

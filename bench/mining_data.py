@@ -6,7 +6,7 @@ of WikiQA when --data_dir holds its files. A passage is 2 to 4 sentences drawn a
 positive. The words' frequencies are those of real English text, so BM25's postings and
 the WordPiece tokenizer see what they would see on a real corpus of that size.
 
-  python bench/mining_data.py --out_dir=/tmp/mining-1m --passages=1000000 --queries=100000
+  python bench/mining_data.py --out_dir=runs/mining-1m --passages=1000000 --queries=100000
 """
 
 import argparse

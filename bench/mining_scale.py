@@ -6,7 +6,7 @@ process of its own and prints its report's figures with the child's peak RSS. A 
 run with --queries larger reuses the index (the same corpus file), so the index cost and
 the per-query cost can be read apart.
 
-  flock /tmp/cpu.lock python bench/mining_scale.py --work_dir=/tmp/mining-1m \
+  python bench/mining_scale.py --work_dir=runs/mining-1m \
     --passages=1000000 --queries=5000 --vocab_file=models/minilm/vocab.txt
 """
 
