@@ -43,7 +43,7 @@ from finetune.export import openvino_int8
 from finetune.export import quality_gate
 from finetune.model.model_files import to_unit_range
 from finetune.runtime import onnx_runtime
-from finetune.runtime.predictor import length_sorted_batches
+from finetune.runtime.predictor import outputs_in_order
 
 REPORT_FILE = "quantization_report.json"
 # A channel is an outlier when its largest |value| on the calibration pairs is this many
@@ -105,14 +105,8 @@ def quantize(float_file, int8_file, model, float_layers=()):
 
 def score(model_file, columns, batch_size=32):
   """The model's outputs on padded pairs {name: int32 [N, S]}, in their order."""
-  run_batch = onnx_runtime.batch_runner(onnx_runtime.open_session(model_file))
-  results = {}
-  for chosen, batch in length_sorted_batches(columns, batch_size):
-    for name, values in run_batch(batch).items():
-      results.setdefault(name, np.empty((len(columns["input_ids"]),) + values.shape[1:],
-                                        values.dtype))
-      results[name][chosen] = values
-  return results
+  return outputs_in_order(onnx_runtime.batch_runner(onnx_runtime.open_session(model_file)),
+                          columns, batch_size)
 
 
 def dev_metrics(info, outputs, labels, candidates=None):

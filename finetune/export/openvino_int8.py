@@ -19,12 +19,10 @@ onnx_export.py); the pooler and the head are float32 always ([B, H]: nothing to 
 import logging as std_logging
 import os
 
-import numpy as np
-
 from common.errors import UserError
 from finetune.export import onnx_graph
 from finetune.runtime import openvino_runtime
-from finetune.runtime.predictor import length_sorted_batches
+from finetune.runtime.predictor import outputs_in_order
 
 IR_FILE = "openvino_int8.xml"
 WEIGHTS_FILE = "openvino_int8.bin"
@@ -88,11 +86,6 @@ def _float_model(weights, fine_tuned, staging):
 def score(ir_file, columns, batch_size=32):
   """The outputs of the int8 IR at `ir_file` on padded pairs {name: int32 [N, S]}, in
   their order (the accuracy gate's int8 side)."""
-  run_batch = openvino_runtime.batch_runner(openvino_runtime.open_int8_ir(ir_file))
-  results = {}
-  for chosen, batch in length_sorted_batches(columns, batch_size):
-    for name, values in run_batch(batch).items():
-      results.setdefault(name, np.empty((len(columns["input_ids"]),) + values.shape[1:],
-                                        values.dtype))
-      results[name][chosen] = values
-  return results
+  return outputs_in_order(
+      openvino_runtime.batch_runner(openvino_runtime.open_int8_ir(ir_file)), columns,
+      batch_size)

@@ -113,6 +113,18 @@ def length_sorted_batches(columns, batch_size):
                    for name in SERVING_INPUTS}
 
 
+def outputs_in_order(run_batch, columns, batch_size=32):
+  """run_batch over length_sorted_batches of `columns`, the outputs put back in the pairs'
+  order: {name: [N, ...]} (an export's float32 and int8 sides, on its dev pairs)."""
+  results = {}
+  for chosen, batch in length_sorted_batches(columns, batch_size):
+    for name, values in run_batch(batch).items():
+      results.setdefault(name, np.empty((len(columns["input_ids"]),) + values.shape[1:],
+                                        values.dtype))
+      results[name][chosen] = values
+  return results
+
+
 def load_predictor(path, compute_precision=precision.FLOAT32, checkpoint=None,
                    spinning=True, runtime="onnxruntime"):
   """A Predictor for an ONNX folder, an export folder, a SavedModel version, or a run.
