@@ -42,8 +42,12 @@ $PY predict.py --model="$OUT/export" \
   "A man is playing a guitar." "A man plays the guitar." \
   "A man is playing a guitar." "A woman is slicing an onion."
 echo "== export_model.py: the model as int8 ONNX in $OUT/onnx-int8 (it runs without TensorFlow)"
+# --keep_float_layers=auto: 128 dev pairs make the accuracy gate's 0.005 a coarse measure,
+# and a machine's own arithmetic can move int8 past it; auto keeps the encoder layers that
+# quantize worst in float32 until the gate passes (docs/export.md), rather than failing.
 $PY export_model.py --model="$OUT" --format=onnx --precision=int8 --output_dir="$OUT/onnx-int8" \
-  2>&1 | grep -E "int8 against float32|^wrote|error:|warning" | sed -E 's/^[IWE][0-9]{4} [0-9:.]+ +[0-9]+ [a-z_]+\.py:[0-9]+\] //'
+  --keep_float_layers=auto \
+  2>&1 | grep -E "int8 against float32|in float32|^wrote|error:|warning" | sed -E 's/^[IWE][0-9]{4} [0-9:.]+ +[0-9]+ [a-z_]+\.py:[0-9]+\] //'
 echo "== predict.py --model=$OUT/onnx-int8 on the same two pairs:"
 $PY predict.py --model="$OUT/onnx-int8" \
   "A man is playing a guitar." "A man plays the guitar." \
