@@ -1,5 +1,6 @@
 """Fixtures: a tiny BERT config and vocabulary, tiny random models, the converted MiniLM."""
 
+import gc
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -15,6 +16,22 @@ import modeling
 
 # serve.py's test server and its fixtures (models, start), for every server test file.
 pytest_plugins = ("server_harness",)
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage_after_each_test():
+  """Runs CPython's cycle collector as each test ends, in the test's own process.
+
+  Why: on an Intel Xeon with AMX, Python 3.11 with TensorFlow 2.15 and OpenVINO in one
+  process, the fast set crashed in every one of 7 runs inside the collector (gc's
+  update_refs, a corrupted object made earlier; it needs tests/test_export_formats.py and
+  more of the suite before it); with a collection after every test it passed. Not seen on
+  an AMD EPYC, nor on 3.13 (which has no OpenVINO in its venv). The native fault stays
+  unexplained (docs/testing.md); this keeps what each test leaves from piling up for the
+  collector to meet later in another test.
+  """
+  yield
+  gc.collect()
 
 
 @pytest.fixture
