@@ -19,7 +19,7 @@ from finetune.data.features import PaddingInputExample
 from finetune.data.input_fn import file_based_input_fn_builder
 from finetune.model import model_inputs
 from finetune.model import ranking_losses
-from helpers import make_tiny_model
+from helpers import evaluate
 from helpers import model_flags
 from helpers import read_eval_results
 from helpers import run_script
@@ -33,11 +33,6 @@ WIKIQA = os.path.join(os.path.dirname(__file__), "fixtures", "wikiqa")
 # (question, candidate) ids of the fixture's WikiQA-train.ref, in its order.
 WIKIQA_TRAIN_IDS = [("1", "0"), ("1", "1"), ("1", "2"), ("2", "0"), ("2", "1"), ("3", "0"),
                     ("3", "1"), ("3", "2"), ("4", "0"), ("4", "1")]
-
-
-def evaluate(tensor):
-  with tf.Graph().as_default(), tf.compat.v1.Session() as session:
-    return session.run(tensor())
 
 
 def test_teacher_mse_by_hand_with_padding_masked():
@@ -265,14 +260,6 @@ def test_task_checks_its_teacher_scores(tmp_path):
   assert [e.teacher_score for e in rows] == [3.0, -1.0]
   again = tasks.task_from_description(mse.describe())
   assert again.loss == "mse" and again.describe() == mse.describe()
-
-
-@pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory):
-  directory = tmp_path_factory.mktemp("distill_model")
-  vocab = directory / "vocab_source.txt"
-  vocab.write_text("\n".join(TINY_VOCAB) + "\n", encoding="utf-8")
-  return make_tiny_model(str(directory / "model"), str(vocab))
 
 
 def rerank(model_dir, output_dir, *extra, check=True):
