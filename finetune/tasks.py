@@ -531,6 +531,7 @@ def task_from_description(description):
 
 LOSSES = ("pointwise", "listwise", "lambda", "mse", "margin_mse")
 DISTILLATION_LOSSES = ("mse", "margin_mse")
+PAIR_LOSSES = ("pointwise", "mse")  # each pair a record of its own, no groups
 RANKING_METRICS = {"map": "eval_map", "mrr@10": "eval_mrr@10", "ndcg@10": "eval_ndcg@10"}
 
 
@@ -607,7 +608,7 @@ class RankingTask(PairsOneByOne):
 
   @property
   def train_group_size(self):
-    return 1 if self.loss in ("pointwise", "mse") else self.group_size
+    return 1 if self.loss in PAIR_LOSSES else self.group_size
 
   @property
   def uses_teacher_scores(self):
@@ -632,7 +633,7 @@ class RankingTask(PairsOneByOne):
     (data/groups.py; margin_mse's as listwise's: a relevant candidate and negatives)."""
     if self.uses_teacher_scores:
       examples = self._with_teacher_scores(examples)
-    if self.loss in ("pointwise", "mse"):
+    if self.loss in PAIR_LOSSES:
       return examples, labels
     arrangement = "listwise" if self.loss == "margin_mse" else self.loss
     arranged = groups_lib.arrange(examples, labels, self.group_size, arrangement, seed)
