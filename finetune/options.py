@@ -76,6 +76,11 @@ class ModelOptions:
   max_seq_length: int = setting(
       128, "Tokens per pair after WordPiece, [CLS] and [SEP] included; longer pairs are "
       "truncated.", cli.MODEL, checks.AtLeast(3))
+  num_hidden_layers: Optional[int] = setting(
+      None, "A smaller student: keep the first N transformer layers of bert_config.json "
+      "(layer_0 .. layer_N-1, loaded from --init_checkpoint with the embeddings and the "
+      "pooler; the layers above are not used); the run's bert_config.json says N.",
+      cli.MODEL, checks.AtLeast(1))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -337,8 +337,9 @@ def keep_model(prepared, task, checkpoint):
   info = model_files.model_info(task, options.model.do_lower_case, options.model.max_seq_length,
                            use_best_checkpoint=options.training.use_best_checkpoint and
                            best_lib.keeps_a_best(output_dir))
-  model_files.save_model_files(output_dir, info, options.model.bert_config_file,
-                          options.model.vocab_file)
+  model_files.save_model_files(
+      output_dir, info, options.model.bert_config_file, options.model.vocab_file,
+      bert_config=prepared.model.bert_config if options.model.num_hidden_layers else None)
   if options.data.export_dir:
     checkpoint = checkpoint or prepared.model.init_checkpoint
     path = saved_model_lib.export_saved_model(checkpoint, prepared.model.bert_config, task, info,

@@ -15,6 +15,8 @@ Interface used by the pipeline:
                                      -> (per_example_loss [B], outputs {name: [B,...]});
                                      with head_reads_is_real, also is_real=[B] (0 for
                                      padding rows)
+                                     with uses_teacher_scores (training only),
+                                     also teacher_scores=[B] (record_format.py)
   evaluate(outputs, split=None)      numpy outputs of real dev examples (and the dev
                                      examples.Split) -> Evaluation
   train_group_size                   training records per group (1: each pair alone)
@@ -527,7 +529,9 @@ def task_from_description(description):
   return task if threshold is None else task.apply(Evaluation({}, threshold))
 
 
-LOSSES = ("pointwise", "listwise", "lambda")
+LOSSES = ("pointwise", "listwise", "lambda", "mse", "margin_mse")
+DISTILLATION_LOSSES = ("mse", "margin_mse")
+PAIR_LOSSES = ("pointwise", "mse")  # each pair a record of its own, no groups
 RANKING_METRICS = {"map": "eval_map", "mrr@10": "eval_mrr@10", "ndcg@10": "eval_ndcg@10"}
 
 
@@ -538,14 +542,25 @@ class RankingOptions:
       "pointwise", "pointwise: sigmoid cross-entropy of each pair (graded labels as "
       "grade/max); listwise: softmax cross-entropy over a relevant candidate and "
       "--group_size - 1 non-relevant ones of its query; lambda: LambdaLoss (nDCG-weighted "
-      "pairs) over groups of a query's candidates.", cli.MODEL, checks.OneOf(LOSSES))
+      "pairs) over groups of a query's candidates; mse: squared error of each pair's score "
+      "against its teacher's score; margin_mse: MarginMSE, the squared error of the "
+      "margin s_pos - s_neg against the teacher's, over a relevant candidate and "
+      "--group_size - 1 non-relevant ones (mse and margin_mse need teacher scores: a "
+      "fifth column of --task_name=ranking's rows or --teacher_scores).", cli.MODEL,
+      checks.OneOf(LOSSES))
   group_size: int = setting(
-      8, "listwise and lambda: candidates per group (short groups are padded and masked); "
+      8, "listwise, lambda and margin_mse: candidates per group (short groups are padded "
+      "and masked); "
       "--train_batch_size must be a multiple of it.", cli.MODEL, checks.AtLeast(2))
   score_queries_without_relevant: bool = setting(
       False, "Score queries without a relevant candidate as 0 in MAP, MRR and nDCG "
       "(default: counted, and left out, as WikiQA's and trec_eval's evaluations do).",
       cli.MODEL)
+  teacher_scores: Optional[str] = setting(
+      None, "--loss=mse or margin_mse: a file of the teacher's score of every training "
+      "pair, lines query_id<TAB>doc_id<TAB>score (the ids of eval_candidates.tsv and "
+      "test_results.tsv); it replaces a teacher column of the train rows.", cli.TRAINING,
+      unchecked="read, line by line with located errors, when the train rows are made")
 
 
 class RankingTask(PairsOneByOne):
@@ -570,8 +585,12 @@ class RankingTask(PairsOneByOne):
   PER_QUERY_FILE = "eval_queries.tsv"
 
   def __init__(self, labels, loss="pointwise", group_size=8,
-               score_queries_without_relevant=False):
-    settings.validate(RankingOptions(loss, group_size, score_queries_without_relevant))
+               score_queries_without_relevant=False, teacher_scores=None):
+    settings.validate(RankingOptions(loss, group_size, score_queries_without_relevant,
+                                     teacher_scores))
+    if teacher_scores and loss not in DISTILLATION_LOSSES:
+      raise UserError("--teacher_scores=%s: only --loss=%s read teacher scores, not "
+                      "--loss=%s" % (teacher_scores, " or ".join(DISTILLATION_LOSSES), loss))
     self.labels = [str(label) for label in (labels or ["0", "1"])]
     if any(not label.isdigit() for label in self.labels):
       raise UserError("a ranking task needs relevance grades 0..n as labels, found %s" %
@@ -580,26 +599,49 @@ class RankingTask(PairsOneByOne):
     self.loss = loss
     self.group_size = group_size
     self.score_queries_without_relevant = score_queries_without_relevant
+    self.teacher_scores = teacher_scores  # a file path, or None
 
   @classmethod
   def from_options(cls, labels, options):
     return cls(labels, options.loss, options.group_size,
-               options.score_queries_without_relevant)
+               options.score_queries_without_relevant, options.teacher_scores)
 
   @property
   def train_group_size(self):
-    return 1 if self.loss == "pointwise" else self.group_size
+    return 1 if self.loss in PAIR_LOSSES else self.group_size
+
+  @property
+  def uses_teacher_scores(self):
+    """True when training reads the records' teacher_score feature."""
+    return self.loss in DISTILLATION_LOSSES
+
+  def _with_teacher_scores(self, examples):
+    """The examples with their teacher scores (--teacher_scores, else their own), each
+    one's checked: a located error names the first without."""
+    if self.teacher_scores:
+      scores = ranking_formats.read_teacher_scores(self.teacher_scores)
+      examples = ranking_formats.with_teacher_scores(examples, scores, self.teacher_scores)
+    for example in examples:
+      if getattr(example, "teacher_score", None) is None:
+        raise example.error("--loss=%s needs a teacher score for every training pair, "
+                            "this one has none (a fifth column teacher_score of "
+                            "--task_name=ranking's rows, or --teacher_scores)" % self.loss)
+    return examples
 
   def training_rows(self, examples, labels, seed=None):
-    """Pointwise: the pairs as read. List losses: whole groups (data/groups.py)."""
-    if self.loss == "pointwise":
+    """Pointwise and mse: the pairs as read. List losses and margin_mse: whole groups
+    (data/groups.py; margin_mse's as listwise's: a relevant candidate and negatives)."""
+    if self.uses_teacher_scores:
+      examples = self._with_teacher_scores(examples)
+    if self.loss in PAIR_LOSSES:
       return examples, labels
-    arranged = groups_lib.arrange(examples, labels, self.group_size, self.loss, seed)
+    arrangement = "listwise" if self.loss == "margin_mse" else self.loss
+    arranged = groups_lib.arrange(examples, labels, self.group_size, arrangement, seed)
     logging.info("--loss=%s: %d groups of %d (%d padding rows) from %d queries; %d "
                  "queries give no group (no relevant%s candidate)", self.loss,
                  arranged.groups, self.group_size, arranged.padding, arranged.queries_used,
                  arranged.queries_left_out,
-                 " or no non-relevant" if self.loss == "listwise" else ", or one grade only")
+                 " or no non-relevant" if arrangement == "listwise" else ", or one grade only")
     if not arranged.groups:
       raise UserError("--loss=%s: no query of the train split has both a relevant and a "
                       "non-relevant candidate; nothing to train on" % self.loss)
@@ -643,12 +685,14 @@ class RankingTask(PairsOneByOne):
   def _logit(self, pooled_output, is_training):
     return tf.squeeze(_output_layer(pooled_output, 1, is_training), axis=-1)
 
-  def build_head(self, pooled_output, labels, is_training, is_real=None):
+  def build_head(self, pooled_output, labels, is_training, is_real=None,
+                 teacher_scores=None):
     """pooled [B, H], grades int [B] -> (loss [B], {"score": logit [B]}).
 
     Training with a list loss: the batch is [B / G, G] groups (input_fn.py); each
     group's loss is shared out over its real rows so that the model's mean over real
-    rows is the mean loss per group.
+    rows is the mean loss per group. mse and margin_mse read teacher_scores float [B]
+    (the records' teacher_score feature).
     """
     logit = self._logit(pooled_output, is_training)
     grades = tf.cast(labels, tf.float32)
@@ -659,11 +703,19 @@ class RankingTask(PairsOneByOne):
     if not is_training or self.loss == "pointwise":
       return pointwise, outputs
     real = (tf.ones_like(grades) if is_real is None else tf.cast(is_real, tf.float32))
+    if self.uses_teacher_scores and teacher_scores is None:
+      raise ValueError("--loss=%s: the batch holds no teacher scores" % self.loss)
+    if self.loss == "mse":
+      return ranking_losses.teacher_mse(logit, teacher_scores, real), outputs
     shape = [-1, self.group_size]
     scores, grades, real = (tf.reshape(t, shape) for t in (logit, grades, real))
-    loss_of = (ranking_losses.listwise_softmax if self.loss == "listwise"
-               else ranking_losses.lambda_loss)
-    group_loss = loss_of(scores, grades, real)  # [groups]
+    if self.loss == "margin_mse":
+      group_loss = ranking_losses.margin_mse(scores, tf.reshape(teacher_scores, shape),
+                                             grades, real)
+    else:
+      loss_of = (ranking_losses.listwise_softmax if self.loss == "listwise"
+                 else ranking_losses.lambda_loss)
+      group_loss = loss_of(scores, grades, real)  # [groups]
     rows_per_group = tf.maximum(tf.reduce_sum(real, axis=-1), 1.0)
     num_groups = tf.cast(tf.shape(scores)[0], tf.float32)
     share = group_loss / rows_per_group * tf.reduce_sum(real) / num_groups

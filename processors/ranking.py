@@ -9,6 +9,9 @@ the candidates then count, as in trec_eval) and which queries the evaluation sco
   ranking  grouped rows, `query<TAB>passage<TAB>label`, or `qid<TAB>query<TAB>passage<TAB>label`
            (a query's rows adjacent), in train.tsv, dev.tsv, test.tsv; labels 0..3
            (test.tsv may leave them out); a first line whose label is a word is a header.
+           A fifth column, `qid<TAB>query<TAB>passage<TAB>label<TAB>teacher_score`, gives
+           a teacher's score of the pair (a float: distillation, --loss=mse or
+           margin_mse); the query id column is needed then.
   wikiqa   the WikiQA release's files as they are: WikiQA-train.txt with WikiQA-train.ref,
            WikiQA-{dev,test}.txt with their .ref or WikiQA-{dev,test}.tsv (with the
            header); dev and test scored on the questions of WikiQA-{dev,test}-filtered.ref.
@@ -17,9 +20,17 @@ the candidates then count, as in trec_eval) and which queries the evaluation sco
            score tag`, the candidates) and {train,dev,test}.qrels (`query 0 doc grade`).
   triples  training triples `query<TAB>positive<TAB>negative` (MS MARCO's) in train.tsv,
            each a query of two candidates; dev.tsv and test.tsv as `ranking`.
+
+Teacher scores of any format's training pairs can come from a file too (run_rerank.py's
+--teacher_scores): lines `query_id<TAB>doc_id<TAB>score`, one per training pair, the ids
+as the format gives them (eval_candidates.tsv and test_results.tsv show them: `ranking`'s
+doc ids are the candidate's position in its query, 0 first; `triples`' query ids are
+t<line> with the positive 0 and the negative 1). See read_teacher_scores.
 """
 
+import copy
 import dataclasses
+import math
 import os
 from typing import Optional
 
@@ -40,10 +51,12 @@ GRADES = [str(grade) for grade in range(MAX_GRADE + 1)]
 class RankingExample(InputExample):
   """A (query, passage) pair of a query's candidates: InputExample + query_id, doc_id."""
 
-  def __init__(self, guid, query, passage, label, query_id, doc_id, path=None, line=None):
+  def __init__(self, guid, query, passage, label, query_id, doc_id, path=None, line=None,
+               teacher_score=None):
     super().__init__(guid, query, passage, label, path=path, line=line)
     self.query_id = str(query_id)
     self.doc_id = str(doc_id)
+    self.teacher_score = teacher_score  # a float, or None (see the module docstring)
 
 
 @dataclasses.dataclass
@@ -66,6 +79,67 @@ def parse_grade(row, column):
   return int(text)
 
 
+def parse_score(row, column):
+  """The finite float in row[column], or a located error."""
+  text = row[column].strip()
+  try:
+    score = float(text)
+  except ValueError:
+    score = None
+  if score is None or not math.isfinite(score):
+    raise row.error("expected a teacher score (a finite number) in column %d, found %r" %
+                    (column + 1, text))
+  return score
+
+
+def read_teacher_scores(path):
+  """{(query_id, doc_id): score} of a `query_id<TAB>doc_id<TAB>score` file.
+
+  A blank line is skipped; a first line whose score is a word is a header. A bad score,
+  a wrong column count or a pair given twice is a located error (file:line).
+  """
+  scores, lines = {}, {}
+  for row in read_tsv(path):
+    if len(row) == 1 and not row[0].strip():
+      continue
+    check_columns(row, 3, 3, "query_id<TAB>doc_id<TAB>score")
+    if row.line == 1 and looks_like_header(row[2]):
+      continue
+    key = (row[0].strip(), row[1].strip())
+    if key in scores:
+      raise row.error("query %r, document %r again (first at line %d); expected one "
+                      "score per training pair" % (key[0], key[1], lines[key]))
+    scores[key], lines[key] = parse_score(row, 2), row.line
+  return scores
+
+
+def with_teacher_scores(examples, scores, path):
+  """Copies of `examples` carrying their teacher scores from `scores` (read from `path`).
+
+  Every example needs one, and every score an example: otherwise an error naming the
+  first example without a score (its file and line), or the count and a pair that
+  matches no example.
+  """
+  out, used = [], set()
+  for example in examples:
+    key = (example.query_id, example.doc_id)
+    if key not in scores:
+      raise example.error("no teacher score for query %r, document %r in %s (%d scores "
+                          "for %d training pairs); expected a line query_id<TAB>doc_id"
+                          "<TAB>score for each" % (key[0], key[1], path, len(scores),
+                                                    len(examples)))
+    example = copy.copy(example)
+    example.teacher_score = scores[key]
+    used.add(key)
+    out.append(example)
+  if len(used) != len(scores):
+    extra = next(key for key in scores if key not in used)
+    raise InputFileError(path, None, "%d scores for %d training pairs; query %r, document "
+                         "%r is no training pair" % (len(scores), len(examples), extra[0],
+                                                      extra[1]))
+  return out
+
+
 def check_adjacent(examples, path):
   """Raises a located error when a query's rows are not adjacent (a query split in two)."""
   first_line, previous = {}, None
@@ -84,15 +158,20 @@ def read_grouped(path, set_type):
   """RankingExamples of a grouped file (see the module docstring)."""
   label_optional = set_type == "test"
   rows = read_tsv(path)
-  # A query id column makes four columns (test.tsv keeps the fourth, empty, without labels).
-  with_ids = bool(rows) and len(rows[0]) == 4
-  layout = ("qid<TAB>query<TAB>passage<TAB>label" if with_ids else
+  # A query id column makes four columns (test.tsv keeps the fourth, empty, without labels);
+  # a teacher's score after the label, five.
+  with_teacher = bool(rows) and len(rows[0]) == 5
+  with_ids = bool(rows) and len(rows[0]) in (4, 5)
+  layout = ("qid<TAB>query<TAB>passage<TAB>label<TAB>teacher_score" if with_teacher else
+            "qid<TAB>query<TAB>passage<TAB>label" if with_ids else
             "query<TAB>passage<TAB>label")
-  width = 4 if with_ids else 3
+  width = 5 if with_teacher else 4 if with_ids else 3
+  label_column = 3 if with_ids else 2
   examples, position, previous = [], 0, None
   for row in rows:
-    check_columns(row, width - 1 if label_optional else width, width, layout)
-    if row.line == 1 and len(row) == width and looks_like_header(row[width - 1]):
+    check_columns(row, width - 1 if label_optional and not with_teacher else width, width,
+                  layout)
+    if row.line == 1 and len(row) == width and looks_like_header(row[label_column]):
       logging.info("%s:1: header line skipped", path)
       continue
     query_id = row[0] if with_ids else row[0].strip()
@@ -100,10 +179,12 @@ def read_grouped(path, set_type):
     position = position + 1 if query_id == previous else 0
     previous = query_id
     label = None
-    if len(row) == width and not (label_optional and not row[width - 1].strip()):
-      label = parse_grade(row, width - 1)
+    if len(row) > label_column and not (label_optional and not row[label_column].strip()):
+      label = parse_grade(row, label_column)
+    teacher_score = parse_score(row, 4) if with_teacher else None
     examples.append(RankingExample("%s-%d" % (set_type, row.line), query, passage, label,
-                                   query_id, position, path=row.path, line=row.line))
+                                   query_id, position, path=row.path, line=row.line,
+                                   teacher_score=teacher_score))
   check_adjacent(examples, path)
   return examples
 

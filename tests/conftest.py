@@ -59,6 +59,15 @@ def minilm_dir(tmp_path_factory, minilm_hf_dir):
   return out
 
 
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+  """A tiny random BERT over TINY_VOCAB, once per test module (run_rerank.py's tests)."""
+  directory = tmp_path_factory.mktemp("tiny_model")
+  vocab = directory / "vocab_source.txt"
+  vocab.write_text("\n".join(TINY_VOCAB) + "\n", encoding="utf-8")
+  return make_tiny_model(str(directory / "model"), str(vocab))
+
+
 @pytest.fixture(scope="session")
 def zh_model(tmp_path_factory):
   """A tiny random BERT over the bert-base-chinese vocabulary (21,156 lines)."""

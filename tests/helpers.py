@@ -86,6 +86,13 @@ def make_tiny_model(directory, vocab_file, vocab_size=None, seed=0, **overrides)
   return str(directory)
 
 
+def evaluate(tensor):
+  """The value of tensor() (a function building it) in a graph and session of its own."""
+  import tensorflow as tf
+  with tf.Graph().as_default(), tf.compat.v1.Session() as session:
+    return session.run(tensor())
+
+
 def make_tiny_run(directory, model_dir, task, max_seq_length=32, seed=0, dev_pairs=None):
   """A run folder as training leaves it, without training: a tiny model with a random head
   (of a trained head's size: pairs get outputs far apart).

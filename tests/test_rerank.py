@@ -13,29 +13,15 @@ from finetune.data import records
 from finetune.data.features import PaddingInputExample
 from finetune.data.input_fn import file_based_input_fn_builder
 from finetune.model import ranking_losses
-from helpers import make_tiny_model
+from helpers import evaluate
 from helpers import model_flags
 from helpers import read_eval_results
 from helpers import read_tsv
 from helpers import run_script
-from helpers import TINY_VOCAB
 from processors.ranking import RankingExample
 import tokenization
 
 WIKIQA = os.path.join(os.path.dirname(__file__), "fixtures", "wikiqa")
-
-
-@pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory):
-  directory = tmp_path_factory.mktemp("rerank_model")
-  vocab = directory / "vocab_source.txt"
-  vocab.write_text("\n".join(TINY_VOCAB) + "\n", encoding="utf-8")
-  return make_tiny_model(str(directory / "model"), str(vocab))
-
-
-def evaluate(tensor):
-  with tf.Graph().as_default(), tf.compat.v1.Session() as session:
-    return session.run(tensor())
 
 
 def test_listwise_softmax_by_hand_with_padding_masked():

@@ -7,6 +7,7 @@ same bytes: tests/test_throughput_paths.py compares the two on random features.
 import struct
 
 from finetune.data.record_format import REGRESSION_LABEL
+from finetune.data.record_format import TEACHER_SCORE
 
 # The protobuf wire format of tf.train.Example:
 #   Example  { Features features = 1; }
@@ -77,11 +78,14 @@ _IS_REAL_ENTRIES = {flag: _map_entry(b"is_real_example", _int64_feature([flag]))
                     for flag in (0, 1)}
 
 
+def _float_feature(value):
+  return _length_delimited(b"\x12", _length_delimited(b"\x0a", struct.pack("<f", value)))
+
+
 def serialize_features(feature, label_feature):
   """InputFeatures -> serialized tf.train.Example bytes (map entries in key order)."""
   if label_feature == REGRESSION_LABEL:
-    label = _length_delimited(b"\x12", _length_delimited(b"\x0a",
-                                                          struct.pack("<f", feature.label)))
+    label = _float_feature(feature.label)
   else:
     label = _int64_feature([feature.label])
   length = feature.length  # everything after it is zero padding
@@ -92,4 +96,8 @@ def serialize_features(feature, label_feature):
       (label_feature.encode("ascii"), _map_entry(label_feature.encode("ascii"), label)),
       (b"is_real_example", _IS_REAL_ENTRIES[int(feature.is_real_example)]),
   ])
+  teacher_score = getattr(feature, "teacher_score", None)
+  if teacher_score is not None:  # only then (see record_format.py)
+    key = TEACHER_SCORE.encode("ascii")
+    entries = sorted(entries + [(key, _map_entry(key, _float_feature(teacher_score)))])
   return _length_delimited(b"\x0a", b"".join(entry for _, entry in entries))

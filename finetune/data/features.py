@@ -33,6 +33,8 @@ class InputFeatures:
     pair_length: tokens of the pair before truncation ([CLS] and [SEP] included), set
       by convert_single_example for real examples; pair_length_is_lower_bound: True
       when a sentence was long enough that it holds at least that many.
+    teacher_score: a teacher's float score of the pair (distillation), or None: the
+      record then has no such feature (record_format.py).
   """
 
   def __init__(self, input_ids, input_mask, segment_ids, label, is_real_example=True):
@@ -41,6 +43,7 @@ class InputFeatures:
     self.segment_ids = segment_ids
     self.label = label
     self.is_real_example = is_real_example
+    self.teacher_score = None
 
   @property
   def length(self):
@@ -142,4 +145,5 @@ def convert_single_example(example, label, max_seq_length, tokenizer, count_limi
   feature = InputFeatures(*lay_out_pair(tokens_a, tokens_b, tokenizer, max_seq_length), label)
   feature.pair_length = pair_length
   feature.pair_length_is_lower_bound = at_least
+  feature.teacher_score = getattr(example, "teacher_score", None)
   return feature

@@ -116,7 +116,8 @@ def input_shard(params, input_context):
 
 def file_based_input_fn_builder(input_file, *, seq_length, label_feature, is_training,
                                 drop_remainder, layout="trimmed", shuffle_buffer=10000,
-                                seed=None, fixed_shape_buckets=False, group_size=1):
+                                seed=None, fixed_shape_buckets=False, group_size=1,
+                                teacher_scores=False):
   """Returns an input_fn(params, input_context=None) reading `input_file`.
 
   Args:
@@ -132,10 +133,11 @@ def file_based_input_fn_builder(input_file, *, seq_length, label_feature, is_tra
       instead of its longest pair, so that XLA compiles a bounded set of shapes.
     group_size: training only: records come in groups of this many (data/groups.py),
       kept together; batch_size must be a multiple of it.
+    teacher_scores: parse the `teacher_score` feature too (0.0 where a record has none).
   """
   if layout not in LAYOUTS:
     raise ValueError("layout %r: expected one of %s" % (layout, LAYOUTS))
-  spec = feature_spec(seq_length, label_feature)
+  spec = feature_spec(seq_length, label_feature, teacher_scores=teacher_scores)
 
   def decode(record):
     example = tf.io.parse_single_example(record, spec)

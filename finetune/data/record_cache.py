@@ -27,6 +27,9 @@ def cache_key(examples, labels, vocab_file, do_lower_case, max_seq_length, label
   for example, label in zip(examples, labels):
     fields = [getattr(example, "guid", None), getattr(example, "text_a", None),
               getattr(example, "text_b", None), label]
+    teacher_score = getattr(example, "teacher_score", None)
+    if teacher_score is not None:  # only then: the keys of other records stay as they were
+      fields.append(teacher_score)
     digest.update(json.dumps(fields, ensure_ascii=False).encode("utf-8"))
     digest.update(b"\n")
   digest.update(str(len(examples)).encode("ascii"))

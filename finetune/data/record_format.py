@@ -19,6 +19,12 @@
 Each record holds `input_ids`, `input_mask`, `segment_ids` (int64 [max_seq_length]),
 `is_real_example` (int64) and the label: `label_ids` (int64) for classification or
 `vals` (float32) for regression. fast_serialization.py writes the same bytes faster.
+
+A ranking example with a teacher's score (distillation, run_rerank.py's --loss=mse and
+margin_mse) adds `teacher_score` (float32). It is written only when the example has
+one: the records of every other run keep their bytes (and their cache keys), and a
+reader that asks for it gets 0.0 where it is missing (the padding rows of a group, which
+the loss masks out), so that one parsing spec serves both.
 """
 
 import collections
@@ -27,18 +33,23 @@ import tensorflow as tf
 
 CLASSIFICATION_LABEL = "label_ids"
 REGRESSION_LABEL = "vals"
+TEACHER_SCORE = "teacher_score"
 
 
-def feature_spec(max_seq_length, label_feature):
-  """The parsing spec for tf.io.parse_single_example."""
+def feature_spec(max_seq_length, label_feature, teacher_scores=False):
+  """The parsing spec for tf.io.parse_single_example (with teacher_scores: TEACHER_SCORE
+  too, 0.0 where a record has none)."""
   label_dtype = tf.float32 if label_feature == REGRESSION_LABEL else tf.int64
-  return {
+  spec = {
       "input_ids": tf.io.FixedLenFeature([max_seq_length], tf.int64),
       "input_mask": tf.io.FixedLenFeature([max_seq_length], tf.int64),
       "segment_ids": tf.io.FixedLenFeature([max_seq_length], tf.int64),
       label_feature: tf.io.FixedLenFeature([], label_dtype),
       "is_real_example": tf.io.FixedLenFeature([], tf.int64),
   }
+  if teacher_scores:
+    spec[TEACHER_SCORE] = tf.io.FixedLenFeature([], tf.float32, default_value=0.0)
+  return spec
 
 
 def serialize_features(feature, label_feature):
@@ -59,5 +70,9 @@ def serialize_features(feature, label_feature):
   else:
     record[label_feature] = ints([feature.label])
   record["is_real_example"] = ints([int(feature.is_real_example)])
+  teacher_score = getattr(feature, "teacher_score", None)
+  if teacher_score is not None:
+    record[TEACHER_SCORE] = tf.train.Feature(float_list=tf.train.FloatList(
+        value=[teacher_score]))
   example = tf.train.Example(features=tf.train.Features(feature=record))
   return example.SerializeToString(deterministic=True)

@@ -28,11 +28,21 @@ def model_info(task, do_lower_case, max_seq_length, use_best_checkpoint=False):
               use_best_checkpoint=bool(use_best_checkpoint))
 
 
-def save_model_files(output_dir, info, bert_config_file, vocab_file):
-  """Writes model_info.json and copies bert_config.json and vocab.txt into output_dir."""
+def save_model_files(output_dir, info, bert_config_file, vocab_file, bert_config=None):
+  """Writes model_info.json and copies bert_config.json and vocab.txt into output_dir.
+
+  bert_config: a modeling.BertConfig written instead of copying bert_config_file (the
+  config changed by --num_hidden_layers).
+  """
   files.write_text_atomically(os.path.join(output_dir, MODEL_INFO),
                               json.dumps(info, indent=2, sort_keys=True) + "\n")
-  for source, name in ((bert_config_file, "bert_config.json"), (vocab_file, "vocab.txt")):
+  copies = [(vocab_file, "vocab.txt")]
+  if bert_config is None:
+    copies.append((bert_config_file, "bert_config.json"))
+  else:
+    files.write_text_atomically(os.path.join(output_dir, "bert_config.json"),
+                                bert_config.to_json_string())
+  for source, name in copies:
     target = os.path.join(output_dir, name)
     if not files.same_file(source, target):
       files.copy_atomically(source, target)

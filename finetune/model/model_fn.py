@@ -16,6 +16,7 @@ from typing import Optional
 from absl import logging
 import tensorflow as tf
 
+from finetune.data.record_format import TEACHER_SCORE
 import modeling
 import optimization
 
@@ -107,10 +108,12 @@ def model_fn_builder(*, bert_config, task, init_checkpoint, learning_rate, num_t
         pooled_output_only=True,  # the heads read the pooled output only
         compute_dtype=compute_dtype)
     label_values = features[task.label_feature]
-    masks = ({"is_real": features["is_real_example"]}
-             if getattr(task, "head_reads_is_real", False) else {})
+    head_inputs = ({"is_real": features["is_real_example"]}
+                   if getattr(task, "head_reads_is_real", False) else {})
+    if TEACHER_SCORE in features:  # training a distilled ranking task (record_format.py)
+      head_inputs["teacher_scores"] = features[TEACHER_SCORE]
     per_example_loss, outputs = task.build_head(model.get_pooled_output(), label_values,
-                                                is_training, **masks)
+                                                is_training, **head_inputs)
     return per_example_loss, outputs, label_values
 
   def real_count(features):

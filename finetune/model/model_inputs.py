@@ -37,8 +37,12 @@ class ModelInputs:
   fresh_head: tuple = ()
 
 
-def load_bert_config(path, max_seq_length):
-  """Reads bert_config.json and checks max_seq_length against it."""
+def load_bert_config(path, max_seq_length, num_hidden_layers=None):
+  """Reads bert_config.json and checks max_seq_length against it.
+
+  num_hidden_layers: keep only the first that many layers (--num_hidden_layers), at most
+  the config's.
+  """
   if not files.exists(path):
     raise InputFileError(path, None, "file not found; expected bert_config.json")
   try:
@@ -50,6 +54,15 @@ def load_bert_config(path, max_seq_length):
         path, None, "--max_seq_length=%d is above max_position_embeddings=%d; expected "
         "--max_seq_length <= %d" % (max_seq_length, config.max_position_embeddings,
                                     config.max_position_embeddings))
+  if num_hidden_layers is not None and num_hidden_layers != config.num_hidden_layers:
+    if num_hidden_layers > config.num_hidden_layers:
+      raise InputFileError(
+          path, None, "--num_hidden_layers=%d is above num_hidden_layers=%d; expected at "
+          "most %d (the first layers of this model are kept)" % (
+              num_hidden_layers, config.num_hidden_layers, config.num_hidden_layers))
+    logging.info("--num_hidden_layers=%d: the first %d of the %d layers of %s", num_hidden_layers,
+                 num_hidden_layers, config.num_hidden_layers, path)
+    config.num_hidden_layers = num_hidden_layers
   return config
 
 
@@ -114,7 +127,8 @@ def load_for_tokenizing(model_options):
   What a run that only reads and reports the data needs (ModelInputs without one).
   """
   bert_config = load_bert_config(model_options.bert_config_file,
-                                 model_options.max_seq_length)
+                                 model_options.max_seq_length,
+                                 model_options.num_hidden_layers)
   tokenizer = load_tokenizer(model_options.vocab_file, model_options.do_lower_case,
                              bert_config, model_options.bert_config_file)
   try:

@@ -15,6 +15,13 @@ entries take no part. Computed in float32 whatever the model's precision.
             differentiated), g the gains: the grades themselves, the linear gains that
             nDCG@10 is judged by here (trec_eval's), so a pair weighs what swapping it
             costs in nDCG.
+
+Distillation from a teacher's scores t (the `teacher_score` feature, see
+processors/ranking.py):
+  mse         pointwise: (s - t)^2 of each real pair (teacher_mse, elementwise).
+  margin_mse  MarginMSE (Hofstaetter et al., 2020): for every pair i, j of a group with
+              grade_i > grade_j (a positive and each negative of a listwise group),
+              ((s_i - s_j) - (t_i - t_j))^2, averaged over the group's pairs.
 """
 
 import tensorflow as tf
@@ -58,3 +65,24 @@ def lambda_loss(scores, grades, mask):
   # log2(sigmoid(x)) = -softplus(-x) / ln 2, stable for large |x|.
   pair_loss = tf.nn.softplus(-score_gap) / tf.math.log(2.0)
   return tf.reduce_sum(tf.stop_gradient(weight) * pair_loss, axis=[1, 2])
+
+
+def teacher_mse(scores, teacher_scores, mask):
+  """(s - t)^2 of each entry, 0 where mask is 0; any shape."""
+  scores, teacher_scores, mask = (tf.cast(t, tf.float32)
+                                  for t in (scores, teacher_scores, mask))
+  return mask * tf.square(scores - teacher_scores)
+
+
+def margin_mse(scores, teacher_scores, grades, mask):
+  """MarginMSE of each group [groups] (see the module docstring); 0 for a group without
+  a pair (one grade only, or all padding)."""
+  scores, teacher_scores, grades, mask = (
+      tf.cast(t, tf.float32) for t in (scores, teacher_scores, grades, mask))
+  pair = (tf.cast(grades[:, :, None] > grades[:, None, :], tf.float32) *
+          mask[:, :, None] * mask[:, None, :])  # [n, G, G]: i above j, both real
+  student_margin = scores[:, :, None] - scores[:, None, :]
+  teacher_margin = teacher_scores[:, :, None] - teacher_scores[:, None, :]
+  squared = pair * tf.square(student_margin - teacher_margin)
+  return tf.math.divide_no_nan(tf.reduce_sum(squared, axis=[1, 2]),
+                               tf.reduce_sum(pair, axis=[1, 2]))

@@ -139,7 +139,8 @@ def train(engine, prepared, task, num_train_steps, num_warmup_steps):
         is_training=True, drop_remainder=options.runtime.use_tpu,
         layout=options.runtime.layout, shuffle_buffer=min(len(split.examples), 10000),
         seed=seed, fixed_shape_buckets=options.runtime.use_xla,
-        group_size=getattr(task, "train_group_size", 1))
+        group_size=getattr(task, "train_group_size", 1),
+        teacher_scores=getattr(task, "uses_teacher_scores", False))
 
   watch = monitors.TrainingMonitors(
       total_steps=num_train_steps, batch_size=batch_size,
