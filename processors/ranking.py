@@ -214,20 +214,33 @@ class GroupedProcessor(DataProcessor):
     return RankingTruth()
 
 
-def read_qrels(path):
-  """{query_id: {doc_id: grade}} of a TREC qrels file (`query iteration doc grade`)."""
-  qrels = {}
+def read_trec_lines(path, layout):
+  """(row, fields) of each non-blank line of a TREC file, its whitespace-separated
+  fields checked against `layout` (their names, e.g. "query iteration doc grade")."""
+  count = len(layout.split())
   for row in read_tsv(path):
     fields = " ".join(row).split()
     if not fields:
       continue
-    if len(fields) != 4:
-      raise row.error("expected 4 fields (query iteration doc grade), found %d" %
-                      len(fields))
-    try:
-      grade = int(fields[3])
-    except ValueError:
-      raise row.error("expected an integer grade in field 4, found %r" % fields[3]) from None
+    if len(fields) != count:
+      raise row.error("expected %d fields (%s), found %d" % (count, layout, len(fields)))
+    yield row, fields
+
+
+def parse_trec_field(row, fields, index, convert, what):
+  """convert(fields[index]) (index 0-based), or a located error naming `what` it expected."""
+  try:
+    return convert(fields[index])
+  except ValueError:
+    raise row.error("expected %s in field %d, found %r" %
+                    (what, index + 1, fields[index])) from None
+
+
+def read_qrels(path):
+  """{query_id: {doc_id: grade}} of a TREC qrels file (`query iteration doc grade`)."""
+  qrels = {}
+  for row, fields in read_trec_lines(path, "query iteration doc grade"):
+    grade = parse_trec_field(row, fields, 3, int, "an integer grade")
     if grade < 0:
       grade = 0  # TREC's -1 / -2: judged not relevant
     qrels.setdefault(fields[0], {})[fields[2]] = grade
@@ -241,17 +254,8 @@ def read_run(path):
   descending, as trec_eval orders them), not by the rank column.
   """
   entries, seen = [], set()
-  for row in read_tsv(path):
-    fields = " ".join(row).split()
-    if not fields:
-      continue
-    if len(fields) != 6:
-      raise row.error("expected 6 fields (query Q0 doc rank score tag), found %d" %
-                      len(fields))
-    try:
-      score = float(fields[4])
-    except ValueError:
-      raise row.error("expected a number score in field 5, found %r" % fields[4]) from None
+  for row, fields in read_trec_lines(path, "query Q0 doc rank score tag"):
+    score = parse_trec_field(row, fields, 4, float, "a number score")
     if (fields[0], fields[2]) in seen:
       raise row.error("document %r twice for query %r" % (fields[2], fields[0]))
     seen.add((fields[0], fields[2]))
