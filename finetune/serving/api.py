@@ -137,12 +137,27 @@ def _direction(body):
   return value.lower()
 
 
+def _is_tei(body, ours, tei, whose):
+  """Whether `body` is TEI's request, by its field `tei`; a 400 if it holds `ours` too
+  (`whose`: the APIs `ours` is the field of)."""
+  if tei not in body:
+    return False
+  if ours in body:
+    raise BadRequest("%s and %s: expected one of them (%s: %s, %s: "
+                     "text-embeddings-inference's), found both" % (ours, tei, ours, whose, tei))
+  return True
+
+
+def _query(body, limits):
+  """A rerank request's `query`: a text field that must be there."""
+  if "query" not in body:
+    raise BadRequest("query: expected a string, found nothing")
+  return text(body["query"], "query", limits)
+
+
 def parse_predict(body, limits):
   """Ours, {"pairs": [[a, b], ...]}, or TEI's, {"inputs": ...} -> Predict."""
-  if "inputs" in body:
-    if "pairs" in body:
-      raise BadRequest("pairs and inputs: expected one of them (pairs: ours, inputs: "
-                       "text-embeddings-inference's), found both")
+  if _is_tei(body, "pairs", "inputs", "ours"):
     return _parse_tei_predict(body, limits)
   pairs = []
   for index, pair in enumerate(items(body, "pairs", limits)):
@@ -175,14 +190,9 @@ def _parse_tei_predict(body, limits):
 
 def parse_rerank(body, limits):
   """Ours / Cohere's / Jina's {query, documents, ...}, or TEI's {query, texts, ...} -> Rerank."""
-  if "texts" in body:
-    if "documents" in body:
-      raise BadRequest("documents and texts: expected one of them (documents: Cohere's and "
-                       "Jina's, texts: text-embeddings-inference's), found both")
+  if _is_tei(body, "documents", "texts", "Cohere's and Jina's"):
     return _parse_tei_rerank(body, limits)
-  query = text(body["query"], "query", limits) if "query" in body else None
-  if query is None:
-    raise BadRequest("query: expected a string, found nothing")
+  query = _query(body, limits)
   rank_fields = body.get("rank_fields")
   if rank_fields not in (None, ["text"]):
     raise BadRequest("rank_fields: expected [\"text\"] (documents are ranked by their text), "
@@ -202,9 +212,7 @@ def parse_rerank(body, limits):
 
 
 def _parse_tei_rerank(body, limits):
-  query = text(body["query"], "query", limits) if "query" in body else None
-  if query is None:
-    raise BadRequest("query: expected a string, found nothing")
+  query = _query(body, limits)
   texts = [text(item, "texts[%d]" % index, limits)
            for index, item in enumerate(items(body, "texts", limits))]
   truncation = Truncation(allowed=_flag(body, "truncate", True), direction=_direction(body))
