@@ -126,7 +126,8 @@ class Evaluation:
 
 
 class PairsOneByOne:
-  """What the pair tasks share: each training pair a record of its own."""
+  """What the pair tasks share by default: each training pair a record of its own, nothing
+  fitted to the training labels."""
 
   train_group_size = 1
   # Whether build_head takes is_real= too: a list loss must leave padding rows out of its
@@ -141,6 +142,17 @@ class PairsOneByOne:
     """The text of eval_candidates.tsv beside eval.tf_record, or None (see RankingTask)."""
     del split
     return None
+
+  def fitted_to(self, train_labels):
+    """The task as it is: a head that learns nothing from the labels before training
+    (ClassificationTask's balanced class weights do)."""
+    del train_labels
+    return self
+
+
+def _output_shapes(num_outputs, hidden_size):
+  """{name: shape} of the variables _output_layer makes."""
+  return {"output_weights": [num_outputs, hidden_size], "output_bias": [num_outputs]}
 
 
 def _output_layer(pooled_output, num_outputs, is_training):
@@ -203,12 +215,8 @@ class RegressionTask(PairsOneByOne):
   def metric_names(self):
     return ["eval_loss", "eval_mae", "eval_pearson", "eval_rmse", "eval_spearman"]
 
-  def fitted_to(self, train_labels):
-    del train_labels  # a score head learns nothing from the labels before training
-    return self
-
   def head_variable_shapes(self, hidden_size):
-    return {"output_weights": [1, hidden_size], "output_bias": [1]}
+    return _output_shapes(1, hidden_size)
 
   def encode_label(self, example, required):
     """The example's score in the model's units (mapped into 0..1 when a range is set)."""
@@ -394,8 +402,7 @@ class ClassificationTask(PairsOneByOne):
     return self.auto_threshold and self.threshold is None
 
   def head_variable_shapes(self, hidden_size):
-    return {"output_weights": [len(self.labels), hidden_size],
-            "output_bias": [len(self.labels)]}
+    return _output_shapes(len(self.labels), hidden_size)
 
   def encode_label(self, example, required):
     """The example's class id."""
@@ -654,12 +661,8 @@ class RankingTask(PairsOneByOne):
     names += ["eval_recall@%d" % k for k in ranking_metrics.RECALL_CUTOFFS]
     return sorted(names)
 
-  def fitted_to(self, train_labels):
-    del train_labels
-    return self
-
   def head_variable_shapes(self, hidden_size):
-    return {"output_weights": [1, hidden_size], "output_bias": [1]}
+    return _output_shapes(1, hidden_size)
 
   def encode_label(self, example, required):
     """The example's grade 0..max_grade."""
