@@ -22,8 +22,8 @@ Engines (--engine):
   session    engines/session.py: MonitoredTrainingSession, on every TensorFlow from
              2.15 to 2.21; one device or a mirrored strategy.
   auto       the estimator engine where tf.estimator exists, else the session engine.
-A new engine is a module here with a class offering the two calls, and a line in
-make_engine.
+A new engine is a module here with a subclass of Engine offering the two calls, and a
+line in make_engine.
 """
 
 import functools
@@ -108,6 +108,20 @@ def session_config(intra_op_threads=0, inter_op_threads=0, use_xla=False, cpu_de
   if use_xla:
     config.graph_options.optimizer_options.global_jit_level = tf1.OptimizerOptions.ON_1
   return config
+
+
+class Engine:
+  """What every engine is made from (make_engine's arguments); subclasses add train()
+  and predict()."""
+
+  name = None
+
+  def __init__(self, *, model_fn, output_dir, distribution, training, runtime):
+    self._model_fn = model_fn
+    self._output_dir = output_dir
+    self._distribution = distribution
+    self._training = training
+    self._runtime = runtime
 
 
 def make_engine(kind, *, model_fn, output_dir, distribution, training, runtime):

@@ -10,6 +10,7 @@ from absl import logging
 import tensorflow as tf
 
 from finetune.engines import CheckpointSaverHook
+from finetune.engines import Engine
 from finetune.engines import session_config
 from finetune.model import model_fn as model_fn_lib
 
@@ -19,17 +20,10 @@ _MODES = {tf.estimator.ModeKeys.TRAIN: model_fn_lib.TRAIN,
           tf.estimator.ModeKeys.PREDICT: model_fn_lib.PREDICT}
 
 
-class EstimatorEngine:
+class EstimatorEngine(Engine):
   """train() and predict() through (TPU)Estimator; see finetune/engines/__init__.py."""
 
   name = "estimator"
-
-  def __init__(self, *, model_fn, output_dir, distribution, training, runtime):
-    self._model_fn = model_fn
-    self._output_dir = output_dir
-    self._distribution = distribution
-    self._training = training
-    self._runtime = runtime
 
   def train(self, input_fn, max_steps, monitors):
     """Trains to global step max_steps, resuming from output_dir's latest checkpoint."""

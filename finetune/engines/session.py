@@ -23,6 +23,7 @@ from absl import logging
 import tensorflow as tf
 
 from finetune.engines import CheckpointSaverHook
+from finetune.engines import Engine
 from finetune.engines import session_config
 from finetune.model import model_fn as model_fn_lib
 
@@ -41,17 +42,10 @@ def _local_init_op(iterator_initializer):
   return tf.group(tf1.train.Scaffold.default_local_init_op(), iterator_initializer)
 
 
-class SessionEngine:
+class SessionEngine(Engine):
   """train() and predict() with MonitoredTrainingSession; see finetune/engines/__init__.py."""
 
   name = "session"
-
-  def __init__(self, *, model_fn, output_dir, distribution, training, runtime):
-    self._model_fn = model_fn
-    self._output_dir = output_dir
-    self._distribution = distribution
-    self._training = training
-    self._runtime = runtime
 
   def _session_config(self):
     config = session_config(
