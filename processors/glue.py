@@ -101,6 +101,21 @@ def _unquote(text):
   return text.replace("<QUOTE>", '"')
 
 
+def _examples(rows, set_type, layout, text_a, text_b=None, label=None):
+  """InputExamples of rows of the columns `layout` names (", "-separated), each row
+  checked: the texts in columns text_a and text_b, the label in column `label` (0-based;
+  None: not there)."""
+  columns = len(layout.split(", "))
+  examples = []
+  for row in rows:
+    check_columns(row, columns, columns, layout)
+    examples.append(InputExample("%s-%d" % (set_type, row.line), row[text_a],
+                                 None if text_b is None else row[text_b],
+                                 None if label is None else row[label].strip(),
+                                 path=row.path, line=row.line))
+  return examples
+
+
 class ColaProcessor(TsvSplitsProcessor):
   """CoLA, single sentences (classes "0", "1").
 
@@ -112,18 +127,10 @@ class ColaProcessor(TsvSplitsProcessor):
     return ["0", "1"]
 
   def _create_examples(self, path, set_type):
-    examples = []
     if set_type == "test":
-      for row in self._read_tsv(path)[1:]:
-        check_columns(row, 2, 2, "index, sentence")
-        examples.append(InputExample("test-%d" % row.line, row[1], path=row.path,
-                                     line=row.line))
-      return examples
-    for row in self._read_tsv(path):
-      check_columns(row, 4, 4, "source, label, original mark, sentence")
-      examples.append(InputExample("%s-%d" % (set_type, row.line), row[3],
-                                   label=row[1].strip(), path=row.path, line=row.line))
-    return examples
+      return _examples(self._read_tsv(path)[1:], "test", "index, sentence", 1)
+    return _examples(self._read_tsv(path), set_type, "source, label, original mark, sentence",
+                     3, label=1)
 
 
 class MnliProcessor(TsvSplitsProcessor):
@@ -158,15 +165,7 @@ class QqpProcessor(TsvSplitsProcessor):
     return ["0", "1"]
 
   def _create_examples(self, path, set_type):
-    examples = []
     if set_type == "test":
-      for row in self._read_tsv(path)[1:]:
-        check_columns(row, 3, 3, "id, question1, question2")
-        examples.append(InputExample("test-%d" % row.line, row[1], row[2], path=row.path,
-                                     line=row.line))
-      return examples
-    for row in self._read_tsv(path)[1:]:
-      check_columns(row, 6, 6, "id, qid1, qid2, question1, question2, is_duplicate")
-      examples.append(InputExample("%s-%d" % (set_type, row.line), row[3], row[4],
-                                   row[5].strip(), path=row.path, line=row.line))
-    return examples
+      return _examples(self._read_tsv(path)[1:], "test", "id, question1, question2", 1, 2)
+    return _examples(self._read_tsv(path)[1:], set_type,
+                     "id, qid1, qid2, question1, question2, is_duplicate", 3, 4, label=5)
