@@ -72,12 +72,17 @@ def read_sts(path, limit=0):
   return [(row[5], row[6], float(row[4]) / 5.0) for row in rows[:limit or None]]
 
 
-def length_grouped_batches(tokenizer, max_length):
-  """A batch_sampler for CrossEncoderTrainingArguments: batches of similar token length."""
+def length_grouped_batches(tokenizer, max_length, columns=("sentence1", "sentence2")):
+  """A batch_sampler for CrossEncoderTrainingArguments: batches of similar token length.
+
+  columns: the dataset's two text columns, whose pairs' tokens are counted.
+  """
+  first, second = columns
+
   def build(dataset, batch_size, drop_last, valid_label_columns=None, generator=None,
             seed=0):
     # Counted here, when train() starts, as Trainer counts them for "group_by_length".
-    encoded = tokenizer(list(dataset["sentence1"]), list(dataset["sentence2"]),
+    encoded = tokenizer(list(dataset[first]), list(dataset[second]),
                         truncation=True, max_length=max_length)
     lengths = [len(ids) for ids in encoded["input_ids"]]
     # The trainer's generator is seeded with --seed: the same batches on every run.

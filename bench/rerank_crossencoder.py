@@ -38,9 +38,9 @@ from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
 from sentence_transformers.cross_encoder.losses import LambdaLoss
 import torch
 from transformers import TrainerCallback
-from transformers.trainer_pt_utils import LengthGroupedSampler
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench.crossencoder_recipe import length_grouped_batches
 from finetune.evaluation import ranking_metrics
 from processors import ranking as ranking_formats
 
@@ -67,19 +67,6 @@ def judge(model, rows, batch_size=64):
   results = ranking_metrics.score_queries([r[0] for r in rows], [r[1] for r in rows],
                                           [float(s) for s in scores], [r[4] for r in rows])
   return ranking_metrics.summarize(results, prefix="")
-
-
-def length_grouped_batches(tokenizer, max_length):
-  def build(dataset, batch_size, drop_last, valid_label_columns=None, generator=None,
-            seed=0):
-    encoded = tokenizer(list(dataset["query"]), list(dataset["passage"]), truncation=True,
-                        max_length=max_length)
-    lengths = [len(ids) for ids in encoded["input_ids"]]
-    sampler = LengthGroupedSampler(batch_size, lengths=lengths, generator=generator)
-    return sentence_transformers.DefaultBatchSampler(
-        sampler, batch_size=batch_size, drop_last=drop_last,
-        valid_label_columns=valid_label_columns, generator=generator, seed=seed)
-  return build
 
 
 class KeepBest(TrainerCallback):
@@ -154,7 +141,8 @@ def main():
     batch_size = args.lambda_queries
   extra = {}
   if args.group_by_length:
-    extra["batch_sampler"] = length_grouped_batches(model.tokenizer, args.max_length)
+    extra["batch_sampler"] = length_grouped_batches(model.tokenizer, args.max_length,
+                                                    columns=("query", "passage"))
   output_dir = os.path.join(os.path.dirname(os.path.abspath(args.output)), "ce-trainer")
   training_args = CrossEncoderTrainingArguments(
       output_dir=output_dir, num_train_epochs=args.epochs,
