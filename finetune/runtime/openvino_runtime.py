@@ -37,29 +37,28 @@ def open_model(model_file, precision, info, threads=0):
                     "(OpenVINO cannot read its QAttention nodes); export the float32 model "
                     "for OpenVINO (export_model.py --format=onnx), or drop --runtime" %
                     (model_file, info["precision"]))
-  openvino = _openvino()
-  config = {"INFERENCE_PRECISION_HINT": _HINTS[precision],
-            "PERFORMANCE_HINT": "LATENCY"}  # one batch at a time, on every core
-  if threads:
-    config["INFERENCE_NUM_THREADS"] = threads
-  try:
-    return openvino.Core().compile_model(model_file, "CPU", config)
-  except Exception as e:
-    raise onnx_runtime.unloadable(model_file, "OpenVINO", e) from None
+  return _compile(model_file, _HINTS[precision], threads)
 
 
 def open_int8_ir(ir_file, threads=0):
   """OpenVINO's int8 IR (a path, or an openvino.Model) compiled for the CPU: the int8
   matmuls as stored, the rest in float32."""
-  openvino = _openvino()
   # f32: what is not quantized stays float32 (on AMX OpenVINO would take it to bfloat16).
-  config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
+  return _compile(ir_file, "f32", threads)
+
+
+def _compile(model, hint, threads):
+  """`model` (a file, or an openvino.Model) compiled for the CPU plugin, with the
+  inference precision `hint` ("f32", "bf16") and `threads` (0: OpenVINO's choice)."""
+  openvino = _openvino()
+  config = {"INFERENCE_PRECISION_HINT": hint,
+            "PERFORMANCE_HINT": "LATENCY"}  # one batch at a time, on every core
   if threads:
     config["INFERENCE_NUM_THREADS"] = threads
   try:
-    return openvino.Core().compile_model(ir_file, "CPU", config)
+    return openvino.Core().compile_model(model, "CPU", config)
   except Exception as e:
-    raise onnx_runtime.unloadable(ir_file, "OpenVINO", e) from None
+    raise onnx_runtime.unloadable(model, "OpenVINO", e) from None
 
 
 def _openvino():
