@@ -1,0 +1,317 @@
+r"""WikiQA distillation: a smaller student of MiniLM taught by a fine-tuned MiniLM teacher.
+
+  python bench/distill_recipe.py --data_dir=WIKIQA_DIR --runs_dir=DIR
+      [--teacher_run=RUN_DIR] [--student_layers=3] [--loss=margin_mse] [--seeds=1]
+      [--epochs=2] [--teacher_epochs=2] [--max_seq_length=128] [--rounds=3]
+      [--max_queries=0]
+
+1. Teacher: --teacher_run (a fine-tuned run_rerank.py --task_name=wikiqa folder with its
+   test_results.tsv), else DIR/teacher-listwise-s<first seed>, trained by run_rerank.py
+   as docs/reranking.md's WikiQA runs are (listwise, group 8, batch 32, lr 2e-5, dev
+   evaluated every --eval_every_n_steps, the best checkpoint by MAP). predict.py scores
+   every WikiQA training pair with it (its best checkpoint, float32), written as
+   DIR/teacher_scores.tsv: `query_id<TAB>doc_id<TAB>score` lines, the ids of the .ref
+   files, as processors/ranking.py's read_teacher_scores reads them.
+2. Student: run_rerank.py with --num_hidden_layers=--student_layers,
+   --init_checkpoint=models/minilm/bert_model.ckpt, --teacher_scores and --loss
+   (margin_mse over groups of 8, or mse), once per seed: DIR/student-L<N>-<loss>-s<seed>.
+   The student takes the FIRST N transformer layers of the checkpoint (layer_0 ..
+   layer_N-1, as --num_hidden_layers does; not every other layer), with its embeddings
+   and pooler; the default 3 is half of MiniLM's 6.
+3. Quality: MAP, MRR@10, nDCG@10 of each run's test_results.tsv on the questions of
+   WikiQA-test-filtered.ref (237), by bench/rerank_quality.py's functions; the students'
+   mean and spread over seeds.
+4. Speed: teacher and (the first seed's) student exported by export_model.py
+   --format=onnx --precision=int8 --keep_float_layers=auto; on a CPU without int8
+   instructions the export is float32 (with a warning), so the precision each export
+   holds (its model_info.json) is printed beside the figures. Then whole predict.py
+   commands (start-up included) score the filtered test pairs: one untimed command each
+   (its scores give the exported model's MAP), then --rounds rounds of teacher, student,
+   each command timed alone, all of it holding /tmp/cpu.lock (flock(2), the lock
+   `flock /tmp/cpu.lock` takes). The ratio is the teacher's best time over the student's.
+5. One markdown table on stdout; one JSON line with every figure appended to
+   DIR/distill_recipe.jsonl.
+
+--max_queries=K keeps the first K questions of each split (written to DIR/wikiqa-first-K):
+a smoke run of the whole pipeline. A run folder that already holds test_results.tsv is
+kept, not trained again. Each command's output goes to its folder's .log. Imports no
+TensorFlow (the commands do).
+"""
+
+import argparse
+import fcntl
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from bench.rerank_quality import FIGURES
+from bench.rerank_quality import judge
+from bench.rerank_quality import ours
+from bench.rerank_quality import spread
+from finetune.model import precision as precision_lib
+from processors.ranking import read_qrels
+from processors.ranking import WikiqaProcessor
+
+MINILM = os.path.join(REPO, "models", "minilm")
+SPLITS = ("train", "dev", "test")
+
+
+def write_subset(data_dir, out_dir, max_queries):
+  """The first `max_queries` questions of each split's .txt, .ref and -filtered.ref
+  (lines kept as they are) written to out_dir; returns out_dir."""
+  os.makedirs(out_dir, exist_ok=True)
+  for split in SPLITS:
+    with open(os.path.join(data_dir, "WikiQA-%s.ref" % split), encoding="utf-8") as f:
+      refs = f.read().splitlines()
+    with open(os.path.join(data_dir, "WikiQA-%s.txt" % split), encoding="utf-8") as f:
+      texts = f.read().splitlines()
+    kept = []
+    for ref in refs:
+      question = ref.split()[0]
+      if question not in kept:
+        if len(kept) == max_queries:
+          break
+        kept.append(question)
+    count = sum(1 for ref in refs if ref.split()[0] in kept)
+    names = {"WikiQA-%s.ref" % split: refs[:count], "WikiQA-%s.txt" % split: texts[:count]}
+    filtered = os.path.join(data_dir, "WikiQA-%s-filtered.ref" % split)
+    if os.path.exists(filtered):
+      with open(filtered, encoding="utf-8") as f:
+        names["WikiQA-%s-filtered.ref" % split] = [
+            line for line in f.read().splitlines() if line.split()[0] in kept]
+    for name, lines in names.items():
+      with open(os.path.join(out_dir, name), "w", encoding="utf-8") as f:
+        f.write("".join(line + "\n" for line in lines))
+  return out_dir
+
+
+def write_pairs(path, examples):
+  """examples' (query, passage) as predict.py's --input: text_a<TAB>text_b lines."""
+  with open(path, "w", encoding="utf-8") as f:
+    for example in examples:
+      f.write("%s\t%s\n" % (example.text_a.replace("\t", " "),
+                            example.text_b.replace("\t", " ")))
+
+
+def read_scores(path):
+  """The floats of predict.py's stdout, one a line."""
+  with open(path, encoding="utf-8") as f:
+    return [float(line) for line in f if line.strip()]
+
+
+def write_teacher_scores(path, examples, scores):
+  """`query_id<TAB>doc_id<TAB>score` lines (a header first): scores[i] is examples[i]'s."""
+  if len(scores) != len(examples):
+    raise ValueError("%d scores for %d pairs" % (len(scores), len(examples)))
+  with open(path, "w", encoding="utf-8") as f:
+    f.write("query_id\tdoc_id\tscore\n")
+    for example, score in zip(examples, scores):
+      f.write("%s\t%s\t%.9g\n" % (example.query_id, example.doc_id, score))
+
+
+def command(args, script, *flags):
+  """[python, REPO/script, flags...]."""
+  return [args.python, os.path.join(REPO, script)] + list(flags)
+
+
+def call(argv, log_path, stdout=None):
+  """Runs argv, its stderr (and stdout unless given) to log_path; exits on a failure."""
+  print("$ " + " ".join(argv[1:]), flush=True)
+  with open(log_path, "a", encoding="utf-8") as log:
+    code = subprocess.call(argv, stdout=stdout or log, stderr=log, cwd=REPO)
+  if code:
+    sys.exit("error: exit status %d; see %s" % (code, log_path))
+
+
+def rerank_flags(args, data_dir, output_dir, seed, epochs):
+  """run_rerank.py's flags shared by teacher and student (docs/reranking.md's run)."""
+  return ["--task_name=wikiqa", "--data_dir=" + data_dir,
+          "--vocab_file=" + os.path.join(MINILM, "vocab.txt"),
+          "--bert_config_file=" + os.path.join(MINILM, "bert_config.json"),
+          "--init_checkpoint=" + os.path.join(MINILM, "bert_model.ckpt"),
+          "--max_seq_length=%d" % args.max_seq_length, "--train_batch_size=32",
+          "--learning_rate=%g" % args.learning_rate, "--num_train_epochs=%g" % epochs,
+          "--seed=%d" % seed, "--eval_every_n_steps=%d" % args.eval_every_n_steps,
+          "--best_metric=map", "--do_train=true", "--do_eval=true", "--do_predict=true",
+          "--output_dir=" + output_dir]
+
+
+def train(args, output_dir, flags):
+  """run_rerank.py with `flags` unless output_dir already holds test_results.tsv."""
+  if os.path.exists(os.path.join(output_dir, "test_results.tsv")):
+    print("kept %s (it holds test_results.tsv)" % output_dir, flush=True)
+    return output_dir
+  call(command(args, "run_rerank.py", *flags), output_dir + ".log")
+  return output_dir
+
+
+def score_training_pairs(args, teacher_run, data_dir):
+  """The teacher's score of every training pair (predict.py), in
+  runs_dir/teacher_scores.tsv; returns its path."""
+  examples = WikiqaProcessor().get_train_examples(data_dir)
+  pairs = os.path.join(args.runs_dir, "train_pairs.tsv")
+  write_pairs(pairs, examples)
+  printed = os.path.join(args.runs_dir, "train_teacher_scores.txt")
+  with open(printed, "w", encoding="utf-8") as out:
+    call(command(args, "predict.py", "--model=" + teacher_run, "--input=" + pairs,
+                 "--batch_size=64"), os.path.join(args.runs_dir, "teacher_scores.log"), out)
+  path = os.path.join(args.runs_dir, "teacher_scores.tsv")
+  write_teacher_scores(path, examples, read_scores(printed))
+  return path
+
+
+def export_int8(args, run_dir, output_dir):
+  """export_model.py int8 (keep_float_layers=auto); the precision model_info.json says."""
+  call(command(args, "export_model.py", "--model=" + run_dir, "--format=onnx",
+               "--precision=int8", "--keep_float_layers=auto", "--output_dir=" + output_dir),
+       output_dir + ".log")
+  with open(os.path.join(output_dir, "model_info.json"), encoding="utf-8") as f:
+    return json.load(f)["precision"]
+
+
+def timed_predict(args, model, pairs, out_path):
+  """Seconds of one whole predict.py command scoring `pairs` (its stdout to out_path)."""
+  argv = command(args, "predict.py", "--model=" + model, "--input=" + pairs,
+                 "--batch_size=32")
+  started = time.perf_counter()
+  with open(out_path, "w", encoding="utf-8") as out:
+    code = subprocess.call(argv, stdout=out, stderr=subprocess.DEVNULL, cwd=REPO)
+  seconds = time.perf_counter() - started
+  if code:
+    sys.exit("error: exit status %d of %s" % (code, " ".join(argv[1:])))
+  return seconds
+
+
+def measure_speed(args, models, examples, qrels):
+  """{name: {precision, seconds: [per round], map/mrr@10/ndcg@10 of the export}}.
+
+  models: [(name, exported folder)]; examples: the test pairs scored.
+  """
+  work = os.path.join(args.runs_dir, "speed")
+  pairs = os.path.join(work, "test_pairs.tsv")
+  write_pairs(pairs, examples)
+  results = {name: {"seconds": []} for name, _ in models}
+  print("waiting for %s" % args.lock_file, flush=True)
+  with open(args.lock_file, "a") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    for name, folder in models:  # untimed: files cached, and the export's scores
+      out = os.path.join(work, name + "-test_scores.txt")
+      timed_predict(args, folder, pairs, out)
+      results[name].update(judge([e.query_id for e in examples], [e.doc_id for e in examples],
+                                 read_scores(out), qrels))
+    for round_index in range(args.rounds):
+      for name, folder in models:
+        seconds = timed_predict(args, folder, pairs, os.devnull)
+        results[name]["seconds"].append(seconds)
+        print("round %d  %-8s %7.2f s" % (round_index + 1, name, seconds), flush=True)
+  return results
+
+
+def filtered_test_examples(data_dir):
+  """The test candidates of the questions WikiQA-test-filtered.ref scores, and its qrels."""
+  qrels = read_qrels(os.path.join(data_dir, "WikiQA-test-filtered.ref"))
+  examples = [e for e in WikiqaProcessor().get_test_examples(data_dir) if e.query_id in qrels]
+  return examples, qrels
+
+
+def layers(run_dir):
+  """The num_hidden_layers of a run's bert_config.json."""
+  with open(os.path.join(run_dir, "bert_config.json"), encoding="utf-8") as f:
+    return json.load(f)["num_hidden_layers"]
+
+
+def print_table(rows, questions, pairs, rounds):
+  """The markdown table of `rows` ({name, layers, runs: [figures], speed})."""
+  print("\n| WikiQA test, %d questions | layers | seeds | MAP | MRR@10 | nDCG@10 | exported "
+        "| MAP exported | predict.py, %d pairs (best of %d) | speed-up |" % (
+            questions, pairs, rounds))
+  print("| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |")
+  reference = min(rows[0]["speed"]["seconds"])
+  for row in rows:
+    cells = ["%.4f ± %.4f" % (statistics.mean(r[f] for r in row["runs"]),
+                              spread([r[f] for r in row["runs"]])) for f in FIGURES]
+    best = min(row["speed"]["seconds"])
+    print("| %s | %d | %d | %s | %s | %.4f | %.2f s | x%.2f |" % (
+        row["name"], row["layers"], len(row["runs"]), " | ".join(cells),
+        row["speed"]["precision"], row["speed"]["map"], best, reference / best))
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--data_dir", required=True, help="the WikiQA release's folder")
+  parser.add_argument("--runs_dir", required=True)
+  parser.add_argument("--teacher_run", default=None,
+                      help="a fine-tuned WikiQA run folder to reuse (else one is trained)")
+  parser.add_argument("--student_layers", type=int, default=3)
+  parser.add_argument("--loss", default="margin_mse", choices=("margin_mse", "mse"))
+  parser.add_argument("--seeds", default="1", help="students' seeds, e.g. 1,2,3")
+  parser.add_argument("--epochs", type=float, default=2, help="the student's")
+  parser.add_argument("--teacher_epochs", type=float, default=2)
+  parser.add_argument("--learning_rate", type=float, default=2e-5)
+  parser.add_argument("--max_seq_length", type=int, default=128)
+  parser.add_argument("--eval_every_n_steps", type=int, default=130)
+  parser.add_argument("--rounds", type=int, default=3)
+  parser.add_argument("--max_queries", type=int, default=0,
+                      help="keep the first K questions of each split (0: all)")
+  parser.add_argument("--lock_file", default="/tmp/cpu.lock")
+  parser.add_argument("--python", default=sys.executable)
+  args = parser.parse_args()
+  seeds = [int(seed) for seed in args.seeds.split(",")]
+  os.makedirs(os.path.join(args.runs_dir, "speed"), exist_ok=True)
+  data_dir = args.data_dir
+  if args.max_queries:
+    data_dir = write_subset(data_dir, os.path.join(
+        args.runs_dir, "wikiqa-first-%d" % args.max_queries), args.max_queries)
+  teacher = args.teacher_run
+  if teacher is None:
+    teacher = os.path.join(args.runs_dir, "teacher-listwise-s%d" % seeds[0])
+    train(args, teacher, rerank_flags(args, data_dir, teacher, seeds[0], args.teacher_epochs)
+          + ["--loss=listwise", "--group_size=8"])
+  if not os.path.exists(os.path.join(teacher, "test_results.tsv")):
+    sys.exit("error: %s holds no test_results.tsv; expected a run_rerank.py --task_name="
+             "wikiqa run with --do_predict" % teacher)
+  teacher_scores = score_training_pairs(args, teacher, data_dir)
+  students = []
+  for seed in seeds:
+    student = os.path.join(args.runs_dir, "student-L%d-%s-s%d" % (
+        args.student_layers, args.loss, seed))
+    flags = rerank_flags(args, data_dir, student, seed, args.epochs) + [
+        "--num_hidden_layers=%d" % args.student_layers, "--loss=" + args.loss,
+        "--teacher_scores=" + teacher_scores]
+    students.append(train(args, student, flags + (
+        ["--group_size=8"] if args.loss == "margin_mse" else [])))
+  examples, qrels = filtered_test_examples(data_dir)
+  exports, exported = [], {}
+  for name, run_dir in (("teacher", teacher), ("student", students[0])):
+    exports.append((name, os.path.join(args.runs_dir, "speed", name + "-int8")))
+    exported[name] = export_int8(args, run_dir, exports[-1][1])
+  speed = measure_speed(args, exports, examples, qrels)
+  for name in exported:
+    speed[name]["precision"] = exported[name]
+  rows = [dict(name="teacher (listwise)", layers=layers(teacher),
+               runs=[ours(teacher, qrels)], speed=speed["teacher"], run=teacher),
+          dict(name="student (%s)" % args.loss, layers=layers(students[0]),
+               runs=[ours(student, qrels) for student in students], speed=speed["student"],
+               run=students)]
+  print("CPU: %s" % precision_lib.describe_cpu())
+  print_table(rows, len(qrels), len(examples), args.rounds)
+  print("exported: int8 asked (--keep_float_layers=auto); the precision model_info.json "
+        "records is in the 'exported' column")
+  record = dict(vars(args), data_dir_used=data_dir, questions=len(qrels), pairs=len(examples),
+                cpu=precision_lib.describe_cpu(), rows=rows,
+                speed_up=min(speed["teacher"]["seconds"]) / min(speed["student"]["seconds"]),
+                time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+  path = os.path.join(args.runs_dir, "distill_recipe.jsonl")
+  with open(path, "a", encoding="utf-8") as f:
+    f.write(json.dumps(record, sort_keys=True) + "\n")
+  print("wrote %s" % path)
+
+
+if __name__ == "__main__":
+  main()
