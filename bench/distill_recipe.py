@@ -262,6 +262,9 @@ def main():
   parser.add_argument("--lock_file", default="/tmp/cpu.lock")
   parser.add_argument("--python", default=sys.executable)
   args = parser.parse_args()
+  for name in ("data_dir", "runs_dir", "teacher_run"):  # the commands run in REPO
+    if getattr(args, name):
+      setattr(args, name, os.path.abspath(getattr(args, name)))
   seeds = [int(seed) for seed in args.seeds.split(",")]
   os.makedirs(os.path.join(args.runs_dir, "speed"), exist_ok=True)
   data_dir = args.data_dir
