@@ -189,7 +189,7 @@ def timed_predict(args, model, pairs, out_path):
 
 
 def measure_speed(args, models, examples, qrels):
-  """{name: {precision, seconds: [per round], map/mrr@10/ndcg@10 of the export}}.
+  """{name: {seconds: [one per round], quality: the export's {figure: value}}}.
 
   models: [(name, exported folder)]; examples: the test pairs scored.
   """
@@ -203,8 +203,8 @@ def measure_speed(args, models, examples, qrels):
     for name, folder in models:  # untimed: files cached, and the export's scores
       out = os.path.join(work, name + "-test_scores.txt")
       timed_predict(args, folder, pairs, out)
-      results[name].update(judge([e.query_id for e in examples], [e.doc_id for e in examples],
-                                 read_scores(out), qrels))
+      results[name]["quality"] = judge([e.query_id for e in examples],
+                                       [e.doc_id for e in examples], read_scores(out), qrels)
     for round_index in range(args.rounds):
       for name, folder in models:
         seconds = timed_predict(args, folder, pairs, os.devnull)
@@ -239,7 +239,7 @@ def print_table(rows, questions, pairs, rounds):
     best = min(row["speed"]["seconds"])
     print("| %s | %d | %d | %s | %s | %.4f | %.2f s | x%.2f |" % (
         row["name"], row["layers"], len(row["runs"]), " | ".join(cells),
-        row["speed"]["precision"], row["speed"]["map"], best, reference / best))
+        row["speed"]["precision"], row["speed"]["quality"]["map"], best, reference / best))
 
 
 def main():
@@ -304,8 +304,11 @@ def main():
                run=students)]
   print("CPU: %s" % precision_lib.describe_cpu())
   print_table(rows, len(qrels), len(examples), args.rounds)
-  print("exported: int8 asked (--keep_float_layers=auto); the precision model_info.json "
-        "records is in the 'exported' column")
+  for name in exported:
+    if exported[name] != "int8":
+      print("note: %s: int8 asked, model_info.json says %s (this CPU lacks int8 "
+            "instructions: export_model.py's warning in %s.log); its speed is %s's" % (
+                name, exported[name], dict(exports)[name], exported[name]))
   record = dict(vars(args), data_dir_used=data_dir, questions=len(qrels), pairs=len(examples),
                 cpu=precision_lib.describe_cpu(), rows=rows,
                 speed_up=min(speed["teacher"]["seconds"]) / min(speed["student"]["seconds"]),
