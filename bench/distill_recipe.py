@@ -240,6 +240,9 @@ def print_table(rows, questions, pairs, rounds):
     print("| %s | %d | %d | %s | %s | %.4f | %.2f s | x%.2f |" % (
         row["name"], row["layers"], len(row["runs"]), " | ".join(cells),
         row["speed"]["precision"], row["speed"]["quality"]["map"], best, reference / best))
+  print("\nMAP, MRR@10, nDCG@10: each run's test_results.tsv, mean ± spread over seeds; "
+        "exported, MAP exported, predict.py: the teacher's and the first seed's student's "
+        "export, timed alternately; speed-up: the teacher's best time over each one's.")
 
 
 def main():
@@ -298,10 +301,10 @@ def main():
   for name in exported:
     speed[name]["precision"] = exported[name]
   rows = [dict(name="teacher (listwise)", layers=layers(teacher),
-               runs=[ours(teacher, qrels)], speed=speed["teacher"], run=teacher),
+               runs=[ours(teacher, qrels)], speed=speed["teacher"], run_dirs=[teacher]),
           dict(name="student (%s)" % args.loss, layers=layers(students[0]),
                runs=[ours(student, qrels) for student in students], speed=speed["student"],
-               run=students)]
+               run_dirs=students)]
   print("CPU: %s" % precision_lib.describe_cpu())
   print_table(rows, len(qrels), len(examples), args.rounds)
   for name in exported:
