@@ -62,15 +62,21 @@ MINILM = os.path.join(REPO, "models", "minilm")
 SPLITS = ("train", "dev", "test")
 
 
+def read_lines(path):
+  """A UTF-8 file's lines, split at line feeds only (not at the other breaks that
+  str.splitlines knows), as read_tsv splits them."""
+  with open(path, encoding="utf-8", newline="") as f:
+    lines = f.read().split("\n")
+  return lines[:-1] if lines[-1] == "" else lines
+
+
 def write_subset(data_dir, out_dir, max_queries):
   """The first `max_queries` questions of each split's .txt, .ref and -filtered.ref
   (lines kept as they are) written to out_dir; returns out_dir."""
   os.makedirs(out_dir, exist_ok=True)
   for split in SPLITS:
-    with open(os.path.join(data_dir, "WikiQA-%s.ref" % split), encoding="utf-8") as f:
-      refs = f.read().splitlines()
-    with open(os.path.join(data_dir, "WikiQA-%s.txt" % split), encoding="utf-8") as f:
-      texts = f.read().splitlines()
+    refs = read_lines(os.path.join(data_dir, "WikiQA-%s.ref" % split))
+    texts = read_lines(os.path.join(data_dir, "WikiQA-%s.txt" % split))
     kept = []
     for ref in refs:
       question = ref.split()[0]
@@ -82,9 +88,8 @@ def write_subset(data_dir, out_dir, max_queries):
     names = {"WikiQA-%s.ref" % split: refs[:count], "WikiQA-%s.txt" % split: texts[:count]}
     filtered = os.path.join(data_dir, "WikiQA-%s-filtered.ref" % split)
     if os.path.exists(filtered):
-      with open(filtered, encoding="utf-8") as f:
-        names["WikiQA-%s-filtered.ref" % split] = [
-            line for line in f.read().splitlines() if line.split()[0] in kept]
+      names["WikiQA-%s-filtered.ref" % split] = [
+          line for line in read_lines(filtered) if line.split() and line.split()[0] in kept]
     for name, lines in names.items():
       with open(os.path.join(out_dir, name), "w", encoding="utf-8") as f:
         f.write("".join(line + "\n" for line in lines))
