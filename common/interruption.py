@@ -56,12 +56,18 @@ def _handle(signum, frame):
 
 
 def install():
-  """Handles SIGINT and SIGTERM as the module docstring says (main thread only)."""
+  """Handles SIGINT and SIGTERM as the module docstring says (main thread only).
+
+  Also unmasks them in the main thread: a process inherits its parent's signal mask
+  through fork and exec, and a run started with them masked (by a launcher that masks
+  them in the thread that starts it) would hold every Ctrl-C until its end and exit 0.
+  """
   if threading.current_thread() is not threading.main_thread():
     return
   forget()
   for signum in _SIGNALS:
     signal.signal(signum, _handle)
+  signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
 
 
 def forget():

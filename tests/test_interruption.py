@@ -39,15 +39,18 @@ import tokenization_fast
 pytestmark = pytest.mark.slow
 
 
-def start_script(script, args, log_path, file_size_limit=None):
+def start_script(script, args, log_path, file_size_limit=None, masked=False):
   """Starts a script in a session of its own (so that its workers can be found).
 
   file_size_limit: bytes any file it writes may reach (RLIMIT_FSIZE), as a full disk
-  would stop it.
+  would stop it. masked: it starts with SIGINT and SIGTERM masked, as a process started
+  from a thread that masks them does (the mask goes through fork and exec).
   """
   def limit():
     if file_size_limit is not None:
       resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+    if masked:
+      signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGINT, signal.SIGTERM))
 
   log = open(log_path, "w", encoding="utf-8")
   try:
@@ -304,7 +307,11 @@ def test_ctrl_c_or_sigterm_saves_the_step_reached_and_the_rerun_finishes(signum,
   assert {"eval_loss", "eval_pearson", "eval_spearman", "eval_mae", "eval_rmse"} <= set(results)
 
 
-def test_ctrl_c_during_conversion_leaves_no_file_under_a_real_name(zh_model, tmp_path):
+# Workers: the pool's fork; one: no fork (nothing unmasks the signals on the way there).
+# Masked: a run whose parent left SIGINT and SIGTERM masked held Ctrl-C to its end, exit 0.
+@pytest.mark.parametrize("workers,masked", [(2, False), (1, True)])
+def test_ctrl_c_during_conversion_leaves_no_file_under_a_real_name(workers, masked, zh_model,
+                                                                   tmp_path):
   data_dir = tmp_path / "data"
   data_dir.mkdir()
   with open(os.path.join(ZH_DATA, "train.tsv"), encoding="utf-8") as f:
@@ -313,8 +320,8 @@ def test_ctrl_c_during_conversion_leaves_no_file_under_a_real_name(zh_model, tmp
   log_path = str(tmp_path / "run.log")
   process = start_script("run_reg.py", [
       "--task_name=sim", "--do_train=true", "--data_dir=%s" % data_dir,
-      "--output_dir=" + output_dir, "--max_seq_length=32", "--conversion_workers=2",
-      *model_flags(zh_model)], log_path)
+      "--output_dir=" + output_dir, "--max_seq_length=32",
+      "--conversion_workers=%d" % workers, *model_flags(zh_model)], log_path, masked=masked)
   temporary = files.temporary_name(os.path.join(output_dir, "train.tf_record"), process.pid)
   try:
     wait_for(lambda: os.path.exists(temporary), process, 120, "records being written")
