@@ -27,6 +27,7 @@ line in make_engine.
 """
 
 import functools
+import os
 
 from absl import logging
 import tensorflow as tf
@@ -122,6 +123,15 @@ class Engine:
     self._distribution = distribution
     self._training = training
     self._runtime = runtime
+
+  def _checkpoint_dir(self):
+    """Where this process saves: output_dir, except on a multi-worker cluster's other
+    workers, which save their copy (collective saves need every worker to save) in
+    output_dir/tmp_worker_<index>, never beside the chief's files."""
+    distribution = self._distribution
+    if not distribution.multi_worker or distribution.is_chief:
+      return self._output_dir
+    return os.path.join(self._output_dir, "tmp_worker_%d" % distribution.task_index)
 
 
 def make_engine(kind, *, model_fn, output_dir, distribution, training, runtime):

@@ -30,8 +30,10 @@ class EstimatorEngine(Engine):
     estimator = self._estimator(monitors, predict_batch_size=None)
     hooks = self._hooks(monitors)
     if not self._runtime.use_tpu:
-      # Given a checkpoint hook, tf.estimator adds none of its own.
-      hooks.append(CheckpointSaverHook(self._output_dir,
+      # Given a checkpoint hook, tf.estimator adds none of its own (over a cluster it
+      # does, in the same folder). A worker that is not the chief saves in its own folder:
+      # its final save beside the chief's raced it for the same temporary files.
+      hooks.append(CheckpointSaverHook(self._checkpoint_dir(),
                                        save_steps=self._training.save_checkpoints_steps))
     if self._distribution.multi_worker:
       # tf.estimator trains over a TF_CONFIG cluster only through train_and_evaluate

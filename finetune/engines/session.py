@@ -17,7 +17,6 @@ tf.estimator does. Not TPUs, which run through TPUEstimator: validation refuses 
 with one line before any work.
 """
 
-import os
 
 from absl import logging
 import tensorflow as tf
@@ -62,10 +61,7 @@ class SessionEngine(Engine):
     distribution = self._distribution
     if not distribution.multi_worker:
       return "", self._output_dir
-    target = distribution.server(config).target
-    if distribution.is_chief:
-      return target, self._output_dir
-    return target, os.path.join(self._output_dir, "tmp_worker_%d" % distribution.task_index)
+    return distribution.server(config).target, self._checkpoint_dir()
 
   def _new_graph(self):
     graph = tf.Graph()
