@@ -142,6 +142,17 @@ def make_tiny_run(directory, model_dir, task, max_seq_length=32, seed=0, dev_pai
   return str(directory)
 
 
+def write_ranking_records(examples, labels, path, vocab_file, max_seq_length):
+  """Writes grouped ranking examples (label_ids, one worker) as a run's records at path."""
+  from finetune.data import records
+  import tokenization
+  settings = records.RecordSettings(
+      tokenizer=tokenization.FullTokenizer(vocab_file), vocab_file=vocab_file,
+      do_lower_case=True, max_seq_length=max_seq_length, label_feature="label_ids",
+      workers=1, count_limit=0)
+  records.write_record_file(examples, labels, path, settings)
+
+
 # ------------------------------------------------------------------------------------
 # Running the scripts as a user does, and reading what they write.
 # ------------------------------------------------------------------------------------

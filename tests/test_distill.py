@@ -13,7 +13,6 @@ from finetune import tasks
 from finetune.data import fast_serialization
 from finetune.data import record_cache
 from finetune.data import record_format
-from finetune.data import records
 from finetune.data.features import InputFeatures
 from finetune.data.features import PaddingInputExample
 from finetune.data.input_fn import file_based_input_fn_builder
@@ -24,10 +23,10 @@ from helpers import model_flags
 from helpers import read_eval_results
 from helpers import run_script
 from helpers import TINY_VOCAB
+from helpers import write_ranking_records
 import modeling
 from processors import ranking
 from processors.ranking import RankingExample
-import tokenization
 
 WIKIQA = os.path.join(os.path.dirname(__file__), "fixtures", "wikiqa")
 # (question, candidate) ids of the fixture's WikiQA-train.ref, in its order.
@@ -130,18 +129,14 @@ def vocab_file(tmp_path_factory):
 
 
 def test_groups_carry_teacher_scores_through_the_records(tmp_path, vocab_file):
-  tokenizer = tokenization.FullTokenizer(vocab_file)
   examples, labels = [], []
   for g in range(3):
     examples += [RankingExample("x", "a", "b", 1, g, 0, teacher_score=2.0 + g),
                  RankingExample("x", "a", "c", 0, g, 1, teacher_score=-1.0 - g),
                  PaddingInputExample()]
     labels += [1, 0, 0]
-  settings = records.RecordSettings(tokenizer=tokenizer, vocab_file=vocab_file,
-                                    do_lower_case=True, max_seq_length=8,
-                                    label_feature="label_ids", workers=1, count_limit=0)
   path = str(tmp_path / "train.tf_record")
-  records.write_record_file(examples, labels, path, settings)
+  write_ranking_records(examples, labels, path, vocab_file, max_seq_length=8)
   input_fn = file_based_input_fn_builder(path, seq_length=8, label_feature="label_ids",
                                          is_training=True, drop_remainder=False, seed=1,
                                          group_size=3, teacher_scores=True)

@@ -9,7 +9,6 @@ import tensorflow as tf
 
 from finetune import tasks
 from finetune.data import groups as groups_lib
-from finetune.data import records
 from finetune.data.features import PaddingInputExample
 from finetune.data.input_fn import file_based_input_fn_builder
 from finetune.model import ranking_losses
@@ -18,8 +17,8 @@ from helpers import model_flags
 from helpers import read_eval_results
 from helpers import read_tsv
 from helpers import run_script
+from helpers import write_ranking_records
 from processors.ranking import RankingExample
-import tokenization
 
 WIKIQA = os.path.join(os.path.dirname(__file__), "fixtures", "wikiqa")
 
@@ -80,18 +79,14 @@ def test_lambda_groups_cut_a_query_and_drop_one_grade_groups():
 
 @pytest.mark.parametrize("layout", ["fixed", "bucketed"])
 def test_grouped_input_pipeline_keeps_groups_whole(tmp_path, tiny_vocab_file, layout):
-  tokenizer = tokenization.FullTokenizer(tiny_vocab_file)
   examples, labels = [], []
   for g in range(12):  # groups of 4: relevant, two negatives, padding; lengths vary
     text = " ".join(["a"] * (1 + 3 * g))
     examples += [RankingExample("x", text, "b", 1, g, 0), RankingExample("x", text, "c", 0, g, 1),
                  RankingExample("x", text, "d", 0, g, 2), PaddingInputExample()]
     labels += [1, 0, 0, 0]
-  settings = records.RecordSettings(tokenizer=tokenizer, vocab_file=tiny_vocab_file,
-                                    do_lower_case=True, max_seq_length=48,
-                                    label_feature="label_ids", workers=1, count_limit=0)
   path = str(tmp_path / "train.tf_record")
-  records.write_record_file(examples, labels, path, settings)
+  write_ranking_records(examples, labels, path, tiny_vocab_file, max_seq_length=48)
   input_fn = file_based_input_fn_builder(path, seq_length=48, label_feature="label_ids",
                                          is_training=True, drop_remainder=False,
                                          layout=layout, seed=1, group_size=4)
