@@ -11,7 +11,8 @@ pooled output), CrossEncoderTrainer, learning rate 2e-5, linear warmup over 10 %
 linear decay, AdamW (weight decay 0.01), gradient clipping at 1.0, CPU.
   bce     BinaryCrossEntropyLoss on the 20,360 training pairs, batch 32; random batches
           (the trainer's default) or, with --group_by_length, batches of similar length
-          (transformers' LengthGroupedSampler, as bench/crossencoder_recipe.py builds it).
+          (transformers' LengthGroupedSampler, as bench/crossencoder_recipe.py builds it;
+          bce only).
   lambda  LambdaLoss (its default NDCGLoss2++ weighting) over each training question's
           candidates, the questions with a correct one; 4 questions a batch (~38 pairs).
 Every --eval_every steps (and at the end) the model ranks the dev questions of
@@ -115,6 +116,11 @@ def main():
                       help="stop after this many steps (a speed probe; no test figures)")
   parser.add_argument("--output", required=True)
   args = parser.parse_args()
+  if args.group_by_length and args.loss != "bce":
+    # LambdaLoss's batch is a few questions' whole candidate lists: there are no single
+    # pairs to sort by length.
+    parser.error("--group_by_length groups pairs: it goes with --loss=bce, not --loss=%s"
+                 % args.loss)
 
   torch.manual_seed(args.seed)
   torch.set_num_threads(2)
