@@ -160,13 +160,18 @@ def score_training_pairs(args, teacher_run, data_dir):
   """The teacher's score of every training pair (predict.py), in
   runs_dir/teacher_scores.tsv; returns its path."""
   examples = WikiqaProcessor().get_train_examples(data_dir)
+  path = os.path.join(args.runs_dir, "teacher_scores.tsv")
+  if os.path.exists(path) and os.path.getmtime(path) > os.path.getmtime(
+      os.path.join(teacher_run, "test_results.tsv")) and len(read_lines(path)) == len(
+          examples) + 1:  # a header, then one line a pair
+    print("kept %s (made after the teacher's run, one score a pair)" % path, flush=True)
+    return path
   pairs = os.path.join(args.runs_dir, "train_pairs.tsv")
   write_pairs(pairs, examples)
   printed = os.path.join(args.runs_dir, "train_teacher_scores.txt")
   with open(printed, "w", encoding="utf-8") as out:
     call(command(args, "predict.py", "--model=" + teacher_run, "--input=" + pairs,
                  "--batch_size=64"), os.path.join(args.runs_dir, "teacher_scores.log"), out)
-  path = os.path.join(args.runs_dir, "teacher_scores.tsv")
   write_teacher_scores(path, examples, read_scores(printed))
   return path
 
