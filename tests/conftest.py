@@ -9,6 +9,7 @@ import pytest
 
 import convert_hf_checkpoint
 from helpers import CHINESE_VOCAB
+from helpers import dangling_signal_stack
 from helpers import make_tiny_model
 from helpers import tiny_config_dict
 from helpers import TINY_VOCAB
@@ -19,19 +20,21 @@ pytest_plugins = ("server_harness",)
 
 
 @pytest.fixture(autouse=True)
-def collect_garbage_after_each_test():
-  """Runs CPython's cycle collector as each test ends, in the test's own process.
+def signal_stack_left_mapped():
+  """Fails the test after which this thread's alternate signal stack lies on unmapped
+  memory.
 
-  Why: on an Intel Xeon with AMX, Python 3.11 with TensorFlow 2.15 and OpenVINO in one
-  process, the fast set crashed in every one of 7 runs inside the collector (gc's
-  update_refs, a corrupted object made earlier; it needs tests/test_export_formats.py and
-  more of the suite before it); with a collection after every test it passed. Not seen on
-  an AMD EPYC, nor on 3.13 (which has no OpenVINO in its venv). The native fault stays
-  unexplained (docs/testing.md); this keeps what each test leaves from piling up for the
-  collector to meet later in another test.
+  Why: OpenVINO's CPU plugin, loaded by two openvino.Core objects that ended in the order
+  they began, left the main thread's signal stack unmapped: the next signal a Python
+  handler took died with SIGSEGV (SI_KERNEL), or its frame landed on memory malloc had
+  reused, and the collector crashed in update_refs tests later (docs/testing.md, "A
+  native crash"). The collection first ends what the test dropped, so a plugin unloaded
+  by it is checked here, by the test that caused it, not in a later one.
   """
   yield
   gc.collect()
+  dangling = dangling_signal_stack()
+  assert dangling is None, "the signal stack %s is on unmapped memory" % dangling
 
 
 @pytest.fixture

@@ -436,3 +436,38 @@ def run_reg_in_process(*args):
       return 1, e.code
     return e.code, None
   return 0, None
+
+
+def dangling_signal_stack():
+  """This thread's alternate signal stack as "0x... (N bytes)" when any of it lies on
+  unmapped memory, else None (no such stack, or one wholly mapped). Linux only (None
+  elsewhere).
+
+  Why: a native library that unmaps a signal stack it set, and leaves it the thread's
+  (OpenVINO's CPU plugin did: finetune/runtime/openvino_runtime.core), turns the next
+  signal a Python handler takes into a SIGSEGV, or a frame written over live objects.
+  """
+  import ctypes
+
+  if not sys.platform.startswith("linux"):
+    return None
+
+  class StackT(ctypes.Structure):  # struct stack_t, <signal.h>
+    _fields_ = [("ss_sp", ctypes.c_void_p), ("ss_flags", ctypes.c_int),
+                ("ss_size", ctypes.c_size_t)]
+
+  current = StackT()
+  if ctypes.CDLL(None).sigaltstack(None, ctypes.byref(current)) != 0:
+    raise OSError("sigaltstack failed")
+  if current.ss_flags & 2:  # SS_DISABLE: handlers run on the thread's own stack
+    return None
+  start, end = current.ss_sp, current.ss_sp + current.ss_size
+  with open("/proc/self/maps", encoding="ascii") as maps:
+    spans = sorted(tuple(int(bound, 16) for bound in line.split(None, 1)[0].split("-"))
+                   for line in maps)
+  for low, high in spans:  # adjacent mappings may share the stack between them
+    if low <= start < high:
+      start = high
+    if start >= end:
+      return None
+  return "0x%x (%d bytes)" % (current.ss_sp, current.ss_size)

@@ -71,14 +71,14 @@ def quantize(weights, fine_tuned, batches, float_layers, staging):
 
 def _float_model(weights, fine_tuned, staging):
   """onnx_graph's standard-operator graph read into OpenVINO."""
-  _, openvino = _imports()
+  _imports()  # NNCF and OpenVINO both there, or a one-line error
   model = onnx_graph.build_model(weights, fine_tuned.bert_config, fine_tuned.info,
                                  fused=False)
   onnx_file = os.path.join(staging, "openvino_source.onnx.tmp")
   with open(onnx_file, "wb") as f:
     f.write(model.SerializeToString())
   try:
-    return openvino.Core().read_model(onnx_file)
+    return openvino_runtime.core().read_model(onnx_file)
   finally:
     os.remove(onnx_file)
 

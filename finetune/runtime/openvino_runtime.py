@@ -11,6 +11,8 @@ int8 is an IR beside the float32 model.onnx (export_model.py --precision=int8
 --runtime=openvino, finetune/export/openvino_int8.py): `open_int8_ir(ir_file)` compiles it.
 """
 
+import threading
+
 import numpy as np
 
 from common.errors import UserError
@@ -50,15 +52,37 @@ def open_int8_ir(ir_file, threads=0):
 def _compile(model, hint, threads):
   """`model` (a file, or an openvino.Model) compiled for the CPU plugin, with the
   inference precision `hint` ("f32", "bf16") and `threads` (0: OpenVINO's choice)."""
-  openvino = _openvino()
+  shared_core = core()  # before the try: a missing package is its own one-line error
   config = {"INFERENCE_PRECISION_HINT": hint,
             "PERFORMANCE_HINT": "LATENCY"}  # one batch at a time, on every core
   if threads:
     config["INFERENCE_NUM_THREADS"] = threads
   try:
-    return openvino.Core().compile_model(model, "CPU", config)
+    return shared_core.compile_model(model, "CPU", config)
   except Exception as e:
     raise onnx_runtime.unloadable(model, "OpenVINO", e) from None
+
+
+_CORE = []
+_CORE_LOCK = threading.Lock()
+
+
+def core():
+  """The process's one openvino.Core, made on first use and kept until the process ends.
+
+  Why one: OpenVINO's CPU plugin, as each Core loads it, maps an alternate signal stack
+  for the loading thread (for AMX's larger signal frames) and, as it is unloaded, unmaps
+  it, putting back the one it replaced only if its own is still the thread's. Two Cores
+  whose plugins end in the order they began (a float32 and a bfloat16 predictor, say)
+  leave the thread's signal stack on unmapped memory, or on memory malloc has since
+  handed out: the next Python signal handler (a Ctrl-C, serve.py's SIGTERM) then dies
+  with SIGSEGV, or writes its frame over live objects that the garbage collector meets
+  later (docs/testing.md, "A native crash"). One Core, never unloaded, cannot nest.
+  """
+  with _CORE_LOCK:
+    if not _CORE:
+      _CORE.append(_openvino().Core())
+    return _CORE[0]
 
 
 def _openvino():
