@@ -79,9 +79,10 @@ def core():
   with SIGSEGV, or writes its frame over live objects that the garbage collector meets
   later (docs/testing.md, "A native crash"). One Core, never unloaded, cannot nest.
   """
+  openvino = _openvino()  # each time: its one-line error wherever the package is missing
   with _CORE_LOCK:
     if not _CORE:
-      _CORE.append(_openvino().Core())
+      _CORE.append(openvino.Core())
     return _CORE[0]
 
 
