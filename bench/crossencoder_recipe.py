@@ -117,7 +117,8 @@ def run(args):
         adam_epsilon=1e-6, max_grad_norm=1.0, seed=args.seed,
         batch_sampler=length_grouped_batches(model.tokenizer, args.max_length),
         eval_strategy="no", save_strategy="no", logging_strategy="no", report_to="none",
-        disable_tqdm=True, use_cpu=True)
+        disable_tqdm=True, use_cpu=True,
+        bf16=args.bf16)  # transformers' Trainer: torch.autocast to bfloat16 on the CPU
     trainer = CrossEncoderTrainer(
         model=model, args=training_args, train_dataset=train_dataset,
         loss=MSELoss(model, activation_fn=torch.nn.Sigmoid()))
@@ -144,13 +145,15 @@ def run(args):
       "train_examples": trained, "train_seconds": train_seconds,
       "train_examples_per_second": trained / train_seconds,
       "predict_examples": len(test), "predict_seconds": predict_seconds,
-      "predict_examples_per_second":
-          sum(len(test) / seconds for seconds in predict_seconds) / len(predict_seconds),
+      "predict_examples_per_second":  # None with --predict_repeats=0 (training only)
+          sum(len(test) / seconds for seconds in predict_seconds) / len(predict_seconds)
+          if predict_seconds else None,
       "pearson": metrics.pearson(dev_scores, dev_targets),
       "spearman": metrics.spearman(dev_scores, dev_targets),
       "import_seconds": IMPORT_SECONDS, "load_seconds": load_seconds,
       "sentence_transformers_version": sentence_transformers.__version__,
       "torch_version": torch.__version__, "torch_threads": torch.get_num_threads(),
+      "bf16": args.bf16,
   }
 
 
@@ -167,6 +170,8 @@ def main():
   parser.add_argument("--predict_repeats", type=int, default=1)
   parser.add_argument("--seed", type=int, default=0)
   parser.add_argument("--save_dir", default="")
+  parser.add_argument("--bf16", action="store_true",
+                      help="train in bfloat16 mixed precision (the Trainer's bf16=True)")
   args = parser.parse_args()
 
   # Progress bars and library chatter would mix with the JSON line: stderr only.

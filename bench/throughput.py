@@ -133,11 +133,18 @@ class Ours:
                    "--init_checkpoint=" + os.path.join(model_dir, "bert_model.ckpt"),
                    "--output_dir=" + self.run_dir, "--predict_batch_size=32", "--seed=1"]
 
-  def train(self, repeat):
+  def train(self, repeat, compute_precision="float32", extra_flags=()):
+    """run_reg.py --do_train for 1 epoch (`compute_precision`: --mixed_precision's value,
+    or "float32"); extra_flags go after ours (e.g. --do_eval=true)."""
     shutil.rmtree(self.run_dir, ignore_errors=True)
-    seconds, log = timed(self.common + ["--do_train=true", "--num_train_epochs=1"],
-                         os.path.join(self.work_dir, "%s-train-%d.log" % (self.name, repeat)))
-    return {"seconds": seconds, "in_process": logged_rate(log, r"throughput: training")}
+    flags = ["--do_train=true", "--num_train_epochs=1"]
+    if compute_precision != "float32":
+      flags.append("--mixed_precision=" + compute_precision)
+    suffix = "" if compute_precision == "float32" else "-" + compute_precision
+    seconds, log = timed(self.common + flags + list(extra_flags), os.path.join(
+        self.work_dir, "%s-train%s-%d.log" % (self.name, suffix, repeat)))
+    return {"seconds": seconds, "in_process": logged_rate(log, r"throughput: training"),
+            "log": log}
 
   def run_reg_predict(self, repeat, compute_precision):
     # The TFRecords are part of what the user waits for: written again each time.
@@ -180,12 +187,16 @@ class Ours:
     return folder
 
 
-def run_crossencoder(hf_dir, data_dir, log_path, save_dir):
-  """bench/crossencoder_recipe.py: its JSON figures (in-process), and the whole process's."""
+def run_crossencoder(hf_dir, data_dir, log_path, save_dir, bf16=False, predict_repeats=1):
+  """bench/crossencoder_recipe.py: its JSON figures (in-process), and the whole process's.
+
+  bf16: train in the Trainer's bfloat16 mixed precision. save_dir: "" saves nothing."""
   command = [sys.executable, os.path.join(REPO, "bench", "crossencoder_recipe.py"),
              "--model_dir=" + hf_dir, "--data_dir=" + data_dir,
-             "--train_limit=%d" % TRAIN_PAIRS, "--epochs=1", "--predict_repeats=1",
-             "--save_dir=" + save_dir]
+             "--train_limit=%d" % TRAIN_PAIRS, "--epochs=1",
+             "--predict_repeats=%d" % predict_repeats, "--save_dir=" + save_dir]
+  if bf16:
+    command.append("--bf16")
   stdout_path = log_path + ".json"
   seconds, _ = timed(command, log_path, stdout_path)
   with open(stdout_path) as f:
