@@ -175,23 +175,27 @@ def create_initializer(initializer_range=0.02):
   return tf1.truncated_normal_initializer(stddev=initializer_range)
 
 
-def dense(x, units, initializer_range, activation=None, name="dense"):
-  """A fully connected layer: [..., in] -> [..., units], computed in x's dtype.
+def dense(x, units, initializer_range, activation=None, name="dense",
+          compute_dtype=tf.float32):
+  """A fully connected layer: float32 [..., in] -> float32 [..., units].
 
-  Creates `<name>/kernel` [in, units] and `<name>/bias` [units], always float32; for a
-  float16 or bfloat16 x they are cast on read (their gradients stay float32).
+  Creates `<name>/kernel` [in, units] and `<name>/bias` [units], always float32. With a
+  float16 or bfloat16 compute_dtype only the matmul computes in it (x and the kernel cast
+  to it, the product cast back); the bias and the activation stay float32, since a CPU
+  has no bfloat16 arithmetic for them and computes TensorFlow's bfloat16 elementwise
+  kernels through float32, element by element (docs/speed.md, Training on a CPU with AMX).
   """
   in_units = x.shape[-1]
   with tf1.variable_scope(name):
     kernel = tf1.get_variable(
         "kernel", [in_units, units], initializer=create_initializer(initializer_range))
     bias = tf1.get_variable("bias", [units], initializer=tf1.zeros_initializer())
-  kernel, bias = tf.cast(kernel, x.dtype), tf.cast(bias, x.dtype)
+  low_x, low_kernel = tf.cast(x, compute_dtype), tf.cast(kernel, compute_dtype)
   if x.shape.ndims == 2:
-    y = tf.matmul(x, kernel)
+    y = tf.matmul(low_x, low_kernel)
   else:
-    y = tf.tensordot(x, kernel, axes=[[x.shape.ndims - 1], [0]])
-  y = tf.nn.bias_add(y, bias)
+    y = tf.tensordot(low_x, low_kernel, axes=[[x.shape.ndims - 1], [0]])
+  y = tf.nn.bias_add(tf.cast(y, tf.float32), bias)
   return activation(y) if activation is not None else y
 
 
@@ -288,15 +292,16 @@ def attention_bias_from_mask(input_mask, dtype):
 
 
 def self_attention(hidden_2d, attention_bias, batch_size, seq_length, config, is_training,
-                   query_2d=None):
+                   query_2d=None, compute_dtype=tf.float32):
   """Multi-head self-attention.
 
   Args:
-    hidden_2d: float [B*S, H], the states keys and values come from.
+    hidden_2d: float32 [B*S, H], the states keys and values come from.
     attention_bias: float32 [B, 1, 1, S], added to the scores.
-    query_2d: float [B*Q, H], the states queries come from (default hidden_2d, Q = S).
+    query_2d: float32 [B*Q, H], the states queries come from (default hidden_2d, Q = S).
+    compute_dtype: the dtype of the matmuls (dense's); the rest is float32.
   Returns:
-    float [B*Q, H], the heads' contexts concatenated (before the output dense).
+    float32 [B*Q, H], the heads' contexts concatenated (before the output dense).
   """
   num_heads, head_size = config.num_attention_heads, config.head_size
   if query_2d is None:
@@ -308,33 +313,37 @@ def self_attention(hidden_2d, attention_bias, batch_size, seq_length, config, is
     x = tf.reshape(x_2d, [batch_size, length, num_heads, head_size])
     return tf.transpose(x, [0, 2, 1, 3])
 
-  query = split_heads(dense(query_2d, config.hidden_size, config.initializer_range,
-                            name="query"), query_length)
-  key = split_heads(dense(hidden_2d, config.hidden_size, config.initializer_range, name="key"),
-                    seq_length)
-  value = split_heads(dense(hidden_2d, config.hidden_size, config.initializer_range,
-                            name="value"), seq_length)
+  def projected(x_2d, name, length):
+    return split_heads(dense(x_2d, config.hidden_size, config.initializer_range, name=name,
+                             compute_dtype=compute_dtype), length)
 
-  scores = tf.matmul(query, key, transpose_b=True)
+  query = projected(query_2d, "query", query_length)
+  key = projected(hidden_2d, "key", seq_length)
+  value = projected(hidden_2d, "value", seq_length)
+
+  scores = tf.matmul(tf.cast(query, compute_dtype), tf.cast(key, compute_dtype),
+                     transpose_b=True)
   # Scaled, masked and normalized in float32: -10000 and exp() overflow float16.
   scores = tf.cast(scores, tf.float32) * (1.0 / math.sqrt(head_size)) + attention_bias
-  probs = tf.cast(tf.nn.softmax(scores), value.dtype)  # [B, N, Q, S]
+  probs = tf.nn.softmax(scores)  # [B, N, Q, S]
   probs = dropout(probs, config.attention_probs_dropout_prob if is_training else 0.0)
 
-  context = tf.transpose(tf.matmul(probs, value), [0, 2, 1, 3])  # [B, Q, N, D]
+  context = tf.matmul(tf.cast(probs, compute_dtype), tf.cast(value, compute_dtype))
+  context = tf.transpose(tf.cast(context, tf.float32), [0, 2, 1, 3])  # [B, Q, N, D]
   return tf.reshape(context, [-1, config.hidden_size])
 
 
 def transformer_layer(hidden_2d, attention_bias, batch_size, seq_length, config, is_training,
-                      first_token_only=False):
+                      first_token_only=False, compute_dtype=tf.float32):
   """One encoder layer: attention block then feed-forward block, each with a residual.
 
   Args:
-    hidden_2d: float [B*S, H].
+    hidden_2d: float32 [B*S, H].
     first_token_only: compute the output at the first position only (all positions
       still serve as keys and values). Enough when only the pooled output is used.
+    compute_dtype: the dtype of the matmuls; the rest is float32.
   Returns:
-    float [B*S, H], or [B, H] with first_token_only.
+    float32 [B*S, H], or [B, H] with first_token_only.
   """
   hidden_dropout = config.hidden_dropout_prob if is_training else 0.0
   query_2d = None
@@ -345,17 +354,20 @@ def transformer_layer(hidden_2d, attention_bias, batch_size, seq_length, config,
   with tf1.variable_scope("attention"):
     with tf1.variable_scope("self"):
       context = self_attention(hidden_2d, attention_bias, batch_size, seq_length, config,
-                               is_training, query_2d=query_2d)
+                               is_training, query_2d=query_2d, compute_dtype=compute_dtype)
     with tf1.variable_scope("output"):
-      attention_output = dense(context, config.hidden_size, config.initializer_range)
+      attention_output = dense(context, config.hidden_size, config.initializer_range,
+                               compute_dtype=compute_dtype)
       attention_output = dropout(attention_output, hidden_dropout)
       attention_output = layer_norm(attention_output + residual, config.layer_norm_eps)
 
   with tf1.variable_scope("intermediate"):
     intermediate = dense(attention_output, config.intermediate_size, config.initializer_range,
-                         activation=get_activation(config.hidden_act))
+                         activation=get_activation(config.hidden_act),
+                         compute_dtype=compute_dtype)
   with tf1.variable_scope("output"):
-    layer_output = dense(intermediate, config.hidden_size, config.initializer_range)
+    layer_output = dense(intermediate, config.hidden_size, config.initializer_range,
+                         compute_dtype=compute_dtype)
     layer_output = dropout(layer_output, hidden_dropout)
     return layer_norm(layer_output + attention_output, config.layer_norm_eps)
 
@@ -369,8 +381,9 @@ class BertModel:
     pooled = model.get_pooled_output()  # [B, H]
 
   Mixed precision: with compute_dtype float16 or bfloat16 the encoder's matmuls run in
-  that dtype, while variables (hence checkpoints), embeddings, every LayerNorm and the
-  attention softmax stay float32, and the outputs are float32.
+  that dtype (their inputs cast to it, their products back), as PyTorch's autocast does;
+  the activations between them, the variables (hence checkpoints), embeddings, every
+  LayerNorm, GELU, dropout and the attention softmax stay float32.
   """
 
   def __init__(self, config, is_training, input_ids, input_mask=None, token_type_ids=None,
@@ -410,8 +423,6 @@ class BertModel:
         self._embedding_output = embedding_postprocessor(
             word_embeddings, token_type_ids, config,
             config.hidden_dropout_prob if is_training else 0.0)
-        # Everything downstream computes in the dtype of its input.
-        self._embedding_output = tf.cast(self._embedding_output, compute_dtype)
 
       with tf1.variable_scope("encoder"):
         attention_bias = attention_bias_from_mask(input_mask, tf.float32)
@@ -422,7 +433,8 @@ class BertModel:
           with tf1.variable_scope("layer_%d" % layer_index):
             hidden_2d = transformer_layer(hidden_2d, attention_bias, batch_size, seq_length,
                                           config, is_training,
-                                          first_token_only=pooled_output_only and last)
+                                          first_token_only=pooled_output_only and last,
+                                          compute_dtype=compute_dtype)
             self._all_encoder_layers.append(
                 tf.reshape(hidden_2d, [batch_size, -1, config.hidden_size]))
       self._sequence_output = (self._all_encoder_layers[-1] if self._all_encoder_layers
@@ -431,7 +443,7 @@ class BertModel:
       with tf1.variable_scope("pooler"):
         first_token = self._sequence_output[:, 0, :]
         self._pooled_output = dense(first_token, config.hidden_size, config.initializer_range,
-                                    activation=tf.tanh)
+                                    activation=tf.tanh, compute_dtype=compute_dtype)
 
   def get_pooled_output(self):
     """float32 [B, H]: tanh(dense(first token's final hidden state))."""
