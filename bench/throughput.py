@@ -89,6 +89,18 @@ def prepare_data(work_dir):
   return data_dir, pairs_file
 
 
+def prepare_inputs(work_dir):
+  """The packaged MiniLM converted into work_dir/minilm (once) and prepare_data's files.
+
+  Returns (Hugging Face folder, converted model folder, data folder, pairs file)."""
+  os.makedirs(work_dir, exist_ok=True)
+  hf_dir = convert_hf_checkpoint.packaged_model_dir()
+  model_dir = os.path.join(work_dir, "minilm")
+  if not os.path.exists(os.path.join(model_dir, "bert_model.ckpt.index")):
+    convert_hf_checkpoint.convert(hf_dir, model_dir)
+  return (hf_dir, model_dir) + prepare_data(work_dir)
+
+
 def timed(command, log_path, stdout_path=None):
   """Runs a command; returns its wall-clock seconds and its log (exits if it fails)."""
   with open(log_path, "w") as log:
@@ -133,18 +145,17 @@ class Ours:
                    "--init_checkpoint=" + os.path.join(model_dir, "bert_model.ckpt"),
                    "--output_dir=" + self.run_dir, "--predict_batch_size=32", "--seed=1"]
 
-  def train(self, repeat, compute_precision="float32", extra_flags=()):
+  def train(self, repeat, compute_precision="float32"):
     """run_reg.py --do_train for 1 epoch (`compute_precision`: --mixed_precision's value,
-    or "float32"); extra_flags go after ours (e.g. --do_eval=true)."""
+    or "float32")."""
     shutil.rmtree(self.run_dir, ignore_errors=True)
     flags = ["--do_train=true", "--num_train_epochs=1"]
     if compute_precision != "float32":
       flags.append("--mixed_precision=" + compute_precision)
     suffix = "" if compute_precision == "float32" else "-" + compute_precision
-    seconds, log = timed(self.common + flags + list(extra_flags), os.path.join(
+    seconds, log = timed(self.common + flags, os.path.join(
         self.work_dir, "%s-train%s-%d.log" % (self.name, suffix, repeat)))
-    return {"seconds": seconds, "in_process": logged_rate(log, r"throughput: training"),
-            "log": log}
+    return {"seconds": seconds, "in_process": logged_rate(log, r"throughput: training")}
 
   def run_reg_predict(self, repeat, compute_precision):
     # The TFRecords are part of what the user waits for: written again each time.
@@ -498,12 +509,7 @@ def main():
       REPO, ".venv-bench-openvino", "bin", "python"),
                       help="the bench environment of the CrossEncoder's OpenVINO backend")
   args = parser.parse_args()
-  os.makedirs(args.work_dir, exist_ok=True)
-  hf_dir = convert_hf_checkpoint.packaged_model_dir()
-  model_dir = os.path.join(args.work_dir, "minilm")
-  if not os.path.exists(os.path.join(model_dir, "bert_model.ckpt.index")):
-    convert_hf_checkpoint.convert(hf_dir, model_dir)
-  data_dir, pairs_file = prepare_data(args.work_dir)
+  hf_dir, model_dir, data_dir, pairs_file = prepare_inputs(args.work_dir)
 
   print("CPU: %s" % precision.describe_cpu())
   if args.engines_only:

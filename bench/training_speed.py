@@ -28,12 +28,11 @@ sys.path.insert(0, REPO)
 
 from bench.quality import shared_data
 from bench.throughput import Ours
-from bench.throughput import prepare_data
+from bench.throughput import prepare_inputs
 from bench.throughput import run_crossencoder
 from bench.throughput import summary
 from bench.throughput import timed
 from bench.throughput import TRAIN_PAIRS
-import convert_hf_checkpoint
 from finetune.model import precision
 
 GOAL = 1.5
@@ -66,12 +65,7 @@ def main():
   parser.add_argument("--no_quality", action="store_true",
                       help="speed only (the quality runs take about 2 x 3 epochs)")
   args = parser.parse_args()
-  os.makedirs(args.work_dir, exist_ok=True)
-  hf_dir = convert_hf_checkpoint.packaged_model_dir()
-  model_dir = os.path.join(args.work_dir, "minilm")
-  if not os.path.exists(os.path.join(model_dir, "bert_model.ckpt.index")):
-    convert_hf_checkpoint.convert(hf_dir, model_dir)
-  data_dir, pairs_file = prepare_data(args.work_dir)
+  hf_dir, model_dir, data_dir, pairs_file = prepare_inputs(args.work_dir)
   print("CPU: %s" % precision.describe_cpu(), flush=True)
   slow_bfloat16 = precision.why_slow("bfloat16")
   precisions = ("float32", "bfloat16") if slow_bfloat16 is None else ("float32",)
