@@ -248,7 +248,11 @@ def embedding_lookup(input_ids, vocab_size, hidden_size, initializer_range,
     one_hot = tf.one_hot(input_ids, depth=vocab_size, dtype=table.dtype)
     output = tf.einsum("bsv,vh->bsh", one_hot, table)
   else:
-    output = tf.gather(table, input_ids)
+    # A gather from the variable itself (ResourceGather) puts the variable in
+    # copy-on-read mode: every later read of the table, the optimizer's among them,
+    # then copied all of it (vocab_size x H floats) each step. A gather from its value
+    # reads it as any dense variable is read; the gradient is the same sparse one.
+    output = tf.gather(tf.convert_to_tensor(table), input_ids)
   return output, table
 
 

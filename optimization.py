@@ -371,18 +371,21 @@ class AdamWeightDecayOptimizer(tf1.train.Optimizer):
       factor: float32 scalar from _step_factor.
       finite: bool scalar; when False the variable and its slots keep their values.
     """
-    if isinstance(grad, tf.IndexedSlices):
-      # m and v decay on every row, including rows without a gradient, so a sparse
-      # gradient (from an embedding gather) is applied densely; repeated rows add up.
-      grad = tf.math.unsorted_segment_sum(grad.values, grad.indices, tf.shape(var)[0])
     dtype = var.dtype.base_dtype
     # The skip is done with scalar rates, not tf.cond or a full-size tf.where (both
     # cost 15-25% of a small model's step): when not finite, beta_1 and beta_2 become 1
     # (m and v stay), the learning rate 0 and the gradient 0 (multiply_no_nan, as
     # 0 * NaN is NaN). When finite, the arithmetic is the usual one.
     finite_as_number = tf.cast(finite, dtype)
-    grad = tf.math.multiply_no_nan(tf.cast(grad, dtype),
-                                   tf.where(finite, tf.cast(factor, dtype), 0.0))
+    scale = tf.where(finite, tf.cast(factor, dtype), 0.0)
+    if isinstance(grad, tf.IndexedSlices):
+      # m and v decay on every row, including rows without a gradient, so a sparse
+      # gradient (from an embedding gather) is applied densely; repeated rows add up.
+      # Scaled before it is made dense, the multiply touches the batch's rows only.
+      values = tf.math.multiply_no_nan(tf.cast(grad.values, dtype), scale)
+      grad = tf.math.unsorted_segment_sum(values, grad.indices, tf.shape(var)[0])
+    else:
+      grad = tf.math.multiply_no_nan(tf.cast(grad, dtype), scale)
 
     def rate(value, when_skipped):
       return tf.where(finite, tf.constant(value, dtype), tf.constant(when_skipped, dtype))

@@ -172,6 +172,19 @@ def test_one_hot_embeddings_give_the_same_outputs(tiny_config):
   np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-6)
 
 
+def test_the_embedding_table_is_read_whole_not_gathered_from_the_variable(tiny_config):
+  """A ResourceGather would put the table in copy-on-read mode: every read of it (the
+  optimizer's each step) would copy all of it. The gradient stays sparse."""
+  with tf.Graph().as_default():
+    ids = np.array([[2, 40, 3, 3]], np.int32)
+    model = build(tiny_config, ids)
+    table = model.get_embedding_table()
+    op_types = {op.type for op in tf1.get_default_graph().get_operations()}
+    assert "ResourceGather" not in op_types
+    (gradient,) = tf1.gradients(tf.reduce_sum(model.get_sequence_output()), [table])
+    assert isinstance(gradient, tf.IndexedSlices)
+
+
 def test_dynamic_sequence_length(tiny_config):
   """The graph accepts batches of any length, as trimmed batches need."""
   with tf.Graph().as_default():
