@@ -3,7 +3,7 @@ r"""WikiQA distillation: a smaller student of MiniLM taught by a fine-tuned Mini
   python bench/distill_recipe.py --data_dir=WIKIQA_DIR --runs_dir=DIR
       [--teacher_run=RUN_DIR] [--student_layers=3] [--loss=margin_mse] [--seeds=1]
       [--epochs=2] [--teacher_epochs=2] [--max_seq_length=128] [--rounds=3]
-      [--max_queries=0]
+      [--student_init=pretrained|teacher] [--max_queries=0]
 
 1. Teacher: --teacher_run (a fine-tuned run_rerank.py --task_name=wikiqa folder with its
    test_results.tsv), else DIR/teacher-listwise-s<first seed>, trained by run_rerank.py
@@ -12,12 +12,15 @@ r"""WikiQA distillation: a smaller student of MiniLM taught by a fine-tuned Mini
    every WikiQA training pair with it (its best checkpoint, float32), written as
    DIR/teacher_scores.tsv: `query_id<TAB>doc_id<TAB>score` lines, the ids of the .ref
    files, as processors/ranking.py's read_teacher_scores reads them.
-2. Student: run_rerank.py with --num_hidden_layers=--student_layers,
-   --init_checkpoint=models/minilm/bert_model.ckpt, --teacher_scores and --loss
-   (margin_mse over groups of 8, or mse), once per seed: DIR/student-L<N>-<loss>-s<seed>.
-   The student takes the FIRST N transformer layers of the checkpoint (layer_0 ..
+2. Student: run_rerank.py with --num_hidden_layers=--student_layers, --teacher_scores
+   and --loss (margin_mse over groups of 8, or mse), once per seed:
+   DIR/student-L<N>-<loss>-s<seed> (with --student_init=teacher: ...-from-teacher-s<seed>).
+   The student takes the FIRST N transformer layers of its --init_checkpoint (layer_0 ..
    layer_N-1, as --num_hidden_layers does; not every other layer), with its embeddings
-   and pooler; the default 3 is half of MiniLM's 6.
+   and pooler; the default 3 is half of MiniLM's 6. --student_init=pretrained (the
+   default): models/minilm/bert_model.ckpt, a fresh head; teacher: the teacher's best
+   checkpoint (TEACHER/best/), so the student starts from the fine-tuned layers and the
+   teacher's head.
 3. Quality: MAP, MRR@10, nDCG@10 of each run's test_results.tsv on the questions of
    WikiQA-test-filtered.ref (237), by bench/rerank_quality.py's functions; the students'
    mean and spread over seeds.
@@ -223,6 +226,22 @@ def measure_speed(args, models, examples, qrels):
   return results
 
 
+def student_run(args, data_dir, teacher, teacher_scores, seed):
+  """(the student's run folder, its run_rerank.py flags) for `seed`."""
+  student = os.path.join(args.runs_dir, "student-L%d-%s%s-s%d" % (
+      args.student_layers, args.loss,
+      "-from-teacher" if args.student_init == "teacher" else "", seed))
+  flags = [flag for flag in rerank_flags(args, data_dir, student, seed, args.epochs)
+           if not (args.student_init == "teacher" and flag.startswith("--init_checkpoint="))]
+  if args.student_init == "teacher":
+    flags.append("--init_checkpoint=" + os.path.join(teacher, "best"))
+  flags += ["--num_hidden_layers=%d" % args.student_layers, "--loss=" + args.loss,
+            "--teacher_scores=" + teacher_scores]
+  if args.loss == "margin_mse":
+    flags.append("--group_size=8")
+  return student, flags
+
+
 def filtered_test_examples(data_dir):
   """The test candidates of the questions WikiQA-test-filtered.ref scores, and its qrels."""
   qrels = read_qrels(os.path.join(data_dir, "WikiQA-test-filtered.ref"))
@@ -263,6 +282,8 @@ def main():
                       help="a fine-tuned WikiQA run folder to reuse (else one is trained)")
   parser.add_argument("--student_layers", type=int, default=3)
   parser.add_argument("--loss", default="margin_mse", choices=("margin_mse", "mse"))
+  parser.add_argument("--student_init", default="pretrained", choices=("pretrained", "teacher"),
+                      help="the student's first layers from models/minilm or the teacher's best")
   parser.add_argument("--seeds", default="1", help="students' seeds, e.g. 1,2,3")
   parser.add_argument("--epochs", type=float, default=2, help="the student's")
   parser.add_argument("--teacher_epochs", type=float, default=2)
@@ -295,13 +316,8 @@ def main():
   teacher_scores = score_training_pairs(args, teacher, data_dir)
   students = []
   for seed in seeds:
-    student = os.path.join(args.runs_dir, "student-L%d-%s-s%d" % (
-        args.student_layers, args.loss, seed))
-    flags = rerank_flags(args, data_dir, student, seed, args.epochs) + [
-        "--num_hidden_layers=%d" % args.student_layers, "--loss=" + args.loss,
-        "--teacher_scores=" + teacher_scores]
-    students.append(train(args, student, flags + (
-        ["--group_size=8"] if args.loss == "margin_mse" else [])))
+    student, flags = student_run(args, data_dir, teacher, teacher_scores, seed)
+    students.append(train(args, student, flags))
   examples, qrels = filtered_test_examples(data_dir)
   exports, exported = [], {}
   for name, run_dir in (("teacher", teacher), ("student", students[0])):

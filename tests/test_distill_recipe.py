@@ -1,5 +1,6 @@
 """bench/distill_recipe.py's pure parts: the teacher-scores file and the WikiQA subset."""
 
+import argparse
 import os
 import shutil
 
@@ -55,3 +56,22 @@ def test_subset_keeps_the_first_questions(tmp_path):
   assert set(qrels) == {"1", "2"}
   assert [(e.query_id, e.doc_id) for e in examples] == [
       ("1", "0"), ("1", "1"), ("1", "2"), ("2", "0"), ("2", "1")]
+
+
+def test_student_starts_from_the_pretrained_or_the_teachers_best(tmp_path):
+  def run(student_init):
+    args = argparse.Namespace(runs_dir=str(tmp_path), student_layers=3, loss="margin_mse",
+                              student_init=student_init, max_seq_length=128,
+                              learning_rate=2e-5, epochs=2, eval_every_n_steps=130)
+    return distill_recipe.student_run(args, WIKIQA, "/t/teacher", "/t/scores.tsv", 2)
+
+  folder, flags = run("pretrained")
+  inits = [flag for flag in flags if flag.startswith("--init_checkpoint=")]
+  assert folder == str(tmp_path / "student-L3-margin_mse-s2")
+  assert inits == ["--init_checkpoint=" + os.path.join(distill_recipe.MINILM, "bert_model.ckpt")]
+  folder, flags = run("teacher")
+  assert folder == str(tmp_path / "student-L3-margin_mse-from-teacher-s2")
+  assert [flag for flag in flags if flag.startswith("--init_checkpoint=")] == [
+      "--init_checkpoint=/t/teacher/best"]
+  assert {"--num_hidden_layers=3", "--loss=margin_mse", "--group_size=8",
+          "--teacher_scores=/t/scores.tsv", "--seed=2"} <= set(flags)
