@@ -17,7 +17,7 @@ r"""WikiQA: a reranker trained on mined negatives against one trained on the lab
    batch 32, lr 2e-5, best dev checkpoint by MAP: bench/distill_recipe.py's flags), once
    per seed: DIR/mined-<variant>-s<seed>. The labelled run to compare with is
    --labelled_run (a listwise WikiQA run, e.g. the distillation recipe's teacher), else
-   DIR/labelled-s<first seed>, trained on the release's own training lists.
+   DIR/labelled-s<seed> for each seed, trained on the release's own training lists.
 4. One markdown table (MAP, MRR@10, nDCG@10 on the 237 filtered test questions, mean ±
    spread over seeds, with the mining report's figures) and one JSON line appended to
    DIR/mined_vs_labelled.jsonl. A run folder holding test_results.tsv is kept, not
@@ -139,14 +139,12 @@ def main():
                "--data_dir=" + data_dir, "--out_dir=" + inputs),
        os.path.join(args.runs_dir, "inputs.log"))
   listwise = ["--loss=listwise", "--group_size=8"]
-  labelled = args.labelled_run
-  if labelled is None:
-    labelled = os.path.join(args.runs_dir, "labelled-s%d" % seeds[0])
-    train(args, labelled, rerank_flags(args, data_dir, labelled, seeds[0], args.epochs)
-          + listwise)
+  labelled = [args.labelled_run] if args.labelled_run else [
+      train(args, run, rerank_flags(args, data_dir, run, seed, args.epochs) + listwise)
+      for seed in seeds for run in [os.path.join(args.runs_dir, "labelled-s%d" % seed)]]
   qrels = read_qrels(os.path.join(data_dir, "WikiQA-test-filtered.ref"))
-  rows = [dict(name="labelled lists (the release's candidates)", runs=[labelled],
-               figures=figures([labelled], qrels), report=None)]
+  rows = [dict(name="labelled lists (the release's candidates)", runs=labelled,
+               figures=figures(labelled, qrels), report=None)]
   for variant in VARIANTS:
     mined, report = mine(args, inputs, variant)
     variant_data, queries, pairs = mined_as_wikiqa(
