@@ -2,7 +2,8 @@ r"""WikiQA: a reranker trained on mined negatives against one trained on the lab
 
   python bench/mined_vs_labelled.py --data_dir=WIKIQA_DIR --runs_dir=DIR
       [--labelled_run=RUN_DIR] [--seeds=1] [--num_negatives=7] [--range_min=0]
-      [--range_max=50] [--guard_ratio=0.95] [--epochs=2] [--max_queries=0]
+      [--range_max=50] [--guard_ratio=0.95] [--scorer_run=RUN_DIR] [--scorer_margin=0]
+      [--epochs=2] [--max_queries=0]
 
 1. Mining inputs (bench/wikiqa_mining_inputs.py): every distinct sentence of WikiQA's
    three splits is the corpus (all of it, not a question's own candidates), the training
@@ -10,7 +11,10 @@ r"""WikiQA: a reranker trained on mined negatives against one trained on the lab
    positives. Nothing else of the labelled lists is used.
 2. mine_negatives.py twice: BM25 window [--range_min, --range_max), --num_negatives
    hardest (--sampling=top); `no-guard`, and `guard` with --max_score_ratio=--guard_ratio
-   (BM25 scores: nothing else is at hand that has not seen the labelled lists). Each
+   (BM25 scores: nothing else is at hand that has not seen the labelled lists); with
+   --scorer_run, a third, `rescored`: the window rescored by that run (one trained on
+   mined rows only, so the labelled lists stay unseen), --margin=--scorer_margin on its
+   scores, the hardest by them. Each
    output becomes a WikiQA-format folder, DIR/data-<variant>: its train .txt/.ref are the
    mined rows (a query's candidates numbered from 0), its dev and test files the release's.
 3. run_rerank.py --task_name=wikiqa on each, as docs/reranking.md's listwise run (group 8,
@@ -94,6 +98,8 @@ def mine(args, inputs, variant):
              "--index_dir=" + os.path.join(args.runs_dir, "bm25-index")]
     if variant == "guard":
       flags.append("--max_score_ratio=%g" % args.guard_ratio)
+    if variant == "rescored":  # the window ranked by a model that saw mined data only
+      flags += ["--scorer=" + args.scorer_run, "--margin=%g" % args.scorer_margin]
     call(command(args, "mine_negatives.py", *flags), output + ".log")
   with open(report_path, encoding="utf-8") as f:
     return output, json.load(f)
@@ -117,6 +123,11 @@ def main():
   parser.add_argument("--range_min", type=int, default=0)
   parser.add_argument("--range_max", type=int, default=50)
   parser.add_argument("--guard_ratio", type=float, default=0.95)
+  parser.add_argument("--scorer_run", default=None,
+                      help="a run trained on mined rows (e.g. DIR/mined-no-guard-s1): adds "
+                      "the `rescored` variant, the window rescored by it, guarded by "
+                      "--scorer_margin")
+  parser.add_argument("--scorer_margin", type=float, default=0.0)
   parser.add_argument("--epochs", type=float, default=2)
   parser.add_argument("--learning_rate", type=float, default=2e-5)
   parser.add_argument("--max_seq_length", type=int, default=128)
@@ -125,7 +136,7 @@ def main():
                       help="keep the first K questions of each split (0: all)")
   parser.add_argument("--python", default=sys.executable)
   args = parser.parse_args()
-  for name in ("data_dir", "runs_dir", "labelled_run"):  # the commands run in REPO
+  for name in ("data_dir", "runs_dir", "labelled_run", "scorer_run"):  # the commands run in REPO
     if getattr(args, name):
       setattr(args, name, os.path.abspath(getattr(args, name)))
   seeds = [int(seed) for seed in args.seeds.split(",")]
@@ -145,7 +156,7 @@ def main():
   qrels = read_qrels(os.path.join(data_dir, "WikiQA-test-filtered.ref"))
   rows = [dict(name="labelled lists (the release's candidates)", runs=labelled,
                figures=figures(labelled, qrels), report=None)]
-  for variant in VARIANTS:
+  for variant in VARIANTS + (("rescored",) if args.scorer_run else ()):
     mined, report = mine(args, inputs, variant)
     variant_data, queries, pairs = mined_as_wikiqa(
         mined, data_dir, os.path.join(args.runs_dir, "data-%s" % variant))
