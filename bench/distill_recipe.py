@@ -27,7 +27,8 @@ r"""WikiQA distillation: a smaller student of MiniLM taught by a fine-tuned Mini
 4. Speed: teacher and (the first seed's) student exported by export_model.py
    --format=onnx --precision=int8 --keep_float_layers=auto; on a CPU without int8
    instructions the export is float32 (with a warning), so the precision each export
-   holds (its model_info.json) is printed beside the figures. Then whole predict.py
+   holds (its model_info.json) is printed beside the figures; an export made after its
+   run's test predictions is kept (DIR/speed/<run folder>-int8). Then whole predict.py
    commands (start-up included) score the filtered test pairs: one untimed command each
    (its scores give the exported model's MAP), then --rounds rounds of teacher, student,
    each command timed alone, all of it holding /tmp/cpu.lock (flock(2), the lock
@@ -180,7 +181,14 @@ def score_training_pairs(args, teacher_run, data_dir):
 
 
 def export_int8(args, run_dir, output_dir):
-  """export_model.py int8 (keep_float_layers=auto); the precision model_info.json says."""
+  """export_model.py int8 (keep_float_layers=auto) unless output_dir holds an export
+  already; the precision its model_info.json says."""
+  info = os.path.join(output_dir, "model_info.json")
+  if os.path.exists(info) and os.path.getmtime(info) > os.path.getmtime(
+      os.path.join(run_dir, "test_results.tsv")):
+    print("kept %s (exported after the run's test predictions)" % output_dir, flush=True)
+    with open(info, encoding="utf-8") as f:
+      return json.load(f)["precision"]
   call(command(args, "export_model.py", "--model=" + run_dir, "--format=onnx",
                "--precision=int8", "--keep_float_layers=auto", "--output_dir=" + output_dir),
        output_dir + ".log")
@@ -321,7 +329,8 @@ def main():
   examples, qrels = filtered_test_examples(data_dir)
   exports, exported = [], {}
   for name, run_dir in (("teacher", teacher), ("student", students[0])):
-    exports.append((name, os.path.join(args.runs_dir, "speed", name + "-int8")))
+    exports.append((name, os.path.join(args.runs_dir, "speed",
+                                       os.path.basename(run_dir) + "-int8")))
     exported[name] = export_int8(args, run_dir, exports[-1][1])
   speed = measure_speed(args, exports, examples, qrels)
   for name in exported:
