@@ -138,12 +138,13 @@ def call(argv, log_path, stdout=None):
     sys.exit("error: exit status %d; see %s" % (code, log_path))
 
 
-def rerank_flags(args, data_dir, output_dir, seed, epochs):
-  """run_rerank.py's flags shared by teacher and student (docs/reranking.md's run)."""
+def rerank_flags(args, data_dir, output_dir, seed, epochs, init_checkpoint=None):
+  """run_rerank.py's flags shared by teacher and student (docs/reranking.md's run);
+  init_checkpoint: default models/minilm's."""
   return ["--task_name=wikiqa", "--data_dir=" + data_dir,
           "--vocab_file=" + os.path.join(MINILM, "vocab.txt"),
           "--bert_config_file=" + os.path.join(MINILM, "bert_config.json"),
-          "--init_checkpoint=" + os.path.join(MINILM, "bert_model.ckpt"),
+          "--init_checkpoint=" + (init_checkpoint or os.path.join(MINILM, "bert_model.ckpt")),
           "--max_seq_length=%d" % args.max_seq_length, "--train_batch_size=32",
           "--learning_rate=%g" % args.learning_rate, "--num_train_epochs=%g" % epochs,
           "--seed=%d" % seed, "--eval_every_n_steps=%d" % args.eval_every_n_steps,
@@ -239,10 +240,8 @@ def student_run(args, data_dir, teacher, teacher_scores, seed):
   student = os.path.join(args.runs_dir, "student-L%d-%s%s-s%d" % (
       args.student_layers, args.loss,
       "-from-teacher" if args.student_init == "teacher" else "", seed))
-  flags = [flag for flag in rerank_flags(args, data_dir, student, seed, args.epochs)
-           if not (args.student_init == "teacher" and flag.startswith("--init_checkpoint="))]
-  if args.student_init == "teacher":
-    flags.append("--init_checkpoint=" + os.path.join(teacher, "best"))
+  flags = rerank_flags(args, data_dir, student, seed, args.epochs, init_checkpoint=(
+      os.path.join(teacher, "best") if args.student_init == "teacher" else None))
   flags += ["--num_hidden_layers=%d" % args.student_layers, "--loss=" + args.loss,
             "--teacher_scores=" + teacher_scores]
   if args.loss == "margin_mse":

@@ -136,7 +136,8 @@ def main():
                       help="keep the first K questions of each split (0: all)")
   parser.add_argument("--python", default=sys.executable)
   args = parser.parse_args()
-  for name in ("data_dir", "runs_dir", "labelled_run", "scorer_run"):  # the commands run in REPO
+  # the commands run in REPO
+  for name in ("data_dir", "runs_dir", "labelled_run", "scorer_run"):
     if getattr(args, name):
       setattr(args, name, os.path.abspath(getattr(args, name)))
   seeds = [int(seed) for seed in args.seeds.split(",")]
